@@ -1,0 +1,183 @@
+using System.Net;
+using CdpGateway.Api;
+using CdpGateway.Browser;
+using CdpGateway.Proxy;
+using CdpGateway.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace CdpGateway.Hosting;
+
+/// <summary>
+/// The composition root: one Kestrel with two listeners (the DevTools port and the API port), the
+/// DevTools URL source (a launched Chromium or a followed log), the telemetry pipeline, and the
+/// shutdown order: clients closed with their events, then Chromium stopped, then the events file flushed.
+/// </summary>
+public sealed class GatewayApp : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly GatewayOptions _options;
+    private readonly bool _superviseBrowser;
+    private readonly PortBinding _cdp = new();
+    private readonly PortBinding _api = new();
+    private IAsyncDisposable? _browserSource;
+    private EventsFileSink? _eventsFile;
+    private int _stopped;
+
+    private GatewayApp(GatewayOptions options, TimeProvider time, bool superviseBrowser, Action<ILoggingBuilder>? logging)
+    {
+        _options = options;
+        _superviseBrowser = superviseBrowser;
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        if (logging is null)
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
+            builder.Logging.SetMinimumLevel(ParseLevel(options.LogLevel));
+            builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        }
+        else
+        {
+            logging(builder.Logging);
+        }
+
+        var bind = ParseBind(options.Bind);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(bind, options.CdpPort, listen => _cdp.Listen = listen);
+            kestrel.Listen(bind, options.ApiPort, listen => _api.Listen = listen);
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace);
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(time);
+        services.AddSingleton<DevToolsUrlTracker>();
+        services.AddSingleton<TelemetryConfig>();
+        services.AddSingleton(sp => new EventStream(time, sp.GetRequiredService<TelemetryConfig>()));
+        services.AddSingleton<IEventPublisher>(sp => sp.GetRequiredService<EventStream>());
+        services.AddSingleton<UpstreamDialer>();
+        services.AddSingleton<DisconnectReasonResolver>();
+        services.AddSingleton(new ConnectionLimiter(options.MaxConnections));
+        services.AddSingleton<GatewayLifetime>();
+        services.AddSingleton<CdpConnectionHandler>();
+
+        _app = builder.Build();
+        _app.UseWebSockets();
+        _app.MapWhen(c => c.Connection.LocalPort == _cdp.Port, cdp =>
+        {
+            cdp.UseRouting();
+            cdp.UseEndpoints(endpoints =>
+            {
+                DiscoveryEndpoints.Map(endpoints);
+                var handler = endpoints.ServiceProvider.GetRequiredService<CdpConnectionHandler>();
+                endpoints.Map("/{**path}", handler.HandleAsync);
+            });
+        });
+        _app.MapWhen(c => c.Connection.LocalPort == _api.Port, api =>
+        {
+            api.UseRouting();
+            api.UseEndpoints(endpoints =>
+            {
+                HealthEndpoints.Map(endpoints);
+                TelemetryEndpoints.Map(endpoints);
+            });
+        });
+    }
+
+    /// <summary>Builds the gateway. <paramref name="superviseBrowser"/> false leaves the DevTools URL to the caller (tests).</summary>
+    public static GatewayApp Create(GatewayOptions options, TimeProvider? time = null, bool superviseBrowser = true, Action<ILoggingBuilder>? logging = null) =>
+        new(options, time ?? TimeProvider.System, superviseBrowser, logging);
+
+    public IServiceProvider Services => _app.Services;
+    public DevToolsUrlTracker Tracker => Services.GetRequiredService<DevToolsUrlTracker>();
+    public EventStream Events => Services.GetRequiredService<EventStream>();
+    public int CdpPort => _cdp.Port;
+    public int ApiPort => _api.Port;
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (_options.EventsFile is { Length: > 0 } path)
+        {
+            _eventsFile = new EventsFileSink(path, Events, Services.GetRequiredService<ILogger<EventsFileSink>>());
+        }
+        await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+        if (!_superviseBrowser)
+        {
+            return;
+        }
+        var tracker = Tracker;
+        var time = Services.GetRequiredService<TimeProvider>();
+        if (_options.AttachMode)
+        {
+            var follower = new ChromiumLogFollower(_options.ChromiumLog!, tracker, time, Services.GetRequiredService<ILogger<ChromiumLogFollower>>());
+            _browserSource = follower;
+            await follower.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var chromium = new ChromiumProcess(_options, tracker, time, Services.GetRequiredService<ILogger<ChromiumProcess>>());
+            _browserSource = chromium;
+            await chromium.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Completes when the host has been asked to stop (SIGINT, SIGTERM).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    /// <summary>Closes every client (1001, with its event), stops Chromium, then flushes the events file.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+        await _app.StopAsync().ConfigureAwait(false);
+        if (_browserSource is not null)
+        {
+            await _browserSource.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_eventsFile is not null)
+        {
+            await _eventsFile.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private static IPAddress ParseBind(string bind) =>
+        bind == "localhost" ? IPAddress.Loopback
+        : IPAddress.TryParse(bind, out var address) ? address
+        : throw new OptionException($"--bind: '{bind}' is not an IP address");
+
+    private static LogLevel ParseLevel(string level) => level.ToLowerInvariant() switch
+    {
+        "debug" => LogLevel.Debug,
+        "trace" => LogLevel.Trace,
+        "info" or "information" => LogLevel.Information,
+        "warn" or "warning" => LogLevel.Warning,
+        "error" => LogLevel.Error,
+        _ => throw new OptionException($"--log-level: '{level}' is not one of debug, info, warning, error"),
+    };
+
+    /// <summary>A listener and, once bound, its real port (the option may say 0).</summary>
+    private sealed class PortBinding
+    {
+        public ListenOptions? Listen { get; set; }
+
+        public int Port => Listen?.IPEndPoint?.Port ?? -1;
+    }
+}

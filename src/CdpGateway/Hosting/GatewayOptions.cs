@@ -1,0 +1,39 @@
+namespace CdpGateway.Hosting;
+
+/// <summary>Everything the operator can set, from the command line or CDPGW_* environment variables.</summary>
+public sealed class GatewayOptions
+{
+    public string Bind { get; set; } = "127.0.0.1";
+    public int CdpPort { get; set; } = 9222;
+    public int ApiPort { get; set; } = 10001;
+    public string Chromium { get; set; } = "chromium";
+    public string ChromiumFlags { get; set; } = "";
+    public bool Headful { get; set; }
+    public string? ChromiumLog { get; set; }
+    public string? RestartCommand { get; set; }
+    public string DataDir { get; set; } = DefaultDataDir();
+    public string? EventsFile { get; set; }
+    public TimeSpan RestartConfirmWait { get; set; } = TimeSpan.FromSeconds(10);
+    public long MaxMessageBytes { get; set; } = 100L * 1024 * 1024;
+    public int MaxConnections { get; set; } = 10_000;
+    public string? Token { get; set; }
+    public string? AllowedOrigins { get; set; }
+    public bool LogCdpMessages { get; set; }
+    public string LogLevel { get; set; } = "info";
+
+    /// <summary>How long the dial keeps trying for a browser before it gives up (SPEC §4).</summary>
+    public TimeSpan DialRetryWindow { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long shutdown waits for clients to finish their close handshake.</summary>
+    public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(8);
+
+    public bool AttachMode => !string.IsNullOrEmpty(ChromiumLog);
+
+    private static string DefaultDataDir()
+    {
+        var home = Environment.GetEnvironmentVariable("HOME");
+        return string.IsNullOrEmpty(home)
+            ? Path.Combine(Path.GetTempPath(), "cdp-gateway")
+            : Path.Combine(home, ".local", "share", "cdp-gateway");
+    }
+}

@@ -1,0 +1,2 @@
+// The gateway supervises Chromium with POSIX process groups and signals: Linux only.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]

@@ -1,0 +1,35 @@
+using CdpGateway.Hosting;
+
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.Out.Write(CommandLine.Usage());
+    return 0;
+}
+
+GatewayOptions options;
+try
+{
+    options = CommandLine.Parse(args);
+}
+catch (OptionException ex)
+{
+    Console.Error.WriteLine("cdp-gateway: " + ex.Message);
+    Console.Error.WriteLine();
+    Console.Error.Write(CommandLine.Usage());
+    return 2;
+}
+
+await using var gateway = GatewayApp.Create(options);
+try
+{
+    await gateway.StartAsync();
+}
+catch (Exception ex)
+{
+    Console.Error.WriteLine("cdp-gateway: " + ex.Message);
+    await gateway.StopAsync();
+    return 1;
+}
+await gateway.WaitForShutdownAsync();
+await gateway.StopAsync();
+return 0;

@@ -1,0 +1,274 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using CdpGateway.Browser;
+using CdpGateway.Hosting;
+using CdpGateway.Telemetry;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace CdpGateway.Proxy;
+
+/// <summary>
+/// One client WebSocket from upgrade to <c>cdp_disconnect</c>, in the order SPEC §4 gives: subscribe,
+/// read the current URL, accept, <c>cdp_connect</c>, dial, relay while watching for a new browser,
+/// then on the first end pin the time, close both legs, resolve the reason, <c>cdp_disconnect</c>.
+/// </summary>
+public sealed class CdpConnectionHandler(
+    DevToolsUrlTracker tracker,
+    UpstreamDialer dialer,
+    DisconnectReasonResolver resolver,
+    IEventPublisher events,
+    GatewayOptions options,
+    ConnectionLimiter limiter,
+    GatewayLifetime lifetime,
+    TimeProvider time,
+    ILogger<CdpConnectionHandler> logger)
+{
+    /// <summary>How long closing waits for a direction to finish or a close handshake to complete.</summary>
+    internal static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(2);
+
+    // The close grace bounds a peer's network silence, not product behaviour, so it runs on real time
+    // even when tests drive the confirm wait and dial window with a fake clock.
+    private static readonly TimeProvider NetworkClock = TimeProvider.System;
+
+    private static readonly WebSocketAcceptContext AcceptContext = new()
+    {
+        DangerousEnableCompression = false,
+        // Some CDP clients break on pings; TCP keepalive covers dead peers.
+        KeepAliveInterval = TimeSpan.Zero,
+    };
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            await PlainAnswer.WriteAsync(context, StatusCodes.Status400BadRequest,
+                $"{context.Request.Path} is a CDP WebSocket endpoint: connect with a WebSocket upgrade (discovery is at /json/version)").ConfigureAwait(false);
+            return;
+        }
+        if (!limiter.TryEnter())
+        {
+            await PlainAnswer.WriteAsync(context, StatusCodes.Status429TooManyRequests,
+                $"too many connections: the gateway holds its limit of {options.MaxConnections} (--max-connections)").ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            var target = UpgradeTarget.FromPath(context.Request.Path.Value);
+            using var subscription = tracker.Subscribe();
+            var browserUrl = tracker.Current;
+            if (browserUrl.Length == 0)
+            {
+                await PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                    "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
+                return;
+            }
+            var client = await context.WebSockets.AcceptWebSocketAsync(AcceptContext).ConfigureAwait(false);
+            using (client)
+            {
+                await RunAsync(context, client, target, browserUrl, subscription).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            limiter.Exit();
+        }
+    }
+
+    private async Task RunAsync(HttpContext context, WebSocket client, UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription)
+    {
+        var connectionId = ConnectionId.New();
+        var connectedAt = time.GetTimestamp();
+        events.Publish(ConnectionEventTypes.Connect, EventCategory.Connection,
+            new CdpConnectData(connectionId, target.TelemetryName), TelemetryJsonContext.Default.CdpConnectData);
+
+        using var dialCancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.Stopping);
+        DialResult dial;
+        try
+        {
+            dial = await dialer.DialAsync(target, browserUrl, subscription, options.DialRetryWindow, dialCancel.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            dial = new DialResult(null, browserUrl, null);
+        }
+        if (!dial.Succeeded)
+        {
+            var failedAt = time.GetTimestamp();
+            var failedWall = time.GetUtcNow();
+            var cancelled = dialCancel.IsCancellationRequested;
+            if (!cancelled)
+            {
+                logger.LogWarning("Connection {ConnectionId}: no upstream for {Path}: {Error}", connectionId, context.Request.Path, dial.Error);
+            }
+            var (status, text) = cancelled
+                ? (WebSocketCloseStatus.EndpointUnavailable, lifetime.Stopping.IsCancellationRequested ? CloseCodes.ShuttingDownText : CloseCodes.RequestCancelledText)
+                : (WebSocketCloseStatus.InternalServerError, CloseCodes.UpstreamErrorText);
+            var sentCode = await CloseClientAsync(client, status, text).ConfigureAwait(false);
+            PublishDisconnect(connectionId, cancelled ? DisconnectReason.ContextCancelled : DisconnectReason.UpstreamError,
+                connectedAt, failedAt, failedWall, new RelayCounters(), new RelayCounters(), sentCode);
+            return;
+        }
+
+        using var upstream = dial.Socket!;
+        var dialedBrowserUrl = dial.BrowserUrl;
+        var fromClient = new RelayCounters();
+        var fromUpstream = new RelayCounters();
+        var clientToUpstream = WebSocketRelay.CopyAsync(client, upstream, options.MaxMessageBytes, fromClient);
+        var upstreamToClient = WebSocketRelay.CopyAsync(upstream, client, options.MaxMessageBytes, fromUpstream);
+        using var watchCancel = new CancellationTokenSource();
+        var browserMoved = WaitForNewBrowserAsync(subscription, dialedBrowserUrl, watchCancel.Token);
+
+        var first = await Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask).ConfigureAwait(false);
+        var disconnectedAt = time.GetTimestamp();
+        var disconnectedWall = time.GetUtcNow();
+
+        watchCancel.Cancel();
+        await browserMoved.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        PumpExitCause cause;
+        RelayOutcome? outcome = null;
+        if (first == clientToUpstream)
+        {
+            outcome = clientToUpstream.Result;
+            cause = outcome.Value.End == RelayEnd.DestinationFailed ? PumpExitCause.Upstream : PumpExitCause.Client;
+        }
+        else if (first == upstreamToClient)
+        {
+            outcome = upstreamToClient.Result;
+            cause = outcome.Value.End == RelayEnd.DestinationFailed ? PumpExitCause.Client : PumpExitCause.Upstream;
+        }
+        else
+        {
+            cause = first == browserMoved ? PumpExitCause.Upstream : PumpExitCause.Cancelled;
+        }
+
+        // Close both legs before resolving the reason: the client is never held open for the confirm wait.
+        upstream.Abort();
+        await WaitAsync(upstreamToClient).ConfigureAwait(false);
+        int? closeCode = null;
+        if (!upstreamToClient.IsCompleted)
+        {
+            // The client stopped reading; no close frame can reach it.
+            client.Abort();
+        }
+        else if (ClientCloseFor(cause, outcome, dialedBrowserUrl) is { } close)
+        {
+            closeCode = await CloseClientAsync(client, close.Status, close.Text).ConfigureAwait(false);
+        }
+        await WaitAsync(clientToUpstream).ConfigureAwait(false);
+        if (clientToUpstream.IsCompleted && client.State == WebSocketState.CloseSent)
+        {
+            await DrainUntilCloseAsync(client).ConfigureAwait(false);
+        }
+        client.Abort();
+        await Task.WhenAll(clientToUpstream, upstreamToClient).ConfigureAwait(false);
+
+        var reason = await resolver.ResolveAsync(cause, dialedBrowserUrl, subscription, options.RestartConfirmWait, lifetime.Stopping).ConfigureAwait(false);
+        PublishDisconnect(connectionId, reason, connectedAt, disconnectedAt, disconnectedWall, fromClient, fromUpstream, closeCode);
+    }
+
+    /// <summary>The close frame the client gets, or null when its socket is already gone.</summary>
+    private (WebSocketCloseStatus Status, string Text)? ClientCloseFor(PumpExitCause cause, RelayOutcome? outcome, string dialedBrowserUrl)
+    {
+        if (cause == PumpExitCause.Cancelled)
+        {
+            return (WebSocketCloseStatus.EndpointUnavailable, CloseCodes.ShuttingDownText);
+        }
+        if (cause == PumpExitCause.Client)
+        {
+            return outcome?.End switch
+            {
+                // Complete the handshake the client started, with its own code.
+                RelayEnd.SourceClosed => (outcome.Value.CloseStatus ?? WebSocketCloseStatus.NormalClosure, outcome.Value.CloseDescription ?? ""),
+                RelayEnd.SourceOversize => (WebSocketCloseStatus.MessageTooBig, CloseCodes.TooBigText),
+                _ => null,
+            };
+        }
+        if (DisconnectReasonResolver.HasMoved(tracker.Current, dialedBrowserUrl))
+        {
+            return (CloseCodes.BrowserRestarted, CloseCodes.BrowserRestartedText);
+        }
+        return outcome?.End == RelayEnd.SourceOversize
+            ? (WebSocketCloseStatus.MessageTooBig, CloseCodes.TooBigText)
+            : (WebSocketCloseStatus.InternalServerError, CloseCodes.UpstreamErrorText);
+    }
+
+    /// <summary>Sends the close frame and returns its code, or null when it could not be sent.</summary>
+    private async Task<int?> CloseClientAsync(WebSocket client, WebSocketCloseStatus status, string text)
+    {
+        if (client.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
+        {
+            return null;
+        }
+        using var timeout = new CancellationTokenSource(CloseGrace, NetworkClock);
+        try
+        {
+            await client.CloseOutputAsync(status, text, timeout.Token).ConfigureAwait(false);
+            return (int)status;
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Reads and discards what the client still sends until its close reply, so closing the socket
+    /// with unread data does not turn into a TCP reset that overtakes our close frame.
+    /// </summary>
+    private static async Task DrainUntilCloseAsync(WebSocket client)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(4096);
+        using var timeout = new CancellationTokenSource(CloseGrace, NetworkClock);
+        try
+        {
+            while ((await client.ReceiveAsync(buffer.AsMemory(), timeout.Token).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static Task WaitAsync(Task direction) =>
+        direction.IsCompleted ? Task.CompletedTask : Task.WhenAny(direction, Task.Delay(CloseGrace, NetworkClock));
+
+    private static async Task WaitForNewBrowserAsync(DevToolsUrlTracker.Subscription subscription, string dialedBrowserUrl, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var next = await subscription.NextAsync(cancellationToken).ConfigureAwait(false);
+            if (next is null)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+            }
+            else if (DisconnectReasonResolver.HasMoved(next, dialedBrowserUrl))
+            {
+                return;
+            }
+        }
+    }
+
+    private void PublishDisconnect(string connectionId, string reason, long connectedAt, long disconnectedAt, DateTimeOffset disconnectedWall,
+        RelayCounters fromClient, RelayCounters fromUpstream, int? closeCode)
+    {
+        var duration = time.GetElapsedTime(connectedAt, disconnectedAt);
+        events.Publish(ConnectionEventTypes.Disconnect, EventCategory.Connection, new CdpDisconnectData
+        {
+            ConnectionId = connectionId,
+            Reason = reason,
+            DurationMs = Math.Round(duration.TotalMilliseconds, 3),
+            MessagesFromClient = fromClient.Messages,
+            MessagesFromUpstream = fromUpstream.Messages,
+            BytesFromClient = fromClient.Bytes,
+            BytesFromUpstream = fromUpstream.Bytes,
+            CloseCode = closeCode,
+        }, TelemetryJsonContext.Default.CdpDisconnectData, disconnectedWall);
+    }
+}

@@ -1,0 +1,182 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CdpGateway.Browser;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CdpGateway.Proxy;
+
+/// <summary>
+/// Chromium's HTTP discovery endpoints, answered from the current Chromium and rewritten so every
+/// WebSocket URL in them points at the gateway as the client addressed it.
+/// </summary>
+public static class DiscoveryEndpoints
+{
+    private static readonly HttpClient ChromiumHttp = new(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(5) })
+    {
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+
+    public static void Map(IEndpointRouteBuilder cdp)
+    {
+        // Routing matches a trailing slash too ("/json/list/", which Playwright asks for).
+        foreach (var path in new[] { "/json/version", "/json/list", "/json/protocol" })
+        {
+            cdp.MapGet(path, (HttpContext c) => ForwardAsync(c, path));
+        }
+        cdp.MapGet("/json", (HttpContext c) => ForwardAsync(c, "/json/list"));
+        // Chromium wants PUT for /json/new and answers GET with its own error; pass both through.
+        cdp.MapMethods("/json/new", ["GET", "PUT"], (HttpContext c) => ForwardAsync(c, "/json/new"));
+        cdp.MapMethods("/json/activate/{id}", ["GET", "PUT"], (HttpContext c, string id) => ForwardAsync(c, "/json/activate/" + Uri.EscapeDataString(id)));
+        cdp.MapMethods("/json/close/{id}", ["GET", "PUT"], (HttpContext c, string id) => ForwardAsync(c, "/json/close/" + Uri.EscapeDataString(id)));
+    }
+
+    private static async Task ForwardAsync(HttpContext context, string path)
+    {
+        var tracker = context.RequestServices.GetRequiredService<DevToolsUrlTracker>();
+        var current = tracker.Current;
+        if (current.Length == 0)
+        {
+            await PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
+            return;
+        }
+        var browser = new Uri(current);
+        // The URL's own authority is a loopback address, which is the Host Chromium insists on.
+        var upstream = new Uri($"http://{browser.Authority}{path}{context.Request.QueryString}");
+        HttpResponseMessage response;
+        try
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), upstream);
+            response = await ChromiumHttp.SendAsync(request, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                return;
+            }
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DiscoveryEndpoints))
+                .LogWarning("Discovery request {Path} to Chromium failed: {Error}", path, ex.Message);
+            await PlainAnswer.WriteAsync(context, StatusCodes.Status502BadGateway,
+                $"Chromium did not answer {path}: {ex.Message}").ConfigureAwait(false);
+            return;
+        }
+        using (response)
+        {
+            var body = await response.Content.ReadAsByteArrayAsync(context.RequestAborted).ConfigureAwait(false);
+            context.Response.StatusCode = (int)response.StatusCode;
+            var mediaType = response.Content.Headers.ContentType?.MediaType;
+            if (response.StatusCode == HttpStatusCode.OK && TryRewrite(body, ClientAuthority(context), context.Request.IsHttps) is { } rewritten)
+            {
+                context.Response.ContentType = "application/json; charset=UTF-8";
+                await context.Response.Body.WriteAsync(rewritten, context.RequestAborted).ConfigureAwait(false);
+                return;
+            }
+            if (mediaType is not null)
+            {
+                context.Response.ContentType = response.Content.Headers.ContentType!.ToString();
+            }
+            await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+        }
+    }
+
+    private static string ClientAuthority(HttpContext context) =>
+        context.Request.Host.HasValue ? context.Request.Host.Value! : $"{context.Connection.LocalIpAddress}:{context.Connection.LocalPort}";
+
+    /// <summary>Rewrites the JSON's WebSocket URLs to the gateway; null when the body is not JSON.</summary>
+    internal static byte[]? TryRewrite(byte[] body, string clientAuthority, bool secure)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(body);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+        if (root is null)
+        {
+            return null;
+        }
+        var scheme = secure ? "wss" : "ws";
+        Rewrite(root, clientAuthority, scheme);
+        return JsonSerializer.SerializeToUtf8Bytes(root, DiscoveryJsonContext.Default.JsonNode);
+    }
+
+    private static void Rewrite(JsonNode node, string authority, string scheme)
+    {
+        switch (node)
+        {
+            case JsonArray array:
+                foreach (var item in array)
+                {
+                    if (item is not null)
+                    {
+                        Rewrite(item, authority, scheme);
+                    }
+                }
+                break;
+            case JsonObject obj:
+                foreach (var (key, value) in obj.ToList())
+                {
+                    if (value is JsonValue v && v.TryGetValue<string>(out var text))
+                    {
+                        if (key == "webSocketDebuggerUrl")
+                        {
+                            obj[key] = RewriteWebSocketUrl(text, authority, scheme);
+                        }
+                        else if (key == "devtoolsFrontendUrl")
+                        {
+                            obj[key] = RewriteFrontendUrl(text, authority, scheme);
+                        }
+                    }
+                    else if (value is not null)
+                    {
+                        Rewrite(value, authority, scheme);
+                    }
+                }
+                break;
+        }
+    }
+
+    internal static string RewriteWebSocketUrl(string url, string authority, string scheme) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) ? $"{scheme}://{authority}{uri.PathAndQuery}" : url;
+
+    /// <summary>Replaces the authority inside the <c>ws=</c> (or <c>wss=</c>) parameter, keeping its path.</summary>
+    internal static string RewriteFrontendUrl(string url, string authority, string scheme)
+    {
+        var query = url.IndexOf('?');
+        if (query < 0)
+        {
+            return url;
+        }
+        var parts = url[(query + 1)..].Split('&');
+        for (var i = 0; i < parts.Length; i++)
+        {
+            var eq = parts[i].IndexOf('=');
+            if (eq < 0)
+            {
+                continue;
+            }
+            var name = parts[i][..eq];
+            if (name is not ("ws" or "wss"))
+            {
+                continue;
+            }
+            var value = Uri.UnescapeDataString(parts[i][(eq + 1)..]);
+            var slash = value.IndexOf('/');
+            var pathPart = slash < 0 ? "" : value[slash..];
+            parts[i] = (scheme == "wss" ? "wss" : "ws") + "=" + authority + pathPart;
+        }
+        return url[..(query + 1)] + string.Join('&', parts);
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(JsonNode))]
+internal sealed partial class DiscoveryJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,213 @@
+using System.Buffers;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace CdpGateway.Telemetry;
+
+/// <summary>
+/// <c>--events-file FILE</c>: appends every telemetry envelope to FILE as one JSON line.
+/// </summary>
+/// <remarks>
+/// The publisher only enqueues (a bounded channel; a full queue drops the event and the stream counts it), and a
+/// background writer turns the queue into file writes, so a slow or full disk never slows the proxy. Lines are
+/// written whole: several complete lines per write call and never a part of one, so a reader tailing the file (or
+/// a crash) never sees a torn line from a normal write. Each drained batch is flushed to the OS right away, which
+/// puts an event in the file within milliseconds of its publication. The sink registers itself with the stream in
+/// its constructor and detaches in <see cref="DisposeAsync"/>.
+/// </remarks>
+public sealed partial class EventsFileSink : IEventSink, IAsyncDisposable
+{
+    /// <summary>Events queued but not yet written before further ones are dropped: minutes of heavy traffic.</summary>
+    public const int QueueCapacity = 65536;
+
+    // Lines are gathered into one buffer and written together; a batch is cut at this size so one write call stays
+    // reasonable. A single line larger than this is written on its own.
+    private const int WriteBufferBytes = 64 * 1024;
+
+    private readonly EventStream _stream;
+    private readonly ILogger _logger;
+    private readonly FileStream _file;
+    private readonly Channel<EventEnvelope> _queue;
+    private readonly Task _writer;
+    private int _disposed;
+
+    private long _linesWritten;
+    private long _linesLost;
+    // True from a failed write until the next successful one, so a full disk is logged once, not once per batch.
+    private bool _failing;
+
+    /// <summary>
+    /// Opens (creating it and its directory if missing) <paramref name="path"/> for appending, starts the background
+    /// writer and attaches to <paramref name="stream"/>. Throws if the file cannot be opened, so a bad
+    /// <c>--events-file</c> fails at startup rather than silently losing events.
+    /// </summary>
+    public EventsFileSink(string path, EventStream stream, ILogger<EventsFileSink> logger)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(logger);
+        _stream = stream;
+        _logger = logger;
+        FilePath = System.IO.Path.GetFullPath(path);
+
+        string? directory = System.IO.Path.GetDirectoryName(FilePath);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        // bufferSize 0 turns off FileStream's own buffer: when that buffer fills it may write out part of a line,
+        // and whole-line writes are the point of this class (it batches whole lines itself).
+        _file = new FileStream(FilePath, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
+
+        _queue = Channel.CreateBounded<EventEnvelope>(new BoundedChannelOptions(QueueCapacity)
+        {
+            // Wait mode makes TryWrite return false when full (the drop modes would report success): that false is
+            // what lets the stream count the loss. Nobody ever calls the waiting WriteAsync.
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            // The publisher must not run the writer's continuation inline.
+            AllowSynchronousContinuations = false,
+        });
+
+        _writer = Task.Run(WriteLoopAsync);
+        stream.AddSink(this);
+    }
+
+    /// <summary>The absolute path of the events file.</summary>
+    public string FilePath { get; }
+
+    /// <summary>Lines successfully written to the file.</summary>
+    public long LinesWritten => Interlocked.Read(ref _linesWritten);
+
+    /// <summary>Lines the file could not take (write errors); also counted in the stream's dropped events.</summary>
+    public long LinesLost => Interlocked.Read(ref _linesLost);
+
+    bool IEventSink.TryEnqueue(EventEnvelope envelope) => _queue.Writer.TryWrite(envelope);
+
+    /// <summary>
+    /// Detaches from the stream, writes everything still queued, flushes and closes the file. When this returns,
+    /// every event published before the call is in the file (unless the disk refused it).
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            // RemoveSink returns only once no publish is still inside TryEnqueue, so completing the queue after it
+            // cannot race with an event being added.
+            _stream.RemoveSink(this);
+            _queue.Writer.TryComplete();
+        }
+        await _writer.ConfigureAwait(false);
+        await _file.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        ChannelReader<EventEnvelope> reader = _queue.Reader;
+        byte[] buffer = new byte[WriteBufferBytes];
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                int length = 0;
+                int lines = 0;
+                while (reader.TryRead(out EventEnvelope? envelope))
+                {
+                    ReadOnlySpan<byte> json = envelope.Utf8Json.Span;
+                    int lineLength = json.Length + 1;
+                    if (length + lineLength > buffer.Length)
+                    {
+                        WriteLines(buffer, length, lines);
+                        length = 0;
+                        lines = 0;
+                    }
+                    if (lineLength > buffer.Length)
+                    {
+                        WriteOversizedLine(json);
+                        continue;
+                    }
+                    json.CopyTo(buffer.AsSpan(length));
+                    buffer[length + json.Length] = (byte)'\n';
+                    length += lineLength;
+                    lines++;
+                }
+                WriteLines(buffer, length, lines);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Not expected (WriteLines handles I/O errors); here only so a bug cannot fault the task DisposeAsync
+            // awaits during shutdown.
+            LogWriterFailed(_logger, FilePath, ex);
+        }
+    }
+
+    private void WriteOversizedLine(ReadOnlySpan<byte> json)
+    {
+        byte[] rented = ArrayPool<byte>.Shared.Rent(json.Length + 1);
+        try
+        {
+            json.CopyTo(rented);
+            rented[json.Length] = (byte)'\n';
+            WriteLines(rented, json.Length + 1, 1);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>Writes whole lines in one call and flushes; a failure is counted, logged once, and survived.</summary>
+    private void WriteLines(byte[] buffer, int length, int lines)
+    {
+        if (length == 0)
+        {
+            return;
+        }
+        long lineBoundary = _file.CanSeek ? _file.Position : -1;
+        try
+        {
+            _file.Write(buffer, 0, length);
+            _file.Flush();
+            Interlocked.Add(ref _linesWritten, lines);
+            if (_failing)
+            {
+                _failing = false;
+                LogWritesResumed(_logger, FilePath);
+            }
+        }
+        catch (Exception ex)
+        {
+            Interlocked.Add(ref _linesLost, lines);
+            _stream.CountDropped(lines);
+            if (!_failing)
+            {
+                _failing = true;
+                LogWriteFailed(_logger, FilePath, ex);
+            }
+            // A write that failed part-way (disk full) may have left the start of a line behind; cut the file back
+            // to the last whole line so later lines do not get glued onto a fragment.
+            if (lineBoundary >= 0)
+            {
+                try
+                {
+                    _file.SetLength(lineBoundary);
+                }
+                catch (Exception)
+                {
+                    // Best effort: the original failure is already logged.
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Cannot write telemetry events to {Path}; events are dropped until writing succeeds again")]
+    private static partial void LogWriteFailed(ILogger logger, string path, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Writing telemetry events to {Path} again")]
+    private static partial void LogWritesResumed(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The telemetry events file writer for {Path} stopped")]
+    private static partial void LogWriterFailed(ILogger logger, string path, Exception exception);
+}

@@ -1,0 +1,11 @@
+using System.Text.Json.Serialization;
+
+namespace CdpGateway.Telemetry;
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(CdpConnectData))]
+[JsonSerializable(typeof(CdpDisconnectData))]
+[JsonSerializable(typeof(TelemetryStatus))]
+[JsonSerializable(typeof(TelemetryError))]
+[JsonSerializable(typeof(MissedEventsData))]
+public sealed partial class TelemetryJsonContext : JsonSerializerContext;

@@ -1,0 +1,366 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Text.Json;
+using CdpGateway.Telemetry;
+using CdpGateway.Tests.Support;
+
+namespace CdpGateway.Tests.Proxy;
+
+/// <summary>
+/// The seed's scenario table, sections A to D, one test per row (named A1..D23 after it), through the
+/// real gateway with real sockets. The fake clock drives the confirm wait and dial window.
+/// </summary>
+public sealed class DisconnectScenarioTests
+{
+    private static string Reason(JsonElement data) => data.GetProperty("reason").GetString()!;
+
+    // ---- A. Pump-running scenarios ----
+
+    [Fact]
+    public async Task A1_ClientClosesCleanly_IsClientClose()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+        Assert.Equal("{\"id\":1}", await client.EchoAsync("{\"id\":1}"));
+        await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(DisconnectReason.ClientClose, Reason(data));
+        Assert.Equal(1000, data.GetProperty("close_code").GetInt32());
+        Assert.Equal(1, data.GetProperty("messages_from_client").GetInt64());
+        Assert.Equal(1, data.GetProperty("messages_from_upstream").GetInt64());
+        Assert.Equal(2, data.GetProperty("message_count").GetInt64());
+        Assert.Equal(8, data.GetProperty("bytes_from_client").GetInt64());
+        Assert.Equal(8, data.GetProperty("bytes_from_upstream").GetInt64());
+    }
+
+    [Fact]
+    public async Task A2_GatewayShutdownCancelsTheRequest_IsContextCancelledWith1001()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        await gw.App.StopAsync();
+
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await closed);
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(DisconnectReason.ContextCancelled, Reason(data));
+        Assert.Equal(1001, data.GetProperty("close_code").GetInt32());
+    }
+
+    [Fact]
+    public async Task A3_CrashWhoseTcpEofBeatsTheNewDevToolsLine_IsUpstreamChanged_AndClientIsClosedFirst_AndDurationExcludesTheWait()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        gw.Clock.Advance(TimeSpan.FromMilliseconds(1500));
+        var closed = client.WaitForCloseAsync();
+
+        gw.Browser.AbortAll(); // Chromium dies: TCP EOF, no new URL yet
+
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, await closed);
+        // The client is closed while the reason is still open: no disconnect event yet.
+        Assert.Empty(gw.EventsOfType(ConnectionEventTypes.Disconnect));
+
+        gw.Clock.Advance(TimeSpan.FromSeconds(6)); // the restart takes seconds, within the confirm wait
+        await gw.StartBrowserAsync();              // the new DevTools line
+
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(DisconnectReason.UpstreamChanged, Reason(data));
+        Assert.Equal(1500, data.GetProperty("duration_ms").GetDouble());
+    }
+
+    [Fact]
+    public async Task A4_CrashWithNoRecoveryWithinTheConfirmWait_IsUpstreamError()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        gw.Browser.AbortAll();
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, await closed);
+
+        var data = await gw.AdvanceUntilAsync(gw.WaitForEventAsync(ConnectionEventTypes.Disconnect), TimeSpan.FromSeconds(1));
+        Assert.Equal(DisconnectReason.UpstreamError, Reason(data));
+        Assert.Equal(1011, data.GetProperty("close_code").GetInt32());
+        Assert.True(data.GetProperty("duration_ms").GetDouble() < gw.Options.RestartConfirmWait.TotalMilliseconds);
+    }
+
+    [Fact]
+    public async Task A5_UrlChangeWhileTheOldUpstreamIsStillAlive_KicksTheClientWith1012_IsUpstreamChanged()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        var old = gw.Browser;
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        await gw.StartBrowserAsync(); // new URL announced; the old browser is still up
+
+        Assert.Equal((WebSocketCloseStatus)1012, await closed);
+        Assert.Equal("browser restarted", client.CloseStatusDescription);
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(DisconnectReason.UpstreamChanged, Reason(data));
+        Assert.Equal(1012, data.GetProperty("close_code").GetInt32());
+        await WaitUntilAsync(() => old.OpenSockets == 0); // the stale upstream leg was closed
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A6_CrashAndNewUrlInOneWindow_IsUpstreamChangedWhicheverComesFirst(bool urlFirst)
+    {
+        await using var gw = await TestGateway.StartAsync();
+        var old = gw.Browser;
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        if (urlFirst)
+        {
+            await gw.StartBrowserAsync();
+            old.AbortAll();
+        }
+        else
+        {
+            old.AbortAll();
+            await gw.StartBrowserAsync();
+        }
+
+        await closed;
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(DisconnectReason.UpstreamChanged, Reason(data));
+    }
+
+    [Fact]
+    public async Task A7_UrlChangeRacingCancellation_IsContextCancelled()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        var stop = gw.App.StopAsync();
+        gw.App.Tracker.Set("ws://127.0.0.1:1/devtools/browser/new");
+        await stop;
+
+        await closed;
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(DisconnectReason.ContextCancelled, Reason(data));
+    }
+
+    [Fact]
+    public async Task A8_DuplicateUrlAnnouncement_DoesNotTearDown()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+
+        Assert.False(gw.App.Tracker.Set(gw.Browser.BrowserUrl));
+
+        Assert.Equal("{\"id\":2}", await client.EchoAsync("{\"id\":2}"));
+        Assert.Empty(gw.EventsOfType(ConnectionEventTypes.Disconnect));
+        await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        Assert.Equal(DisconnectReason.ClientClose, Reason(await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect)));
+    }
+
+    [Fact]
+    public async Task A9_EmptyUrlAnnouncement_IsIgnored()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+
+        Assert.False(gw.App.Tracker.Set(""));
+
+        Assert.Equal("{\"id\":3}", await client.EchoAsync("{\"id\":3}"));
+        Assert.Equal(gw.Browser.BrowserUrl, gw.App.Tracker.Current);
+        await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        Assert.Equal(DisconnectReason.ClientClose, Reason(await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect)));
+    }
+
+    // ---- B. Pre-pump scenarios ----
+
+    [Fact]
+    public async Task B10_DialFailsBecauseTheUpstreamIsDown_IsUpstreamErrorWith1011()
+    {
+        await using var gw = await TestGateway.StartAsync(withBrowser: false);
+        gw.App.Tracker.Set($"ws://127.0.0.1:{DeadPort()}/devtools/browser/gone");
+        using var client = await gw.ConnectAsync();
+        var closed = client.WaitForCloseAsync();
+
+        var data = await gw.AdvanceUntilAsync(gw.WaitForEventAsync(ConnectionEventTypes.Disconnect), TimeSpan.FromSeconds(1));
+
+        Assert.Equal(DisconnectReason.UpstreamError, Reason(data));
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, await closed);
+        Assert.Equal("upstream_error", client.CloseStatusDescription);
+        Assert.Single(gw.EventsOfType(ConnectionEventTypes.Connect));
+    }
+
+    [Fact]
+    public async Task B11_RequestCancelledMidDial_IsContextCancelled()
+    {
+        await using var gw = await TestGateway.StartAsync(withBrowser: false);
+        gw.App.Tracker.Set($"ws://127.0.0.1:{DeadPort()}/devtools/browser/gone");
+        using var client = await gw.ConnectAsync();
+        var closed = client.WaitForCloseAsync();
+        await gw.WaitForEventAsync(ConnectionEventTypes.Connect);
+
+        await gw.App.StopAsync();
+
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await closed);
+        Assert.Equal(DisconnectReason.ContextCancelled, Reason(await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect)));
+    }
+
+    [Fact]
+    public async Task B12_DialSucceedsOnANewerUrl_AndLaterChangesCompareAgainstIt()
+    {
+        await using var gw = await TestGateway.StartAsync(withBrowser: false);
+        gw.App.Tracker.Set($"ws://127.0.0.1:{DeadPort()}/devtools/browser/old"); // Chromium is down
+        using var client = await gw.ConnectAsync();
+        await gw.WaitForEventAsync(ConnectionEventTypes.Connect);
+
+        var browser = await gw.StartBrowserAsync(); // it comes back while the dial waits
+
+        Assert.Equal("{\"id\":4}", await client.EchoAsync("{\"id\":4}"));
+        Assert.Equal(1, browser.OpenSockets);
+        var closed = client.WaitForCloseAsync();
+        await gw.StartBrowserAsync();
+        Assert.Equal((WebSocketCloseStatus)1012, await closed);
+        Assert.Equal(DisconnectReason.UpstreamChanged, Reason(await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect)));
+    }
+
+    [Fact]
+    public async Task B13_NoCurrentUrlBeforeAccept_Is503WithoutEvents()
+    {
+        await using var gw = await TestGateway.StartAsync(withBrowser: false);
+        using var client = new ClientWebSocket();
+        var error = await Assert.ThrowsAsync<WebSocketException>(() => client.ConnectAsync(gw.CdpUri(), CancellationToken.None));
+
+        using var http = new HttpClient();
+        var response = await http.GetAsync(gw.CdpHttp("/json/version"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("no browser yet", await response.Content.ReadAsStringAsync());
+        Assert.Empty(gw.AllEvents());
+    }
+
+    // ---- C. Lifecycle invariants ----
+
+    [Fact]
+    public async Task C14_C15_C17_WatcherAndSubscriptionEndWithTheConnection()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using (var first = await gw.ConnectAsync())
+        {
+            await first.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        }
+        using (var second = await gw.ConnectAsync())
+        {
+            var closed = second.WaitForCloseAsync();
+            await gw.StartBrowserAsync(); // the watcher closes the upstream and returns
+            await closed;
+        }
+        await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect, 2);
+        Assert.Equal(0, gw.App.Tracker.SubscriberCount);
+    }
+
+    [Fact]
+    public async Task C16_C18_WatcherAndCrashAtOnce_GiveExactlyOneDisconnect()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        var old = gw.Browser;
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        var next = await FakeChromium.FakeDevToolsServer.StartAsync();
+        old.AbortAll();
+        gw.App.Tracker.Set(next.BrowserUrl);
+        await closed;
+
+        Assert.Equal(DisconnectReason.UpstreamChanged, Reason(await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect)));
+        await gw.App.StopAsync();
+        Assert.Single(gw.EventsOfType(ConnectionEventTypes.Disconnect));
+        await next.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task C19_ShutdownDuringAUrlChangeKick_StaysOneEvent()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        await gw.StartBrowserAsync();
+        await gw.App.StopAsync();
+        await closed;
+
+        Assert.Single(gw.EventsOfType(ConnectionEventTypes.Disconnect));
+    }
+
+    [Fact]
+    public async Task C20_C21_RetriedDialThenWatcher_ResolveAgainstTheDialledUrl()
+    {
+        await using var gw = await TestGateway.StartAsync(withBrowser: false);
+        gw.App.Tracker.Set($"ws://127.0.0.1:{DeadPort()}/devtools/browser/old");
+        using var client = await gw.ConnectAsync();
+        await gw.WaitForEventAsync(ConnectionEventTypes.Connect);
+        var live = await gw.StartBrowserAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        live.AbortAll(); // the watcher consumed the dial's URL; the resolver still decides correctly
+        var data = await gw.AdvanceUntilAsync(gw.WaitForEventAsync(ConnectionEventTypes.Disconnect), TimeSpan.FromSeconds(1));
+
+        await closed;
+        Assert.Equal(DisconnectReason.UpstreamError, Reason(data));
+    }
+
+    // ---- D. Defensive cases (resolver level) ----
+
+    [Fact]
+    public async Task D22_CancelledCauseWithoutRequestCancellation_IsContextCancelled()
+    {
+        var tracker = new CdpGateway.Browser.DevToolsUrlTracker();
+        tracker.Set("ws://127.0.0.1:1/devtools/browser/a");
+        using var subscription = tracker.Subscribe();
+        var resolver = new CdpGateway.Proxy.DisconnectReasonResolver(tracker, TimeProvider.System);
+
+        var reason = await resolver.ResolveAsync(CdpGateway.Proxy.PumpExitCause.Cancelled, tracker.Current, subscription, TimeSpan.Zero, CancellationToken.None);
+
+        Assert.Equal(DisconnectReason.ContextCancelled, reason);
+    }
+
+    [Fact]
+    public async Task D23_NoCurrentUrlMidStream_IsNotAChange()
+    {
+        var tracker = new CdpGateway.Browser.DevToolsUrlTracker();
+        using var subscription = tracker.Subscribe();
+        var resolver = new CdpGateway.Proxy.DisconnectReasonResolver(tracker, TimeProvider.System);
+
+        var reason = await resolver.ResolveAsync(CdpGateway.Proxy.PumpExitCause.Upstream, "ws://127.0.0.1:1/devtools/browser/a", subscription, TimeSpan.Zero, CancellationToken.None);
+
+        Assert.Equal(DisconnectReason.UpstreamError, reason);
+    }
+
+    internal static int DeadPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port; // closed again on dispose: nothing listens there
+    }
+
+    internal static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TestGateway.Patience;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
+            await Task.Delay(10);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using System.Net;
+using System.Net.WebSockets;
+using CdpGateway.Telemetry;
+using CdpGateway.Tests.Support;
+
+namespace CdpGateway.Tests.Proxy;
+
+/// <summary>Where upgrades go, what reaches Chromium, and the plain HTTP answers of the DevTools port.</summary>
+public sealed class RoutingTests
+{
+    [Fact]
+    public async Task AnyOtherPathAndAStaleBrowserIdReachTheCurrentBrowser_WithoutTheClientsPathQueryOrOrigin()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync("/devtools/browser/stale-id-from-before?x=1&token=abc",
+            o => o.SetRequestHeader("Origin", "http://evil.example"));
+        await client.EchoAsync("{}");
+
+        var upgrade = gw.Browser.Upgrades.Single();
+        Assert.Equal($"/devtools/browser/{gw.Browser.BrowserId}", upgrade.Path);
+        Assert.Equal("", upgrade.QueryString);
+        Assert.Null(upgrade.Origin);
+        Assert.Equal("browser", (await gw.WaitForEventAsync(ConnectionEventTypes.Connect)).GetProperty("target").GetString());
+    }
+
+    [Fact]
+    public async Task APagePathReachesThatPageOnTheCurrentChromium()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        var page = gw.Browser.PageIds[0];
+        using var client = await gw.ConnectAsync($"/devtools/page/{page}");
+        await client.EchoAsync("{}");
+
+        Assert.Equal($"/devtools/page/{page}", gw.Browser.Upgrades.Single().Path);
+        Assert.Equal("page", (await gw.WaitForEventAsync(ConnectionEventTypes.Connect)).GetProperty("target").GetString());
+    }
+
+    [Fact]
+    public async Task APageOfAPreviousChromiumFailsAtOnceWith1011AndUpstreamError()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        var oldPage = gw.Browser.PageIds[0];
+        await gw.StartBrowserAsync();
+
+        using var client = await gw.ConnectAsync($"/devtools/page/{oldPage}");
+        // No clock advance: a target that no longer exists is not retried.
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, await client.WaitForCloseAsync());
+        Assert.Equal(DisconnectReason.UpstreamError, (await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect)).GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task APlainRequestToAWebSocketPathGets400NamingTheProblem()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var http = new HttpClient();
+
+        var response = await http.GetAsync(gw.CdpHttp("/devtools/browser/x"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("WebSocket upgrade", await response.Content.ReadAsStringAsync());
+        Assert.Empty(gw.AllEvents());
+    }
+
+    [Fact]
+    public async Task BeyondMaxConnectionsTheUpgradeGets429()
+    {
+        await using var gw = await TestGateway.StartAsync(o => o.MaxConnections = 1);
+        using var first = await gw.ConnectAsync();
+        await first.EchoAsync("{}");
+
+        using var second = new ClientWebSocket();
+        second.Options.CollectHttpResponseDetails = true;
+        await Assert.ThrowsAsync<WebSocketException>(() => second.ConnectAsync(gw.CdpUri(), CancellationToken.None));
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.HttpStatusCode);
+
+        await first.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        using var third = await gw.ConnectAsync();
+        Assert.Equal("{}", await third.EchoAsync("{}"));
+    }
+}

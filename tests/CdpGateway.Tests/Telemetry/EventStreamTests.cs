@@ -1,0 +1,316 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using CdpGateway.Telemetry;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CdpGateway.Tests.Telemetry;
+
+public sealed class EventStreamTests
+{
+    private static readonly DateTimeOffset Start = new DateTimeOffset(2025, 3, 4, 5, 6, 7, TimeSpan.Zero).AddTicks(1234567);
+
+    private static EventStream NewStream(int capacity = 8192, TelemetryConfig? config = null, TimeProvider? time = null) =>
+        new(time ?? new FakeTimeProvider(Start), config ?? new TelemetryConfig(), capacity);
+
+    [Fact]
+    public void Seq_starts_at_one_and_grows_across_categories()
+    {
+        var stream = NewStream();
+        Assert.Equal(0, stream.Seq);
+
+        Assert.Equal(1, stream.PublishConnect("a", EventCategory.Connection));
+        Assert.Equal(2, stream.PublishConnect("b", EventCategory.System));
+        Assert.Equal(3, stream.PublishConnect("c", EventCategory.Control));
+        Assert.Equal(4, stream.PublishConnect("d", EventCategory.Connection));
+
+        Assert.Equal(4, stream.Seq);
+        Assert.Equal([1L, 2, 3, 4], stream.Snapshot(0, 100, null).Select(e => e.Seq));
+    }
+
+    [Fact]
+    public void A_switched_off_category_returns_zero_and_stores_nothing()
+    {
+        var config = new TelemetryConfig();
+        var stream = NewStream(config: config);
+        stream.PublishConnect("before");
+
+        config.SetEnabled(EventCategory.Connection, false);
+        Assert.Equal(0, stream.PublishConnect("off"));
+        Assert.Equal(1, stream.Seq);
+        Assert.Single(stream.Snapshot(0, 100, null));
+
+        // Other categories are unaffected and the seq continues without a gap.
+        Assert.Equal(2, stream.PublishConnect("sys", EventCategory.System));
+        config.SetEnabled(EventCategory.Connection, true);
+        Assert.Equal(3, stream.PublishConnect("on again"));
+        Assert.Equal(0, stream.DroppedEvents);
+    }
+
+    [Fact]
+    public void An_unknown_category_is_not_published()
+    {
+        var stream = NewStream();
+        Assert.Equal(0, stream.PublishConnect("x", "made-up"));
+        Assert.Equal(0, stream.Seq);
+    }
+
+    [Fact]
+    public void The_envelope_has_the_exact_shape_with_ts_in_microseconds()
+    {
+        var time = new FakeTimeProvider(Start);
+        var stream = NewStream(time: time);
+        stream.PublishConnect("conn-1");
+        DateTimeOffset explicitTs = Start.AddDays(-1).AddTicks(10);
+        stream.Publish(ConnectionEventTypes.Disconnect, EventCategory.Connection,
+            new CdpDisconnectData { ConnectionId = "conn-1", Reason = DisconnectReason.ClientClose, DurationMs = 1.5 },
+            TelemetryJsonContext.Default.CdpDisconnectData, explicitTs);
+
+        IReadOnlyList<EventEnvelope> events = stream.Snapshot(0, 10, null);
+        using JsonDocument first = JsonDocument.Parse(events[0].Utf8Json);
+        JsonElement root = first.RootElement;
+        Assert.Equal(["seq", "event"], root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(1, root.GetProperty("seq").GetInt64());
+        JsonElement evt = root.GetProperty("event");
+        Assert.Equal(["ts", "type", "category", "source", "data"], evt.EnumerateObject().Select(p => p.Name));
+        long expectedTs = (Start - DateTimeOffset.UnixEpoch).Ticks / 10;
+        Assert.Equal(1741064767123456, expectedTs); // 2025-03-04T05:06:07.1234567Z, truncated to µs
+        Assert.Equal(expectedTs, evt.GetProperty("ts").GetInt64());
+        Assert.Equal("cdp_connect", evt.GetProperty("type").GetString());
+        Assert.Equal("connection", evt.GetProperty("category").GetString());
+        Assert.Equal("""{"kind":"gateway"}""", evt.GetProperty("source").GetRawText());
+        Assert.Equal("""{"connection_id":"conn-1","target":"page"}""", evt.GetProperty("data").GetRawText());
+
+        Assert.Equal(1, events[0].Seq);
+        Assert.Equal("cdp_connect", events[0].Type);
+        Assert.Equal("connection", events[0].Category);
+
+        using JsonDocument second = JsonDocument.Parse(events[1].Utf8Json);
+        JsonElement secondEvent = second.RootElement.GetProperty("event");
+        Assert.Equal(2, second.RootElement.GetProperty("seq").GetInt64());
+        Assert.Equal((explicitTs - DateTimeOffset.UnixEpoch).Ticks / 10, secondEvent.GetProperty("ts").GetInt64());
+        Assert.Equal("client_close", secondEvent.GetProperty("data").GetProperty("reason").GetString());
+        Assert.DoesNotContain((byte)'\n', events[1].Utf8Json.ToArray());
+    }
+
+    [Fact]
+    public void The_clock_is_read_at_publish_time()
+    {
+        var time = new FakeTimeProvider(Start);
+        var stream = NewStream(time: time);
+        stream.PublishConnect("a");
+        time.Advance(TimeSpan.FromMilliseconds(2.5));
+        stream.PublishConnect("b");
+
+        long[] ts = stream.Snapshot(0, 10, null)
+            .Select(e => JsonDocument.Parse(e.Utf8Json).RootElement.GetProperty("event").GetProperty("ts").GetInt64())
+            .ToArray();
+        Assert.Equal(2500, ts[1] - ts[0]);
+    }
+
+    [Fact]
+    public void A_failed_serialization_is_counted_as_dropped_and_takes_no_seq()
+    {
+        var stream = NewStream();
+        stream.PublishConnect("a");
+
+        long seq = stream.Publish("broken", EventCategory.System, new UnserializableData(),
+            TestJsonContext.Default.UnserializableData);
+
+        Assert.Equal(0, seq);
+        Assert.Equal(1, stream.DroppedEvents);
+        Assert.Equal(1, stream.Seq);
+        // The per-thread writer is still usable after the failure.
+        Assert.Equal(2, stream.PublishConnect("b"));
+        using JsonDocument doc = JsonDocument.Parse(stream.Snapshot(1, 1, null)[0].Utf8Json);
+        Assert.Equal("b", doc.RootElement.GetProperty("event").GetProperty("data").GetProperty("connection_id").GetString());
+    }
+
+    [Fact]
+    public void A_reader_behind_by_more_than_the_capacity_is_told_the_exact_missed_count()
+    {
+        var stream = NewStream(capacity: 4);
+        EventStreamReader reader = stream.CreateReader(0);
+        for (int i = 0; i < 10; i++)
+        {
+            stream.PublishConnect($"c{i}");
+        }
+
+        EventBatch batch = reader.TryRead();
+        Assert.Equal(6, batch.Missed);
+        Assert.Equal([7L, 8, 9, 10], batch.Events.Select(e => e.Seq));
+        Assert.Equal(10, reader.Position);
+
+        Assert.True(reader.TryRead().IsEmpty);
+        stream.PublishConnect("c10");
+        batch = reader.TryRead();
+        Assert.Equal(0, batch.Missed);
+        Assert.Equal([11L], batch.Events.Select(e => e.Seq));
+    }
+
+    [Fact]
+    public void A_reader_that_fell_partly_behind_misses_only_the_overwritten_events()
+    {
+        var stream = NewStream(capacity: 4);
+        EventStreamReader reader = stream.CreateReader(0);
+        stream.PublishConnect("1");
+        stream.PublishConnect("2");
+        Assert.Equal([1L, 2], reader.TryRead().Events.Select(e => e.Seq));
+
+        for (int i = 3; i <= 9; i++)
+        {
+            stream.PublishConnect($"{i}");
+        }
+        EventBatch batch = reader.TryRead(maxEvents: 2);
+        Assert.Equal(3, batch.Missed); // 3, 4, 5 were overwritten; 6..9 are retained
+        Assert.Equal([6L, 7], batch.Events.Select(e => e.Seq));
+        batch = reader.TryRead(maxEvents: 2);
+        Assert.Equal(0, batch.Missed);
+        Assert.Equal([8L, 9], batch.Events.Select(e => e.Seq));
+    }
+
+    [Fact]
+    public void A_reader_from_the_oldest_starts_at_the_oldest_retained_without_missed()
+    {
+        var stream = NewStream(capacity: 4);
+        Assert.True(stream.CreateReaderFromOldest().TryRead().IsEmpty);
+        for (int i = 0; i < 6; i++)
+        {
+            stream.PublishConnect($"c{i}");
+        }
+        Assert.Equal(3, stream.OldestRetainedSeq);
+
+        EventBatch batch = stream.CreateReaderFromOldest().TryRead();
+        Assert.Equal(0, batch.Missed);
+        Assert.Equal([3L, 4, 5, 6], batch.Events.Select(e => e.Seq));
+    }
+
+    [Fact]
+    public async Task ReadAsync_waits_for_the_next_publish()
+    {
+        var stream = NewStream();
+        stream.PublishConnect("old");
+        EventStreamReader reader = stream.CreateReader(stream.Seq);
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        ValueTask<EventBatch> pending = reader.ReadAsync(cancellationToken: guard.Token);
+        Assert.False(pending.IsCompleted);
+
+        stream.PublishConnect("new");
+        EventBatch batch = await pending;
+        Assert.Equal([2L], batch.Events.Select(e => e.Seq));
+    }
+
+    [Fact]
+    public async Task Waiting_is_cancelled_by_the_token()
+    {
+        var stream = NewStream();
+        EventStreamReader reader = stream.CreateReader(0);
+        using var cancel = new CancellationTokenSource();
+        Task wait = reader.WaitAsync(cancel.Token);
+        Assert.False(wait.IsCompleted);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait);
+    }
+
+    [Fact]
+    public void Snapshot_filters_by_after_limit_and_category()
+    {
+        var stream = NewStream(capacity: 8);
+        string[] categories =
+        [
+            EventCategory.Connection, EventCategory.System, EventCategory.Connection, EventCategory.Control,
+            EventCategory.Connection, EventCategory.System,
+        ];
+        foreach (string category in categories)
+        {
+            stream.PublishConnect("x", category);
+        }
+
+        Assert.Equal([1L, 2, 3, 4, 5, 6], stream.Snapshot(0, 100, null).Select(e => e.Seq));
+        Assert.Equal([4L, 5, 6], stream.Snapshot(3, 100, null).Select(e => e.Seq));
+        Assert.Equal([4L, 5], stream.Snapshot(3, 2, null).Select(e => e.Seq));
+        Assert.Equal([1L, 3, 5], stream.Snapshot(0, 100, EventCategory.Connection).Select(e => e.Seq));
+        Assert.Equal([3L], stream.Snapshot(1, 1, EventCategory.Connection).Select(e => e.Seq));
+        Assert.Equal([6L], stream.Snapshot(2, 100, EventCategory.System).Select(e => e.Seq));
+        Assert.Empty(stream.Snapshot(6, 100, null));
+        Assert.Empty(stream.Snapshot(100, 100, null));
+
+        // Only what the ring still holds.
+        for (int i = 0; i < 6; i++)
+        {
+            stream.PublishConnect("y");
+        }
+        Assert.Equal([5L, 6, 7, 8, 9, 10, 11, 12], stream.Snapshot(0, 100, null).Select(e => e.Seq));
+    }
+
+    [Fact]
+    public void Concurrent_publishers_get_unique_consecutive_seqs()
+    {
+        const int threads = 8;
+        const int perThread = 2000;
+        var stream = NewStream(capacity: threads * perThread);
+        var seqs = new ConcurrentBag<long>();
+
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            for (int i = 0; i < perThread; i++)
+            {
+                seqs.Add(stream.PublishConnect($"{t}-{i}"));
+            }
+        });
+
+        Assert.Equal(Enumerable.Range(1, threads * perThread).Select(i => (long)i), seqs.Order());
+        IReadOnlyList<EventEnvelope> all = stream.Snapshot(0, threads * perThread, null);
+        Assert.Equal(threads * perThread, all.Count);
+        foreach (EventEnvelope envelope in all)
+        {
+            using JsonDocument doc = JsonDocument.Parse(envelope.Utf8Json);
+            Assert.Equal(envelope.Seq, doc.RootElement.GetProperty("seq").GetInt64());
+        }
+    }
+
+    [Fact]
+    public void Sinks_receive_every_event_in_order_and_their_refusals_count_as_dropped()
+    {
+        var stream = NewStream();
+        var recording = new RecordingSink();
+        var refusing = new RefusingSink();
+        var throwing = new ThrowingSink();
+        stream.PublishConnect("before sinks");
+        stream.AddSink(recording);
+        stream.AddSink(refusing);
+        stream.AddSink(throwing);
+
+        Assert.Equal(2, stream.PublishConnect("a"));
+        Assert.Equal(3, stream.PublishConnect("b"));
+        Assert.Equal([2L, 3], recording.Received.Select(e => e.Seq));
+        Assert.Equal(4, stream.DroppedEvents); // two refused, two thrown
+
+        stream.RemoveSink(refusing);
+        stream.RemoveSink(throwing);
+        stream.PublishConnect("c");
+        Assert.Equal([2L, 3, 4], recording.Received.Select(e => e.Seq));
+        Assert.Equal(4, stream.DroppedEvents);
+    }
+
+    private sealed class RecordingSink : IEventSink
+    {
+        public List<EventEnvelope> Received { get; } = [];
+
+        public bool TryEnqueue(EventEnvelope envelope)
+        {
+            Received.Add(envelope);
+            return true;
+        }
+    }
+
+    private sealed class RefusingSink : IEventSink
+    {
+        public bool TryEnqueue(EventEnvelope envelope) => false;
+    }
+
+    private sealed class ThrowingSink : IEventSink
+    {
+        public bool TryEnqueue(EventEnvelope envelope) => throw new InvalidOperationException("sink bug");
+    }
+}
