@@ -62,13 +62,12 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton(options);
         services.AddSingleton(time);
         services.AddSingleton<DevToolsUrlTracker>();
-        services.AddSingleton<TelemetryConfig>();
-        services.AddSingleton(sp => new EventStream(time, sp.GetRequiredService<TelemetryConfig>()));
-        services.AddSingleton<IEventPublisher>(sp => sp.GetRequiredService<EventStream>());
+        services.AddTelemetry();
         services.AddSingleton<UpstreamDialer>();
         services.AddSingleton<DisconnectReasonResolver>();
         services.AddSingleton(new ConnectionLimiter(options.MaxConnections));
         services.AddSingleton<GatewayLifetime>();
+        services.AddSingleton<CdpMessageLog>();
         services.AddSingleton<CdpConnectionHandler>();
 
         _app = builder.Build();

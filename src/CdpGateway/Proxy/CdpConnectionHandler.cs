@@ -21,6 +21,7 @@ public sealed class CdpConnectionHandler(
     GatewayOptions options,
     ConnectionLimiter limiter,
     GatewayLifetime lifetime,
+    CdpMessageLog messageLog,
     TimeProvider time,
     ILogger<CdpConnectionHandler> logger)
 {
@@ -114,8 +115,10 @@ public sealed class CdpConnectionHandler(
         var dialedBrowserUrl = dial.BrowserUrl;
         var fromClient = new RelayCounters();
         var fromUpstream = new RelayCounters();
-        var clientToUpstream = WebSocketRelay.CopyAsync(client, upstream, options.MaxMessageBytes, fromClient);
-        var upstreamToClient = WebSocketRelay.CopyAsync(upstream, client, options.MaxMessageBytes, fromUpstream);
+        var clientToUpstream = WebSocketRelay.CopyAsync(client, upstream, options.MaxMessageBytes, fromClient,
+            options.LogCdpMessages ? new WebSocketRelay.MessageLogging(messageLog, connectionId, "->") : null);
+        var upstreamToClient = WebSocketRelay.CopyAsync(upstream, client, options.MaxMessageBytes, fromUpstream,
+            options.LogCdpMessages ? new WebSocketRelay.MessageLogging(messageLog, connectionId, "<-") : null);
         using var watchCancel = new CancellationTokenSource();
         var browserMoved = WaitForNewBrowserAsync(subscription, dialedBrowserUrl, watchCancel.Token);
 

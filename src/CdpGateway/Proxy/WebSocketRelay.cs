@@ -14,9 +14,13 @@ public static class WebSocketRelay
     /// <summary>Chunk size rented from the shared pool while a message is in flight.</summary>
     public const int ChunkBytes = 32 * 1024;
 
+    /// <summary>Optional per-message logging (<c>--log-cdp-messages</c>); null on the normal path.</summary>
+    public sealed record MessageLogging(CdpMessageLog Log, string ConnectionId, string Direction);
+
     public static async Task<RelayOutcome> CopyAsync(
-        WebSocket source, WebSocket destination, long maxMessageBytes, RelayCounters counters)
+        WebSocket source, WebSocket destination, long maxMessageBytes, RelayCounters counters, MessageLogging? logging = null)
     {
+        CdpMessageLog.Header header = default;
         byte[]? buffer = null;
         long messageBytes = 0;
         try
@@ -63,6 +67,10 @@ public static class WebSocketRelay
                 {
                     return Closed(source);
                 }
+                if (logging is not null && messageBytes == 0)
+                {
+                    header = CdpMessageLog.ReadHeader(buffer.AsSpan(0, result.Count));
+                }
                 messageBytes += result.Count;
                 if (messageBytes > maxMessageBytes)
                 {
@@ -76,6 +84,7 @@ public static class WebSocketRelay
                 if (result.EndOfMessage)
                 {
                     counters.Messages++;
+                    logging?.Log.Log(logging.ConnectionId, logging.Direction, header, messageBytes);
                     messageBytes = 0;
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = null;
