@@ -82,6 +82,24 @@ public sealed class CdpConnectionHandler(
         var connectedAt = time.GetTimestamp();
         events.Publish(ConnectionEventTypes.Connect, EventCategory.Connection,
             new CdpConnectData(connectionId, target.TelemetryName), TelemetryJsonContext.Default.CdpConnectData);
+        var disconnectPublished = false;
+        try
+        {
+            await RelayAsync(context, client, target, browserUrl, subscription, connectionId, connectedAt, () => disconnectPublished = true).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!disconnectPublished)
+        {
+            // Every cdp_connect gets its cdp_disconnect, even through a fault of ours.
+            logger.LogError(ex, "Connection {ConnectionId} failed inside the gateway", connectionId);
+            client.Abort();
+            PublishDisconnect(connectionId, lifetime.Stopping.IsCancellationRequested ? DisconnectReason.ContextCancelled : DisconnectReason.UpstreamError,
+                connectedAt, time.GetTimestamp(), time.GetUtcNow(), new RelayCounters(), new RelayCounters(), null);
+        }
+    }
+
+    private async Task RelayAsync(HttpContext context, WebSocket client, UpgradeTarget target, string browserUrl,
+        DevToolsUrlTracker.Subscription subscription, string connectionId, long connectedAt, Action published)
+    {
 
         using var dialCancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.Stopping);
         DialResult dial;
@@ -89,9 +107,10 @@ public sealed class CdpConnectionHandler(
         {
             dial = await dialer.DialAsync(target, browserUrl, subscription, options.DialRetryWindow, dialCancel.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex)
         {
-            dial = new DialResult(null, browserUrl, null);
+            // A cancelled connect can surface as a WebSocketException; the tokens decide what it was.
+            dial = new DialResult(null, browserUrl, ex.Message);
         }
         if (!dial.Succeeded)
         {
@@ -106,6 +125,7 @@ public sealed class CdpConnectionHandler(
                 ? (WebSocketCloseStatus.EndpointUnavailable, lifetime.Stopping.IsCancellationRequested ? CloseCodes.ShuttingDownText : CloseCodes.RequestCancelledText)
                 : (WebSocketCloseStatus.InternalServerError, CloseCodes.UpstreamErrorText);
             var sentCode = await CloseClientAsync(client, status, text).ConfigureAwait(false);
+            published();
             PublishDisconnect(connectionId, cancelled ? DisconnectReason.ContextCancelled : DisconnectReason.UpstreamError,
                 connectedAt, failedAt, failedWall, new RelayCounters(), new RelayCounters(), sentCode);
             return;
@@ -154,21 +174,33 @@ public sealed class CdpConnectionHandler(
         {
             // The client stopped reading; no close frame can reach it.
             client.Abort();
+            await upstreamToClient.ConfigureAwait(false);
         }
         else if (ClientCloseFor(cause, outcome, dialedBrowserUrl) is { } close)
         {
             closeCode = await CloseClientAsync(client, close.Status, close.Text).ConfigureAwait(false);
         }
+        // The client's answer to our close frame is awaited beside the reason, not before it.
+        var handshake = FinishClientCloseAsync(client, clientToUpstream);
+        await fromClient.WaitUntilSettledAsync().ConfigureAwait(false);
+
+        var reason = await resolver.ResolveAsync(cause, dialedBrowserUrl, subscription, options.RestartConfirmWait, lifetime.Stopping).ConfigureAwait(false);
+        subscription.Dispose();
+        published();
+        PublishDisconnect(connectionId, reason, connectedAt, disconnectedAt, disconnectedWall, fromClient, fromUpstream, closeCode);
+        await handshake.ConfigureAwait(false);
+    }
+
+    /// <summary>Lets the client answer our close frame (bounded), then lets go of its socket.</summary>
+    private static async Task FinishClientCloseAsync(WebSocket client, Task<RelayOutcome> clientToUpstream)
+    {
         await WaitAsync(clientToUpstream).ConfigureAwait(false);
         if (clientToUpstream.IsCompleted && client.State == WebSocketState.CloseSent)
         {
             await DrainUntilCloseAsync(client).ConfigureAwait(false);
         }
         client.Abort();
-        await Task.WhenAll(clientToUpstream, upstreamToClient).ConfigureAwait(false);
-
-        var reason = await resolver.ResolveAsync(cause, dialedBrowserUrl, subscription, options.RestartConfirmWait, lifetime.Stopping).ConfigureAwait(false);
-        PublishDisconnect(connectionId, reason, connectedAt, disconnectedAt, disconnectedWall, fromClient, fromUpstream, closeCode);
+        await clientToUpstream.ConfigureAwait(false);
     }
 
     /// <summary>The close frame the client gets, or null when its socket is already gone.</summary>

@@ -43,7 +43,11 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
                 var socket = await ConnectAsync(url, linked.Token).ConfigureAwait(false);
                 return new DialResult(socket, browserUrl, null);
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+            catch (Exception ex)
             {
                 lastError = deadline.IsCancellationRequested ? "no browser answered within " + window.TotalSeconds + " s" : ex.Message;
                 logger.LogWarning("Dialling {Url} failed: {Error}", url, ex.Message);

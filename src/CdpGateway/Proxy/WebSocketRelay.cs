@@ -45,11 +45,10 @@ public static class WebSocketRelay
                     }
                     if (result.EndOfMessage)
                     {
-                        if (!await TrySendAsync(destination, ReadOnlyMemory<byte>.Empty, result.MessageType, true).ConfigureAwait(false))
+                        if (!await TrySendAsync(destination, ReadOnlyMemory<byte>.Empty, result.MessageType, true, counters).ConfigureAwait(false))
                         {
                             return new RelayOutcome(RelayEnd.DestinationFailed);
                         }
-                        counters.Messages++;
                         continue;
                     }
                     buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
@@ -76,14 +75,12 @@ public static class WebSocketRelay
                 {
                     return new RelayOutcome(RelayEnd.SourceOversize);
                 }
-                if (!await TrySendAsync(destination, buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage).ConfigureAwait(false))
+                if (!await TrySendAsync(destination, buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage, counters).ConfigureAwait(false))
                 {
                     return new RelayOutcome(RelayEnd.DestinationFailed);
                 }
-                counters.Bytes += result.Count;
                 if (result.EndOfMessage)
                 {
-                    counters.Messages++;
                     logging?.Log.Log(logging.ConnectionId, logging.Direction, header, messageBytes);
                     messageBytes = 0;
                     ArrayPool<byte>.Shared.Return(buffer);
@@ -103,16 +100,19 @@ public static class WebSocketRelay
     private static RelayOutcome Closed(WebSocket source) =>
         new(RelayEnd.SourceClosed, source.CloseStatus, source.CloseStatusDescription);
 
-    private static async ValueTask<bool> TrySendAsync(WebSocket destination, ReadOnlyMemory<byte> data, WebSocketMessageType type, bool endOfMessage)
+    private static async ValueTask<bool> TrySendAsync(WebSocket destination, ReadOnlyMemory<byte> data, WebSocketMessageType type, bool endOfMessage, RelayCounters counters)
     {
+        counters.BeginForward();
         try
         {
             await destination.SendAsync(data, type, endOfMessage, CancellationToken.None).ConfigureAwait(false);
-            return true;
         }
         catch (Exception)
         {
+            counters.ForwardFailed();
             return false;
         }
+        counters.EndForward(data.Length, endOfMessage);
+        return true;
     }
 }
