@@ -27,7 +27,9 @@ public static class CommandLine
         new("max-message-bytes", "N", "largest WebSocket message relayed either way (default 104857600)", (o, v) => o.MaxMessageBytes = Positive("max-message-bytes", v)),
         new("max-connections", "N", "concurrent client connections before HTTP 429 (default 10000)", (o, v) => o.MaxConnections = (int)Positive("max-connections", v)),
         new("token", "TOKEN", "require Authorization: Bearer TOKEN or ?token=TOKEN", (o, v) => o.Token = v),
-        new("allowed-origins", "LIST", "comma-separated Origins allowed to open WebSockets", (o, v) => o.AllowedOrigins = v),
+        new("allowed-origins", "LIST", "comma-separated Origins allowed to open WebSockets (* for any; default none)", (o, v) => o.AllowedOrigins = v),
+        new("allow-unauthenticated", null, "allow a non-loopback --bind without --token", (o, v) => o.AllowUnauthenticated = Bool("allow-unauthenticated", v)),
+        new("trust-forwarded-headers", null, "build discovery URLs from X-Forwarded-Host and -Proto", (o, v) => o.TrustForwardedHeaders = Bool("trust-forwarded-headers", v)),
         new("log-cdp-messages", null, "log method, id, sessionId and length of every CDP message", (o, v) => o.LogCdpMessages = Bool("log-cdp-messages", v)),
         new("log-level", "LEVEL", "debug, info, warning or error (default info)", (o, v) => o.LogLevel = v),
     ];

@@ -50,6 +50,7 @@ public sealed class GatewayApp : IAsyncDisposable
         }
 
         var bind = ParseBind(options.Bind);
+        AccessControl.CheckBind(options, bind);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -68,10 +69,13 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton(new ConnectionLimiter(options.MaxConnections));
         services.AddSingleton<GatewayLifetime>();
         services.AddSingleton<CdpMessageLog>();
+        services.AddSingleton<AccessControl>();
         services.AddSingleton<CdpConnectionHandler>();
 
         _app = builder.Build();
         _app.UseWebSockets();
+        var access = _app.Services.GetRequiredService<AccessControl>();
+        _app.Use(access.InvokeAsync);
         _app.MapWhen(c => c.Connection.LocalPort == _cdp.Port, cdp =>
         {
             cdp.UseRouting();

@@ -19,6 +19,8 @@ public sealed class GatewayOptions
     public string? Token { get; set; }
     public string? AllowedOrigins { get; set; }
     public bool LogCdpMessages { get; set; }
+    public bool AllowUnauthenticated { get; set; }
+    public bool TrustForwardedHeaders { get; set; }
     public string LogLevel { get; set; } = "info";
 
     /// <summary>How long the dial keeps trying for a browser before it gives up (SPEC §4).</summary>

@@ -71,7 +71,7 @@ public static class DiscoveryEndpoints
             var body = await response.Content.ReadAsByteArrayAsync(context.RequestAborted).ConfigureAwait(false);
             context.Response.StatusCode = (int)response.StatusCode;
             var mediaType = response.Content.Headers.ContentType?.MediaType;
-            if (response.StatusCode == HttpStatusCode.OK && TryRewrite(body, ClientAuthority(context), context.Request.IsHttps) is { } rewritten)
+            if (response.StatusCode == HttpStatusCode.OK && TryRewrite(body, GatewayAddress.Of(context)) is { } rewritten)
             {
                 context.Response.ContentType = "application/json; charset=UTF-8";
                 await context.Response.Body.WriteAsync(rewritten, context.RequestAborted).ConfigureAwait(false);
@@ -85,11 +85,8 @@ public static class DiscoveryEndpoints
         }
     }
 
-    private static string ClientAuthority(HttpContext context) =>
-        context.Request.Host.HasValue ? context.Request.Host.Value! : $"{context.Connection.LocalIpAddress}:{context.Connection.LocalPort}";
-
     /// <summary>Rewrites the JSON's WebSocket URLs to the gateway; null when the body is not JSON.</summary>
-    internal static byte[]? TryRewrite(byte[] body, string clientAuthority, bool secure)
+    internal static byte[]? TryRewrite(byte[] body, GatewayAddress address)
     {
         JsonNode? root;
         try
@@ -104,12 +101,11 @@ public static class DiscoveryEndpoints
         {
             return null;
         }
-        var scheme = secure ? "wss" : "ws";
-        Rewrite(root, clientAuthority, scheme);
+        Rewrite(root, address);
         return JsonSerializer.SerializeToUtf8Bytes(root, DiscoveryJsonContext.Default.JsonNode);
     }
 
-    private static void Rewrite(JsonNode node, string authority, string scheme)
+    private static void Rewrite(JsonNode node, GatewayAddress address)
     {
         switch (node)
         {
@@ -118,7 +114,7 @@ public static class DiscoveryEndpoints
                 {
                     if (item is not null)
                     {
-                        Rewrite(item, authority, scheme);
+                        Rewrite(item, address);
                     }
                 }
                 break;
@@ -129,27 +125,27 @@ public static class DiscoveryEndpoints
                     {
                         if (key == "webSocketDebuggerUrl")
                         {
-                            obj[key] = RewriteWebSocketUrl(text, authority, scheme);
+                            obj[key] = RewriteWebSocketUrl(text, address);
                         }
                         else if (key == "devtoolsFrontendUrl")
                         {
-                            obj[key] = RewriteFrontendUrl(text, authority, scheme);
+                            obj[key] = RewriteFrontendUrl(text, address);
                         }
                     }
                     else if (value is not null)
                     {
-                        Rewrite(value, authority, scheme);
+                        Rewrite(value, address);
                     }
                 }
                 break;
         }
     }
 
-    internal static string RewriteWebSocketUrl(string url, string authority, string scheme) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var uri) ? $"{scheme}://{authority}{uri.PathAndQuery}" : url;
+    internal static string RewriteWebSocketUrl(string url, GatewayAddress address) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) ? $"{address.Scheme}://{address.Authority}{address.WithToken(uri.AbsolutePath)}" : url;
 
     /// <summary>Replaces the authority inside the <c>ws=</c> (or <c>wss=</c>) parameter, keeping its path.</summary>
-    internal static string RewriteFrontendUrl(string url, string authority, string scheme)
+    internal static string RewriteFrontendUrl(string url, GatewayAddress address)
     {
         var query = url.IndexOf('?');
         if (query < 0)
@@ -172,7 +168,8 @@ public static class DiscoveryEndpoints
             var value = Uri.UnescapeDataString(parts[i][(eq + 1)..]);
             var slash = value.IndexOf('/');
             var pathPart = slash < 0 ? "" : value[slash..];
-            parts[i] = (scheme == "wss" ? "wss" : "ws") + "=" + authority + pathPart;
+            var target = address.Authority + address.WithToken(pathPart);
+            parts[i] = address.Scheme + "=" + (address.Token is null ? target : Uri.EscapeDataString(target));
         }
         return url[..(query + 1)] + string.Join('&', parts);
     }

@@ -80,7 +80,7 @@ public sealed class DiscoveryTests
     {
         var rewritten = DiscoveryEndpoints.RewriteFrontendUrl(
             "https://chrome-devtools-frontend.appspot.com/serve_rev/@1/inspector.html?remoteFrontend=true&ws=127.0.0.1%3A4444%2Fdevtools%2Fpage%2Fnested",
-            "gw:9222", "ws");
+            new GatewayAddress("ws", "gw:9222", null));
 
         Assert.Equal("https://chrome-devtools-frontend.appspot.com/serve_rev/@1/inspector.html?remoteFrontend=true&ws=gw:9222/devtools/page/nested", rewritten);
     }

@@ -11,9 +11,9 @@ public sealed class RoutingTests
     [Fact]
     public async Task AnyOtherPathAndAStaleBrowserIdReachTheCurrentBrowser_WithoutTheClientsPathQueryOrOrigin()
     {
-        await using var gw = await TestGateway.StartAsync();
+        await using var gw = await TestGateway.StartAsync(o => o.AllowedOrigins = "http://app.example");
         using var client = await gw.ConnectAsync("/devtools/browser/stale-id-from-before?x=1&token=abc",
-            o => o.SetRequestHeader("Origin", "http://evil.example"));
+            o => o.SetRequestHeader("Origin", "http://app.example"));
         await client.EchoAsync("{}");
 
         var upgrade = gw.Browser.Upgrades.Single();
