@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using CdpGateway.Browser;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -6,25 +5,33 @@ using Microsoft.AspNetCore.Routing;
 
 namespace CdpGateway.Api;
 
-/// <summary><c>GET /health</c>: ready once a browser has announced its DevTools URL.</summary>
+/// <summary>
+/// <c>GET /health</c>: 200 <c>{"status":"ready"}</c> when the current browser answered
+/// <c>Browser.getVersion</c> and has not ended since; otherwise 503 with the Chromium state
+/// (<c>starting</c>, <c>restarting</c>, <c>backoff</c>, <c>crash_loop</c>, <c>stopped</c>) and its last exit.
+/// </summary>
 public static class HealthEndpoints
 {
     public static void Map(IEndpointRouteBuilder api)
     {
-        api.MapGet("/health", (DevToolsUrlTracker tracker) =>
+        api.MapGet("/health", (IChromiumControl chromium, DevToolsUrlTracker tracker) =>
         {
-            var url = tracker.Current;
-            return url.Length > 0
-                ? Results.Json(new HealthStatus("ready", url), ApiJsonContext.Default.HealthStatus)
-                : Results.Json(new HealthStatus("starting", null), ApiJsonContext.Default.HealthStatus, statusCode: StatusCodes.Status503ServiceUnavailable);
+            var status = chromium.Status;
+            if (chromium.IsReady && tracker.Current.Length > 0)
+            {
+                return Results.Json(new HealthStatus { Status = ChromiumState.Ready, DevToolsUrl = tracker.Current, Generation = status.Generation },
+                    ApiJsonContext.Default.HealthStatus);
+            }
+            var state = status.State == ChromiumState.Ready ? ChromiumState.Starting : status.State;
+            return Results.Json(new HealthStatus
+            {
+                Status = state,
+                DevToolsUrl = status.DevToolsUrl,
+                Generation = status.Generation,
+                LastExit = status.LastExit,
+                NextStartInMs = status.NextStartInMs,
+                Error = status.LastError,
+            }, ApiJsonContext.Default.HealthStatus, statusCode: StatusCodes.Status503ServiceUnavailable);
         });
     }
 }
-
-public sealed record HealthStatus(
-    [property: JsonPropertyName("status")] string Status,
-    [property: JsonPropertyName("devtools_url")] string? DevToolsUrl);
-
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(HealthStatus))]
-internal sealed partial class ApiJsonContext : JsonSerializerContext;

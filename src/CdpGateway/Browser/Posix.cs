@@ -52,6 +52,28 @@ internal static class Posix
         }
     }
 
+    /// <summary>Sends <paramref name="signal"/> to every process of group <paramref name="pgid"/>; false if none got it.</summary>
+    public static bool KillGroup(int pgid, int signal) => pgid > 1 && Kill(-pgid, signal);
+
+    /// <summary>The signal's name (SIGKILL) for the common ones, else SIG + its number.</summary>
+    public static string SignalName(int signal) => signal switch
+    {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        _ => "SIG" + signal.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     /// <summary>(device, inode) of the file at <paramref name="path"/>, or null if unknown or missing.</summary>
     public static FileIdentity? Identity(string path)
     {

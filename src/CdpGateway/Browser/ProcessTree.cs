@@ -20,7 +20,7 @@ internal readonly record struct ProcessEntry(int Pid, long StartTime)
 /// <summary>Linux /proc helpers to find a process's descendants.</summary>
 internal static class ProcessTree
 {
-    internal readonly record struct Stat(int Pid, char State, int ParentPid, long StartTime);
+    internal readonly record struct Stat(int Pid, char State, int ParentPid, int ProcessGroup, long StartTime);
 
     /// <summary>Every live descendant of <paramref name="rootPid"/> (children, grandchildren, ...).</summary>
     public static IReadOnlyList<ProcessEntry> Descendants(int rootPid)
@@ -60,6 +60,54 @@ internal static class ProcessTree
         return result;
     }
 
+    /// <summary>Live (not zombie) members of process group <paramref name="pgid"/>.</summary>
+    public static IReadOnlyList<ProcessEntry> GroupMembers(int pgid)
+    {
+        var result = new List<ProcessEntry>();
+        if (!OperatingSystem.IsLinux())
+        {
+            return result;
+        }
+        foreach (var pid in Pids())
+        {
+            if (ReadStat(pid) is { } stat && stat.ProcessGroup == pgid && stat.State is not ('Z' or 'X'))
+            {
+                result.Add(new ProcessEntry(stat.Pid, stat.StartTime));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Waits (bounded) until group <paramref name="pgid"/> has no live member; false on timeout. Polls: no
+    /// event tells a process that another process's child died. Real time, not the injected clock: this
+    /// waits on the kernel, which a fake clock does not drive.
+    /// </summary>
+    public static async Task<bool> WaitGroupGoneAsync(int pgid, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (GroupMembers(pgid).Count > 0)
+        {
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
+            await Task.Delay(5).ConfigureAwait(false);
+        }
+        return true;
+    }
+
+    private static IEnumerable<int> Pids()
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                yield return pid;
+            }
+        }
+    }
+
     /// <summary>Waits (bounded) until none of <paramref name="processes"/> is alive; zombies count as gone.</summary>
     public static async Task WaitGoneAsync(IReadOnlyList<ProcessEntry> processes, TimeSpan timeout)
     {
@@ -92,10 +140,11 @@ internal static class ProcessTree
         var fields = text[(close + 2)..].Split(' ');
         if (fields.Length < 20
             || !int.TryParse(fields[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var ppid)
+            || !int.TryParse(fields[2], NumberStyles.Integer, CultureInfo.InvariantCulture, out var pgrp)
             || !long.TryParse(fields[19], NumberStyles.Integer, CultureInfo.InvariantCulture, out var start))
         {
             return null;
         }
-        return new Stat(pid, fields[0][0], ppid, start);
+        return new Stat(pid, fields[0][0], ppid, pgrp, start);
     }
 }

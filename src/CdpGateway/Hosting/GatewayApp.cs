@@ -21,17 +21,15 @@ public sealed class GatewayApp : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly GatewayOptions _options;
-    private readonly bool _superviseBrowser;
     private readonly PortBinding _cdp = new();
     private readonly PortBinding _api = new();
     private IAsyncDisposable? _browserSource;
     private EventsFileSink? _eventsFile;
     private int _stopped;
 
-    private GatewayApp(GatewayOptions options, TimeProvider time, bool superviseBrowser, Action<ILoggingBuilder>? logging)
+    private GatewayApp(GatewayOptions options, TimeProvider time, bool superviseBrowser, Action<ILoggingBuilder>? logging, Action<IServiceCollection>? configureServices)
     {
         _options = options;
-        _superviseBrowser = superviseBrowser;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
         if (logging is null)
@@ -71,7 +69,9 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton<CdpMessageLog>();
         services.AddSingleton<AccessControl>();
         services.AddSingleton<CdpConnectionHandler>();
+        services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser));
 
+        configureServices?.Invoke(builder.Services);
         _app = builder.Build();
         _app.UseWebSockets();
         var access = _app.Services.GetRequiredService<AccessControl>();
@@ -92,18 +92,23 @@ public sealed class GatewayApp : IAsyncDisposable
             api.UseEndpoints(endpoints =>
             {
                 HealthEndpoints.Map(endpoints);
+                ChromiumEndpoints.Map(endpoints);
                 TelemetryEndpoints.Map(endpoints);
+                TelemetryConfigEndpoints.Map(endpoints);
             });
         });
     }
 
     /// <summary>Builds the gateway. <paramref name="superviseBrowser"/> false leaves the DevTools URL to the caller (tests).</summary>
-    public static GatewayApp Create(GatewayOptions options, TimeProvider? time = null, bool superviseBrowser = true, Action<ILoggingBuilder>? logging = null) =>
-        new(options, time ?? TimeProvider.System, superviseBrowser, logging);
+    /// <param name="services">Replaces registrations after the defaults (tests swap the event publisher).</param>
+    public static GatewayApp Create(GatewayOptions options, TimeProvider? time = null, bool superviseBrowser = true,
+        Action<ILoggingBuilder>? logging = null, Action<IServiceCollection>? services = null) =>
+        new(options, time ?? TimeProvider.System, superviseBrowser, logging, services);
 
     public IServiceProvider Services => _app.Services;
     public DevToolsUrlTracker Tracker => Services.GetRequiredService<DevToolsUrlTracker>();
     public EventStream Events => Services.GetRequiredService<EventStream>();
+    public IChromiumControl Chromium => Services.GetRequiredService<IChromiumControl>();
     public int CdpPort => _cdp.Port;
     public int ApiPort => _api.Port;
 
@@ -114,24 +119,27 @@ public sealed class GatewayApp : IAsyncDisposable
             _eventsFile = new EventsFileSink(path, Events, Services.GetRequiredService<ILogger<EventsFileSink>>());
         }
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
-        if (!_superviseBrowser)
+        var chromium = Chromium;
+        _browserSource = chromium;
+        await chromium.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Launch mode, attach mode, or (not supervising: tests) a browser whose URL the caller sets.</summary>
+    private static IChromiumControl CreateChromiumControl(IServiceProvider sp, GatewayOptions options, bool superviseBrowser)
+    {
+        var tracker = sp.GetRequiredService<DevToolsUrlTracker>();
+        var events = sp.GetRequiredService<IEventPublisher>();
+        var time = sp.GetRequiredService<TimeProvider>();
+        if (!superviseBrowser)
         {
-            return;
+            return new AttachedChromium(options, tracker, null, events, time, sp.GetRequiredService<ILogger<AttachedChromium>>(), probe: false);
         }
-        var tracker = Tracker;
-        var time = Services.GetRequiredService<TimeProvider>();
-        if (_options.AttachMode)
+        if (options.AttachMode)
         {
-            var follower = new ChromiumLogFollower(_options.ChromiumLog!, tracker, time, Services.GetRequiredService<ILogger<ChromiumLogFollower>>());
-            _browserSource = follower;
-            await follower.StartAsync(cancellationToken).ConfigureAwait(false);
+            var follower = new ChromiumLogFollower(options.ChromiumLog!, tracker, time, sp.GetRequiredService<ILogger<ChromiumLogFollower>>());
+            return new AttachedChromium(options, tracker, follower, events, time, sp.GetRequiredService<ILogger<AttachedChromium>>());
         }
-        else
-        {
-            var chromium = new ChromiumProcess(_options, tracker, time, Services.GetRequiredService<ILogger<ChromiumProcess>>());
-            _browserSource = chromium;
-            await chromium.StartAsync(cancellationToken).ConfigureAwait(false);
-        }
+        return new ChromiumSupervisor(options, tracker, events, time, sp.GetRequiredService<ILogger<ChromiumSupervisor>>());
     }
 
     /// <summary>Completes when the host has been asked to stop (SIGINT, SIGTERM).</summary>

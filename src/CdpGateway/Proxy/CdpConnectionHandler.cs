@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using CdpGateway.Browser;
 using CdpGateway.Hosting;
 using CdpGateway.Telemetry;
+using CdpGateway.Telemetry.Commands;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -22,11 +23,15 @@ public sealed class CdpConnectionHandler(
     ConnectionLimiter limiter,
     GatewayLifetime lifetime,
     CdpMessageLog messageLog,
+    TelemetryConfig telemetryConfig,
     TimeProvider time,
     ILogger<CdpConnectionHandler> logger)
 {
     /// <summary>How long closing waits for a direction to finish or a close handshake to complete.</summary>
     internal static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long teardown lets queued commands be published before <c>cdp_disconnect</c>.</summary>
+    internal static readonly TimeSpan CommandDrainWait = TimeSpan.FromSeconds(1);
 
     // The close grace bounds a peer's network silence, not product behaviour, so it runs on real time
     // even when tests drive the confirm wait and dial window with a fake clock.
@@ -135,10 +140,11 @@ public sealed class CdpConnectionHandler(
         var dialedBrowserUrl = dial.BrowserUrl;
         var fromClient = new RelayCounters();
         var fromUpstream = new RelayCounters();
-        var clientToUpstream = WebSocketRelay.CopyAsync(client, upstream, options.MaxMessageBytes, fromClient,
-            options.LogCdpMessages ? new WebSocketRelay.MessageLogging(messageLog, connectionId, "->") : null);
-        var upstreamToClient = WebSocketRelay.CopyAsync(upstream, client, options.MaxMessageBytes, fromUpstream,
-            options.LogCdpMessages ? new WebSocketRelay.MessageLogging(messageLog, connectionId, "<-") : null);
+        var commands = new CdpCommandRecorder(connectionId, telemetryConfig, events, time, logger);
+        var clientToUpstream = WebSocketRelay.CopyAsync(client, upstream, fromClient, new WebSocketRelay.Options(options.MaxMessageBytes, time,
+            options.LogCdpMessages ? new WebSocketRelay.MessageLogging(messageLog, connectionId, "->") : null, commands));
+        var upstreamToClient = WebSocketRelay.CopyAsync(upstream, client, fromUpstream, new WebSocketRelay.Options(options.MaxMessageBytes, time,
+            options.LogCdpMessages ? new WebSocketRelay.MessageLogging(messageLog, connectionId, "<-") : null));
         using var watchCancel = new CancellationTokenSource();
         var browserMoved = WaitForNewBrowserAsync(subscription, dialedBrowserUrl, watchCancel.Token);
 
@@ -186,8 +192,11 @@ public sealed class CdpConnectionHandler(
 
         var reason = await resolver.ResolveAsync(cause, dialedBrowserUrl, subscription, options.RestartConfirmWait, lifetime.Stopping).ConfigureAwait(false);
         subscription.Dispose();
+        // The last commands precede the disconnect, and its loss counts are final.
+        await commands.DrainAsync(CommandDrainWait).ConfigureAwait(false);
         published();
-        PublishDisconnect(connectionId, reason, connectedAt, disconnectedAt, disconnectedWall, fromClient, fromUpstream, closeCode);
+        PublishDisconnect(connectionId, reason, connectedAt, disconnectedAt, disconnectedWall, fromClient, fromUpstream, closeCode,
+            commands.Dropped, commands.Excluded);
         await handshake.ConfigureAwait(false);
     }
 
@@ -291,7 +300,7 @@ public sealed class CdpConnectionHandler(
     }
 
     private void PublishDisconnect(string connectionId, string reason, long connectedAt, long disconnectedAt, DateTimeOffset disconnectedWall,
-        RelayCounters fromClient, RelayCounters fromUpstream, int? closeCode)
+        RelayCounters fromClient, RelayCounters fromUpstream, int? closeCode, long telemetryDropped = 0, long telemetryExcluded = 0)
     {
         var duration = time.GetElapsedTime(connectedAt, disconnectedAt);
         events.Publish(ConnectionEventTypes.Disconnect, EventCategory.Connection, new CdpDisconnectData
@@ -304,6 +313,8 @@ public sealed class CdpConnectionHandler(
             BytesFromClient = fromClient.Bytes,
             BytesFromUpstream = fromUpstream.Bytes,
             CloseCode = closeCode,
+            TelemetryDropped = telemetryDropped,
+            TelemetryExcluded = telemetryExcluded,
         }, TelemetryJsonContext.Default.CdpDisconnectData, disconnectedWall);
     }
 }

@@ -7,7 +7,8 @@ namespace CdpGateway.Proxy;
 /// Copies WebSocket messages from one socket to another, unchanged and in order, frame chunk by
 /// frame chunk: no parsing, no per-message allocation. Between messages it waits with a zero-byte
 /// receive so an idle connection holds no buffer. It never throws: the return value says which side
-/// ended the copy.
+/// ended the copy. Observers (message logging, command telemetry) see messages only through the
+/// optional hooks, and only after the forward.
 /// </summary>
 public static class WebSocketRelay
 {
@@ -17,12 +18,15 @@ public static class WebSocketRelay
     /// <summary>Optional per-message logging (<c>--log-cdp-messages</c>); null on the normal path.</summary>
     public sealed record MessageLogging(CdpMessageLog Log, string ConnectionId, string Direction);
 
-    public static async Task<RelayOutcome> CopyAsync(
-        WebSocket source, WebSocket destination, long maxMessageBytes, RelayCounters counters, MessageLogging? logging = null)
+    /// <summary>What one direction needs besides its two sockets.</summary>
+    public sealed record Options(long MaxMessageBytes, TimeProvider Time, MessageLogging? Logging = null, IMessageTap? Tap = null);
+
+    public static async Task<RelayOutcome> CopyAsync(WebSocket source, WebSocket destination, RelayCounters counters, Options options)
     {
-        CdpMessageLog.Header header = default;
         byte[]? buffer = null;
         long messageBytes = 0;
+        var tapped = false;
+        CdpMessageLog.Header header = default;
         try
         {
             while (true)
@@ -66,22 +70,36 @@ public static class WebSocketRelay
                 {
                     return Closed(source);
                 }
-                if (logging is not null && messageBytes == 0)
+                var chunk = buffer.AsMemory(0, result.Count);
+                if (messageBytes == 0)
                 {
-                    header = CdpMessageLog.ReadHeader(buffer.AsSpan(0, result.Count));
+                    if (options.Logging is not null)
+                    {
+                        header = CdpMessageLog.ReadHeader(chunk.Span);
+                    }
+                    tapped = options.Tap is { } tap && result.MessageType == WebSocketMessageType.Text && tap.Begin(chunk.Span, result.EndOfMessage);
+                }
+                else if (tapped)
+                {
+                    options.Tap!.Append(chunk.Span);
                 }
                 messageBytes += result.Count;
-                if (messageBytes > maxMessageBytes)
+                if (messageBytes > options.MaxMessageBytes)
                 {
                     return new RelayOutcome(RelayEnd.SourceOversize);
                 }
-                if (!await TrySendAsync(destination, buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage, counters).ConfigureAwait(false))
+                if (!await TrySendAsync(destination, chunk, result.MessageType, result.EndOfMessage, counters).ConfigureAwait(false))
                 {
                     return new RelayOutcome(RelayEnd.DestinationFailed);
                 }
                 if (result.EndOfMessage)
                 {
-                    logging?.Log.Log(logging.ConnectionId, logging.Direction, header, messageBytes);
+                    if (tapped)
+                    {
+                        tapped = false;
+                        options.Tap!.Forwarded(options.Time.GetTimestamp());
+                    }
+                    options.Logging?.Log.Log(options.Logging.ConnectionId, options.Logging.Direction, header, messageBytes);
                     messageBytes = 0;
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = null;
@@ -90,6 +108,10 @@ public static class WebSocketRelay
         }
         finally
         {
+            if (tapped)
+            {
+                options.Tap!.Abandon();
+            }
             if (buffer is not null)
             {
                 ArrayPool<byte>.Shared.Return(buffer);

@@ -8,4 +8,7 @@ namespace CdpGateway.Telemetry;
 [JsonSerializable(typeof(TelemetryStatus))]
 [JsonSerializable(typeof(TelemetryError))]
 [JsonSerializable(typeof(MissedEventsData))]
+[JsonSerializable(typeof(ChromiumStartedData))]
+[JsonSerializable(typeof(ChromiumExitedData))]
+[JsonSerializable(typeof(Commands.CdpCommandData))]
 public sealed partial class TelemetryJsonContext : JsonSerializerContext;

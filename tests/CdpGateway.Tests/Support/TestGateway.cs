@@ -32,7 +32,8 @@ public sealed class TestGateway : IAsyncDisposable
     public GatewayOptions Options { get; }
     public FakeDevToolsServer Browser => _browsers[^1];
 
-    public static async Task<TestGateway> StartAsync(Action<GatewayOptions>? configure = null, bool withBrowser = true)
+    public static async Task<TestGateway> StartAsync(Action<GatewayOptions>? configure = null, bool withBrowser = true,
+        Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? services = null)
     {
         var options = new GatewayOptions
         {
@@ -45,7 +46,7 @@ public sealed class TestGateway : IAsyncDisposable
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         // CDPGW_TEST_LOG=1 shows the gateway's own log while debugging a test.
         var verbose = Environment.GetEnvironmentVariable("CDPGW_TEST_LOG") == "1";
-        var app = GatewayApp.Create(options, clock, superviseBrowser: false, logging: verbose ? null : _ => { });
+        var app = GatewayApp.Create(options, clock, superviseBrowser: false, logging: verbose ? null : _ => { }, services: services);
         await app.StartAsync();
         var gateway = new TestGateway(app, clock, options);
         if (withBrowser)
@@ -138,6 +139,11 @@ public sealed class TestGateway : IAsyncDisposable
         }
         return await done;
     }
+
+    public T Services<T>() where T : notnull => (T)App.Services.GetService(typeof(T))!;
+
+    /// <summary>For a test that switches the connection category off on purpose.</summary>
+    public void SkipConnectionInvariant() => _invariantChecked = true;
 
     /// <summary>Every accepted connection got exactly one cdp_connect and one cdp_disconnect.</summary>
     public void AssertConnectionInvariant()

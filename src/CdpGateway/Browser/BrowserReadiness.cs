@@ -1,0 +1,193 @@
+using System.Net.WebSockets;
+using System.Text.Json;
+
+namespace CdpGateway.Browser;
+
+/// <summary>
+/// Ready means: the browser announced a new DevTools URL and answered <c>Browser.getVersion</c> on it. This
+/// holds which generation was last found ready, lets restarts wait for a newer one, and probes.
+/// </summary>
+public sealed class BrowserReadiness
+{
+    /// <summary>How long a restart waits for a ready browser before answering 504.</summary>
+    public static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
+
+    /// <summary>Pause between failed probes of a just-announced browser (it may still be opening its endpoint).</summary>
+    public static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(50);
+
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
+    private static readonly byte[] GetVersion = """{"id":1,"method":"Browser.getVersion"}"""u8.ToArray();
+
+    private readonly TimeProvider _time;
+    private readonly Lock _gate = new();
+    private long _readyGeneration;
+    private string? _readyUrl;
+    private bool _ready;
+    private TaskCompletionSource _changed = NewSignal();
+
+    public BrowserReadiness(TimeProvider time)
+    {
+        _time = time;
+    }
+
+    public bool IsReady
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _ready;
+            }
+        }
+    }
+
+    public long ReadyGeneration
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _readyGeneration;
+            }
+        }
+    }
+
+    public void MarkReady(long generation, string url)
+    {
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            if (generation < _readyGeneration)
+            {
+                return; // a late probe of a browser already replaced
+            }
+            _readyGeneration = generation;
+            _readyUrl = url;
+            _ready = true;
+            changed = _changed;
+            _changed = NewSignal();
+        }
+        changed.TrySetResult();
+    }
+
+    /// <summary>The ready browser ended (or is being replaced).</summary>
+    public void MarkNotReady()
+    {
+        lock (_gate)
+        {
+            _ready = false;
+        }
+    }
+
+    /// <summary>Completes with the URL once a generation newer than <paramref name="generation"/> is ready.</summary>
+    public async Task<(long Generation, string Url)> WaitReadyAfterAsync(long generation, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                if (_ready && _readyGeneration > generation)
+                {
+                    return (_readyGeneration, _readyUrl!);
+                }
+                changed = _changed.Task;
+            }
+            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Probes <paramref name="url"/> until it answers, then marks <paramref name="generation"/> ready. Gives up
+    /// when <paramref name="isCurrent"/> says the browser was replaced, or on cancellation.
+    /// </summary>
+    public async Task ProbeUntilReadyAsync(long generation, string url, Func<bool> isCurrent, CancellationToken cancellationToken)
+    {
+        while (isCurrent() && !cancellationToken.IsCancellationRequested)
+        {
+            if (await ProbeAsync(url, cancellationToken).ConfigureAwait(false))
+            {
+                if (isCurrent())
+                {
+                    MarkReady(generation, url);
+                }
+                return;
+            }
+            try
+            {
+                await Task.Delay(RetryInterval, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One <c>Browser.getVersion</c> round trip on the browser endpoint; false if it fails or times out.</summary>
+    public async Task<bool> ProbeAsync(string url, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(ProbeTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        var ct = linked.Token;
+        using var socket = new ClientWebSocket();
+        socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        try
+        {
+            await socket.ConnectAsync(new Uri(url), ct).ConfigureAwait(false);
+            await socket.SendAsync(GetVersion, WebSocketMessageType.Text, endOfMessage: true, ct).ConfigureAwait(false);
+            var buffer = new byte[16 * 1024];
+            using var message = new MemoryStream();
+            while (true)
+            {
+                var result = await socket.ReceiveAsync(buffer, ct).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return false;
+                }
+                message.Write(buffer, 0, result.Count);
+                if (!result.EndOfMessage)
+                {
+                    continue;
+                }
+                if (IsGetVersionReply(message.GetBuffer().AsSpan(0, (int)message.Length)))
+                {
+                    break;
+                }
+                message.SetLength(0); // an event sent before the reply
+            }
+            try
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+            {
+                // The answer is what mattered.
+            }
+            return true;
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or HttpRequestException or UriFormatException)
+        {
+            return false;
+        }
+    }
+
+    private static bool IsGetVersionReply(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            using var doc = JsonDocument.ParseValue(ref reader);
+            var root = doc.RootElement;
+            return root.ValueKind == JsonValueKind.Object
+                && root.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.Number && id.GetRawText() == "1"
+                && root.TryGetProperty("result", out var result) && result.ValueKind == JsonValueKind.Object;
+        }
+        catch (JsonException)
+        {
+            return false; // not JSON: keep waiting for the reply
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

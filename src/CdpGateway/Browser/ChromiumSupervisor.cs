@@ -1,0 +1,554 @@
+using System.ComponentModel;
+using CdpGateway.Hosting;
+using CdpGateway.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace CdpGateway.Browser;
+
+/// <summary>
+/// Launch mode: owns one Chromium at a time. Launches it, learns its DevTools URL from its output, finds it
+/// ready (<c>Browser.getVersion</c>), brings it back after a crash with backoff (250 ms doubling to 10 s,
+/// reset after a minute of healthy uptime; three quick deaths in a row is a crash loop, retried at the cap),
+/// restarts it on request or with new flags (serialized), and stops it with its whole process group.
+/// One loop task makes every start and stop decision, so no two launches ever race; requests only signal it.
+/// Every timer runs on the injected <see cref="TimeProvider"/>.
+/// </summary>
+public sealed class ChromiumSupervisor : IChromiumControl
+{
+    public static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(250);
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan HealthyUptime = TimeSpan.FromMinutes(1);
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(3);
+
+    /// <summary>Quick deaths in a row (each before <see cref="HealthyUptime"/>) that make a crash loop.</summary>
+    public const int CrashLoopThreshold = 3;
+
+    private readonly GatewayOptions _options;
+    private readonly DevToolsUrlTracker _tracker;
+    private readonly IEventPublisher _events;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ChromiumSupervisor> _logger;
+    private readonly RuntimeFlags _flags;
+    private readonly BrowserReadiness _readiness;
+    private readonly SemaphoreSlim _restartGate = new(1, 1);
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly TaskCompletionSource _shutdownRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _gate = new();
+    private ProcessLauncherThread? _launcher;
+    private string? _executable;
+    private Task? _loop;
+    private TaskCompletionSource _restartRequest = NewSignal();
+    private int _disposed;
+
+    // Guarded by _gate.
+    private string _state = ChromiumState.Starting;
+    private LaunchedChromium? _current;
+    private long _generation;
+    private long _restarts;
+    private ChromiumExit? _lastExit;
+    private string? _lastError;
+    private int _consecutiveCrashes;
+    private TimeSpan _nextBackoff = InitialBackoff;
+    private long? _nextStartAt;
+
+    public ChromiumSupervisor(GatewayOptions options, DevToolsUrlTracker tracker, IEventPublisher events, TimeProvider time, ILogger<ChromiumSupervisor> logger)
+    {
+        _options = options;
+        _tracker = tracker;
+        _events = events;
+        _time = time;
+        _logger = logger;
+        _flags = new RuntimeFlags(options.DataDir);
+        _readiness = new BrowserReadiness(time);
+    }
+
+    public bool IsReady => _readiness.IsReady;
+
+    public IReadOnlyList<string> Flags => _flags.Current;
+
+    /// <summary>The pid of the running Chromium, or null between runs.</summary>
+    public int? Pid
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _current?.Pid;
+            }
+        }
+    }
+
+    public ChromiumStatus Status
+    {
+        get
+        {
+            lock (_gate)
+            {
+                var current = _current;
+                return new ChromiumStatus
+                {
+                    Mode = "launch",
+                    State = _state,
+                    Pid = current?.Pid,
+                    DevToolsUrl = current?.DevToolsUrl,
+                    Generation = _generation,
+                    Restarts = _restarts,
+                    UptimeMs = current is null ? null : (long)_time.GetElapsedTime(current.StartedAt).TotalMilliseconds,
+                    ConsecutiveCrashes = _consecutiveCrashes,
+                    NextStartInMs = _nextStartAt is { } at ? Math.Max(0, (long)-_time.GetElapsedTime(at).TotalMilliseconds) : null,
+                    LastExit = _lastExit,
+                    LastError = _lastError,
+                    Flags = _flags.Current,
+                    CommandLine = _executable is null ? null : LaunchedChromium.LaunchChain(_executable, Arguments()),
+                };
+            }
+        }
+    }
+
+    /// <summary>Checks the executable, loads the persisted flags and launches Chromium; returns once it is launched.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_loop is not null)
+        {
+            throw new InvalidOperationException("Chromium is already started.");
+        }
+        _executable = ResolveExecutable(_options.Chromium);
+        try
+        {
+            var flags = _flags.Load();
+            if (flags.Count > 0)
+            {
+                _logger.LogInformation("Runtime Chromium flags from {Path}: {Flags}", _flags.FilePath, string.Join(' ', flags));
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            _logger.LogError("Ignoring the persisted runtime flags: {Message}", e.Message);
+        }
+        _launcher = new ProcessLauncherThread();
+        LaunchedChromium first;
+        try
+        {
+            first = Launch();
+        }
+        catch (Exception e) when (e is Win32Exception or InvalidOperationException)
+        {
+            throw new InvalidOperationException($"Chromium could not be started from '{_executable}': {e.Message}", e);
+        }
+        _loop = Task.Run(() => SuperviseAsync(first), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task<ChromiumRestartResult> RestartAsync(CancellationToken cancellationToken)
+    {
+        await _restartGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RestartAndWaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _restartGate.Release();
+        }
+    }
+
+    public async Task<ChromiumRestartResult> ChangeFlagsAsync(IReadOnlyList<string> flags, bool replace, CancellationToken cancellationToken)
+    {
+        await _restartGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var current = _flags.Current;
+            var next = ChromiumCommandLine.Merge(replace ? [] : current, flags);
+            if (next.SequenceEqual(current, StringComparer.Ordinal))
+            {
+                // Nothing changes: no reason to take the browser away from its clients.
+                return new ChromiumRestartResult(_tracker.Current, _readiness.ReadyGeneration, TimeSpan.Zero, current, Restarted: false);
+            }
+            _flags.Save(next);
+            _logger.LogInformation("Runtime Chromium flags are now: {Flags}; restarting Chromium", string.Join(' ', next));
+            return await RestartAndWaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _restartGate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _shutdownRequested.TrySetResult();
+        await _shutdown.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        _launcher?.Dispose();
+    }
+
+    /// <summary>Asks the loop to restart and waits until a newer generation is ready. Call with the restart gate held.</summary>
+    private async Task<ChromiumRestartResult> RestartAndWaitAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var started = _time.GetTimestamp();
+        long before;
+        lock (_gate)
+        {
+            before = _generation;
+        }
+        Volatile.Read(ref _restartRequest).TrySetResult();
+        using var limit = new CancellationTokenSource(BrowserReadiness.Limit, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(limit.Token, cancellationToken, _shutdown.Token);
+        try
+        {
+            var (generation, url) = await _readiness.WaitReadyAfterAsync(before, linked.Token).ConfigureAwait(false);
+            var elapsed = _time.GetElapsedTime(started);
+            _logger.LogInformation("Chromium restarted and ready in {Elapsed} ms: {Url}", (long)elapsed.TotalMilliseconds, url);
+            return new ChromiumRestartResult(url, generation, elapsed, _flags.Current, Restarted: true);
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new ChromiumNotReadyException(
+                $"Chromium was not ready within {BrowserReadiness.Limit.TotalSeconds:0} s of the restart", Status);
+        }
+    }
+
+    private async Task SuperviseAsync(LaunchedChromium? running)
+    {
+        try
+        {
+            await SuperviseLoopAsync(running).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Never expected; without this the gateway would silently stop supervising.
+            _logger.LogCritical(e, "Chromium supervision failed");
+            lock (_gate)
+            {
+                _state = ChromiumState.Stopped;
+                _lastError = e.Message;
+            }
+        }
+    }
+
+    private async Task SuperviseLoopAsync(LaunchedChromium? running)
+    {
+        var shutdown = _shutdownRequested.Task;
+        while (true)
+        {
+            var request = Volatile.Read(ref _restartRequest).Task;
+            if (running is not null)
+            {
+                await Task.WhenAny(running.Exited, request, shutdown).ConfigureAwait(false);
+                if (shutdown.IsCompleted)
+                {
+                    await StopAsync(running, ChromiumExitCause.Shutdown).ConfigureAwait(false);
+                    return;
+                }
+                if (request.IsCompleted && !running.Exited.IsCompleted)
+                {
+                    TakeRestartRequest();
+                    SetState(ChromiumState.Restarting);
+                    await StopAsync(running, ChromiumExitCause.Restart).ConfigureAwait(false);
+                    running = TryLaunch();
+                    continue;
+                }
+                await RecordCrashAsync(running).ConfigureAwait(false);
+            }
+            else
+            {
+                RecordFailedLaunch();
+            }
+
+            // Backoff: a restart request or shutdown cuts it short.
+            TimeSpan delay;
+            lock (_gate)
+            {
+                delay = _nextBackoff;
+                _nextBackoff = TimeSpan.FromTicks(Math.Min(_nextBackoff.Ticks * 2, MaxBackoff.Ticks));
+            }
+            using (var wait = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token))
+            {
+                var timer = Task.Delay(delay, _time, wait.Token);
+                lock (_gate)
+                {
+                    // Published after the timer exists, so whoever reads it and moves a test clock moves this timer.
+                    _nextStartAt = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
+                }
+                await Task.WhenAny(timer, request, shutdown).ConfigureAwait(false);
+                await wait.CancelAsync().ConfigureAwait(false);
+            }
+            lock (_gate)
+            {
+                _nextStartAt = null;
+            }
+            if (shutdown.IsCompleted)
+            {
+                SetState(ChromiumState.Stopped);
+                return;
+            }
+            if (request.IsCompleted)
+            {
+                TakeRestartRequest();
+                SetState(ChromiumState.Restarting);
+            }
+            running = TryLaunch();
+        }
+    }
+
+    /// <summary>Consumes the pending restart request; an operator's restart starts afresh, without backoff.</summary>
+    private void TakeRestartRequest()
+    {
+        Interlocked.Exchange(ref _restartRequest, NewSignal());
+        lock (_gate)
+        {
+            _nextBackoff = InitialBackoff;
+            _consecutiveCrashes = 0;
+        }
+    }
+
+    private void SetState(string state)
+    {
+        lock (_gate)
+        {
+            _state = state;
+        }
+    }
+
+    private LaunchedChromium? TryLaunch()
+    {
+        try
+        {
+            return Launch();
+        }
+        catch (Exception e) when (e is Win32Exception or InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            _logger.LogError("Chromium could not be started from '{Executable}': {Message}", _executable, e.Message);
+            lock (_gate)
+            {
+                _lastError = e.Message;
+            }
+            return null;
+        }
+    }
+
+    private LaunchedChromium Launch()
+    {
+        var profile = ChromiumCommandLine.ProfileDir(_options);
+        Directory.CreateDirectory(profile);
+        ProfileLocks.Clear(profile, _logger);
+        var arguments = Arguments();
+        long generation;
+        lock (_gate)
+        {
+            generation = ++_generation;
+            if (generation > 1)
+            {
+                _restarts++;
+            }
+            if (_state != ChromiumState.Restarting)
+            {
+                _state = ChromiumState.Starting;
+            }
+        }
+        var running = LaunchedChromium.Start(_launcher!, _executable!, arguments, generation, _time, _logger, OnOutputLine);
+        lock (_gate)
+        {
+            _current = running;
+            _lastError = null;
+        }
+        _logger.LogInformation("Started Chromium {Executable} (pid {Pid}, generation {Generation})", _executable, running.Pid, generation);
+        _logger.LogDebug("Chromium arguments: {Arguments}", string.Join(' ', arguments));
+        return running;
+    }
+
+    private IReadOnlyList<string> Arguments() => ChromiumCommandLine.Build(_options, _flags.Current);
+
+    private void OnOutputLine(LaunchedChromium running, string line)
+    {
+        if (!DevToolsLineParser.TryParse(line, out var url))
+        {
+            _logger.LogDebug("Chromium (pid {Pid}): {Line}", running.Pid, line);
+            return;
+        }
+        _logger.LogInformation("Chromium (pid {Pid}): {Line}", running.Pid, line);
+        url = DevToolsUrl.Normalize(url);
+        lock (_gate)
+        {
+            if (_current != running || running.DevToolsUrl is not null)
+            {
+                return; // a browser already being replaced, or a repeated announcement
+            }
+            running.DevToolsUrl = url;
+        }
+        var startup = _time.GetElapsedTime(running.StartedAt);
+        _tracker.Set(url);
+        _events.Publish(ChromiumEventTypes.Started, EventCategory.System,
+            new ChromiumStartedData(running.Pid, running.Generation, url, Math.Round(startup.TotalMilliseconds, 3)),
+            TelemetryJsonContext.Default.ChromiumStartedData);
+        _ = ProbeAsync(running, url);
+    }
+
+    private async Task ProbeAsync(LaunchedChromium running, string url)
+    {
+        var announced = _time.GetTimestamp();
+        await _readiness.ProbeUntilReadyAsync(running.Generation, url, () => IsCurrent(running), _shutdown.Token).ConfigureAwait(false);
+        var ready = false;
+        lock (_gate)
+        {
+            if (_current == running && !running.Exited.IsCompleted && _readiness.ReadyGeneration == running.Generation)
+            {
+                running.WasReady = ready = true;
+                _state = ChromiumState.Ready;
+            }
+        }
+        if (ready)
+        {
+            _logger.LogInformation("Chromium (pid {Pid}) is ready: Browser.getVersion answered {Elapsed} ms after its DevTools line",
+                running.Pid, (long)_time.GetElapsedTime(announced).TotalMilliseconds);
+        }
+    }
+
+    private bool IsCurrent(LaunchedChromium running)
+    {
+        lock (_gate)
+        {
+            return _current == running && !running.Exited.IsCompleted;
+        }
+    }
+
+    private async Task StopAsync(LaunchedChromium running, string cause)
+    {
+        _readiness.MarkNotReady();
+        if (cause == ChromiumExitCause.Shutdown)
+        {
+            SetState(ChromiumState.Stopped);
+        }
+        _logger.LogInformation("Stopping Chromium (pid {Pid}) for {Cause}", running.Pid, cause);
+        var code = await running.StopAsync(StopGrace, _time).ConfigureAwait(false);
+        var exit = RecordExit(running, code, cause);
+        _logger.LogInformation("Chromium (pid {Pid}) stopped ({Status}) after {Uptime} ms",
+            running.Pid, Describe(exit), exit.UptimeMs);
+        Publish(exit, backoff: null, crashLoop: null);
+    }
+
+    private async Task RecordCrashAsync(LaunchedChromium running)
+    {
+        _readiness.MarkNotReady();
+        SetState(ChromiumState.Backoff); // at once: /health must not call a dead browser ready while its group is reaped
+        var code = await running.Exited.ConfigureAwait(false);
+        await running.ReapAsync().ConfigureAwait(false);
+        var exit = RecordExit(running, code, ChromiumExitCause.Crash);
+        TimeSpan backoff;
+        bool crashLoop;
+        lock (_gate)
+        {
+            if (running.WasReady && exit.UptimeMs >= HealthyUptime.TotalMilliseconds)
+            {
+                _nextBackoff = InitialBackoff;
+                _consecutiveCrashes = 0;
+            }
+            _consecutiveCrashes++;
+            crashLoop = _consecutiveCrashes >= CrashLoopThreshold;
+            _state = crashLoop ? ChromiumState.CrashLoop : ChromiumState.Backoff;
+            backoff = _nextBackoff;
+        }
+        if (crashLoop)
+        {
+            _logger.LogError("Chromium (pid {Pid}) exited unexpectedly ({Status}) after {Uptime} ms: crash loop ({Count} in a row); next start in {Backoff} ms",
+                running.Pid, Describe(exit), exit.UptimeMs, _consecutiveCrashes, (long)backoff.TotalMilliseconds);
+        }
+        else
+        {
+            _logger.LogWarning("Chromium (pid {Pid}) exited unexpectedly ({Status}) after {Uptime} ms; next start in {Backoff} ms",
+                running.Pid, Describe(exit), exit.UptimeMs, (long)backoff.TotalMilliseconds);
+        }
+        Publish(exit, backoff, crashLoop);
+    }
+
+    /// <summary>A start that failed before there was a process counts as a crash for the backoff.</summary>
+    private void RecordFailedLaunch()
+    {
+        lock (_gate)
+        {
+            _consecutiveCrashes++;
+            _state = _consecutiveCrashes >= CrashLoopThreshold ? ChromiumState.CrashLoop : ChromiumState.Backoff;
+        }
+    }
+
+    private ChromiumExit RecordExit(LaunchedChromium running, int dotnetExitCode, string cause)
+    {
+        var (exitCode, signal) = ChromiumExit.Describe(dotnetExitCode);
+        var exit = new ChromiumExit(running.Pid, running.Generation, exitCode, signal,
+            (long)_time.GetElapsedTime(running.StartedAt).TotalMilliseconds, cause, _time.GetUtcNow());
+        lock (_gate)
+        {
+            _lastExit = exit;
+            if (_current == running)
+            {
+                _current = null;
+            }
+        }
+        return exit;
+    }
+
+    private void Publish(ChromiumExit exit, TimeSpan? backoff, bool? crashLoop) =>
+        _events.Publish(ChromiumEventTypes.Exited, EventCategory.System, new ChromiumExitedData
+        {
+            Pid = exit.Pid,
+            Generation = exit.Generation,
+            ExitCode = exit.ExitCode,
+            Signal = exit.Signal,
+            UptimeMs = exit.UptimeMs,
+            Cause = exit.Cause,
+            BackoffMs = backoff?.TotalMilliseconds,
+            CrashLoop = crashLoop,
+        }, TelemetryJsonContext.Default.ChromiumExitedData);
+
+    private static string Describe(ChromiumExit exit) => exit.Signal ?? $"exit code {exit.ExitCode}";
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Finds the executable: a path is checked as given, a bare name is looked up in PATH.</summary>
+    internal static string ResolveExecutable(string chromium)
+    {
+        const string hint = "install Debian's chromium package or pass --chromium PATH";
+        if (string.IsNullOrWhiteSpace(chromium))
+        {
+            throw new FileNotFoundException($"No Chromium executable configured: {hint}");
+        }
+        if (chromium.Contains('/'))
+        {
+            var full = Path.GetFullPath(chromium);
+            if (!File.Exists(full))
+            {
+                throw new FileNotFoundException($"Chromium not found at '{chromium}': {hint}", full);
+            }
+            if (!IsExecutable(full))
+            {
+                throw new FileNotFoundException($"Chromium at '{chromium}' is not executable: {hint}", full);
+            }
+            return full;
+        }
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(dir, chromium);
+            if (File.Exists(candidate) && IsExecutable(candidate))
+            {
+                return candidate;
+            }
+        }
+        throw new FileNotFoundException($"Chromium not found at '{chromium}' (searched PATH): {hint}", chromium);
+    }
+
+    private static bool IsExecutable(string path)
+    {
+        const UnixFileMode anyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        return OperatingSystem.IsWindows() || (File.GetUnixFileMode(path) & anyExecute) != 0;
+    }
+}

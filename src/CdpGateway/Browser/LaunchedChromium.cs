@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace CdpGateway.Browser;
+
+/// <summary>
+/// One launched Chromium (one generation): the browser process in its own process group, a watchdog that
+/// kills the group if the gateway dies, and the readers of its output. The launch chain is
+/// <c>setpriv --pdeathsig KILL -- setsid CHROMIUM ARGS</c>: both exec in place (setsid forks only when
+/// the caller leads a group, and a child of the gateway does not), so the pid is Chromium's, it leads a
+/// new group, and it gets SIGKILL if the thread that launched it ends.
+/// </summary>
+internal sealed class LaunchedChromium
+{
+    private static readonly string? Setsid = FindOnPath("setsid");
+    private static readonly string? Setpriv = FindOnPath("setpriv");
+
+    private readonly Process _process;
+    private readonly ILogger _logger;
+    private ProcessGroupWatchdog? _watchdog;
+    private Task _stdout = Task.CompletedTask;
+    private Task _stderr = Task.CompletedTask;
+    private int _reaped;
+
+    private LaunchedChromium(Process process, long generation, long startedAt, ILogger logger)
+    {
+        _process = process;
+        _logger = logger;
+        Pid = process.Id;
+        Generation = generation;
+        StartedAt = startedAt;
+        Exited = WaitExitCodeAsync(process);
+        // Not read from /proc here: the child may not have reached setsid's setsid() call yet.
+        OwnGroup = Setsid is not null;
+    }
+
+    public int Pid { get; }
+
+    public long Generation { get; }
+
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> at launch.</summary>
+    public long StartedAt { get; }
+
+    /// <summary>True when Chromium leads its own process group (setsid was there), so the group can be signalled.</summary>
+    public bool OwnGroup { get; }
+
+    /// <summary>The URL this browser announced, once it has.</summary>
+    public string? DevToolsUrl { get; set; }
+
+    /// <summary>Set once this browser answered <c>Browser.getVersion</c>.</summary>
+    public bool WasReady { get; set; }
+
+    /// <summary>Completes with .NET's exit code (128+N for death by signal N) when the browser process exits.</summary>
+    public Task<int> Exited { get; }
+
+    /// <summary>The program actually started and its arguments, for logs and <c>GET /chromium</c>.</summary>
+    public static IReadOnlyList<string> LaunchChain(string executable, IReadOnlyList<string> arguments)
+    {
+        var chain = new List<string>();
+        if (Setpriv is not null)
+        {
+            chain.AddRange([Setpriv, "--pdeathsig", "KILL", "--"]);
+        }
+        if (Setsid is not null)
+        {
+            chain.Add(Setsid);
+        }
+        chain.Add(executable);
+        chain.AddRange(arguments);
+        return chain;
+    }
+
+    /// <summary>Starts Chromium; <paramref name="onLine"/> gets every output line (stdout and stderr).</summary>
+    public static LaunchedChromium Start(
+        ProcessLauncherThread launcher,
+        string executable,
+        IReadOnlyList<string> arguments,
+        long generation,
+        TimeProvider time,
+        ILogger logger,
+        Action<LaunchedChromium, string> onLine)
+    {
+        var chain = LaunchChain(executable, arguments);
+        var info = new ProcessStartInfo(chain[0])
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var arg in chain.Skip(1))
+        {
+            info.ArgumentList.Add(arg);
+        }
+        var startedAt = time.GetTimestamp();
+        var process = launcher.Start(info);
+        process.StandardInput.Close();
+        var running = new LaunchedChromium(process, generation, startedAt, logger);
+        if (running.OwnGroup)
+        {
+            running._watchdog = ProcessGroupWatchdog.Start(running.Pid, i => Process.Start(i)!);
+            if (running._watchdog is null)
+            {
+                logger.LogWarning("Could not start the process-group watchdog; Chromium's children may outlive a killed gateway");
+            }
+        }
+        else
+        {
+            logger.LogWarning("setsid is missing: Chromium shares the gateway's process group and is stopped through its process tree instead");
+        }
+        running._stdout = running.PumpAsync(process.StandardOutput, onLine);
+        running._stderr = running.PumpAsync(process.StandardError, onLine);
+        return running;
+    }
+
+    /// <summary>
+    /// Stops it: SIGTERM to the whole group, SIGKILL to the group after <paramref name="grace"/>, then waits
+    /// until no process of the group is left. Returns .NET's exit code of the browser process.
+    /// </summary>
+    public async Task<int> StopAsync(TimeSpan grace, TimeProvider time)
+    {
+        if (!Exited.IsCompleted)
+        {
+            Signal(Posix.SIGTERM);
+            using var graceTimer = new CancellationTokenSource(grace, time);
+            try
+            {
+                await Exited.WaitAsync(graceTimer.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _logger.LogWarning("Chromium (pid {Pid}) did not exit within {Grace} ms of SIGTERM; killing its process group",
+                    Pid, (long)grace.TotalMilliseconds);
+            }
+        }
+        await ReapAsync().ConfigureAwait(false);
+        return await Exited.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// After the browser process ended (or to end it): SIGKILL whatever is left of the group (a renderer or
+    /// zygote of a dead browser is of no use), wait for the group to be gone, stand the watchdog down.
+    /// </summary>
+    public async Task ReapAsync()
+    {
+        if (Interlocked.Exchange(ref _reaped, 1) != 0)
+        {
+            await Exited.ConfigureAwait(false);
+            return;
+        }
+        var tree = OwnGroup ? [] : ProcessTree.Descendants(Pid);
+        Signal(Posix.SIGKILL);
+        foreach (var child in tree)
+        {
+            child.KillIfAlive();
+        }
+        await Exited.ConfigureAwait(false);
+        var gone = OwnGroup
+            ? await ProcessTree.WaitGroupGoneAsync(Pid, TimeSpan.FromSeconds(5)).ConfigureAwait(false)
+            : await WaitTreeGoneAsync(tree).ConfigureAwait(false);
+        if (!gone)
+        {
+            _logger.LogError("Processes of Chromium's group {Pgid} survived SIGKILL", Pid);
+        }
+        _watchdog?.Dispose();
+        try
+        {
+            // Bounded: the output pipes close with the last process holding them, which is gone by now.
+            await Task.WhenAll(_stdout, _stderr).WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        _process.Dispose();
+    }
+
+    private void Signal(int signal)
+    {
+        // The group exists once setsid ran; a signal sent before that goes to the process itself.
+        if (OwnGroup && Posix.KillGroup(Pid, signal))
+        {
+            return;
+        }
+        if (!Exited.IsCompleted)
+        {
+            Posix.Kill(Pid, signal);
+        }
+    }
+
+    private static async Task<bool> WaitTreeGoneAsync(IReadOnlyList<ProcessEntry> tree)
+    {
+        await ProcessTree.WaitGoneAsync(tree, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        return !tree.Any(p => p.IsAlive);
+    }
+
+    private static async Task<int> WaitExitCodeAsync(Process process)
+    {
+        await process.WaitForExitAsync().ConfigureAwait(false);
+        return process.ExitCode;
+    }
+
+    private async Task PumpAsync(StreamReader reader, Action<LaunchedChromium, string> onLine)
+    {
+        try
+        {
+            while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
+            {
+                onLine(this, line);
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // The pipe went away with the process.
+        }
+    }
+
+    private static string? FindOnPath(string name)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Concat(["/usr/bin", "/bin"]))
+        {
+            var candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,38 @@
+using System.Text.Json.Serialization;
+
+namespace CdpGateway.Telemetry;
+
+public static class ChromiumEventTypes
+{
+    public const string Started = "chromium_started";
+    public const string Exited = "chromium_exited";
+}
+
+/// <summary>
+/// Data of <c>chromium_started</c> (system): published when the browser announces its DevTools URL.
+/// <c>startup_ms</c> is launch to that announcement. In attach mode the gateway launches nothing, so
+/// <c>pid</c> and <c>startup_ms</c> are null.
+/// </summary>
+public sealed record ChromiumStartedData(
+    [property: JsonPropertyName("pid"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] int? Pid,
+    [property: JsonPropertyName("generation")] long Generation,
+    [property: JsonPropertyName("devtools_url")] string DevToolsUrl,
+    [property: JsonPropertyName("startup_ms"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? StartupMs);
+
+/// <summary>
+/// Data of <c>chromium_exited</c> (system). Exactly one of <c>exit_code</c> and <c>signal</c> is set.
+/// <c>cause</c>: <c>crash</c> (it ended by itself), <c>restart</c> (the gateway restarted it on request),
+/// <c>shutdown</c>. After a crash, <c>backoff_ms</c> is the wait before the next start and
+/// <c>crash_loop</c> says whether it keeps dying young.
+/// </summary>
+public sealed record ChromiumExitedData
+{
+    [JsonPropertyName("pid")] public required int Pid { get; init; }
+    [JsonPropertyName("generation")] public required long Generation { get; init; }
+    [JsonPropertyName("exit_code"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public int? ExitCode { get; init; }
+    [JsonPropertyName("signal"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Signal { get; init; }
+    [JsonPropertyName("uptime_ms")] public required double UptimeMs { get; init; }
+    [JsonPropertyName("cause")] public required string Cause { get; init; }
+    [JsonPropertyName("backoff_ms")] public double? BackoffMs { get; init; }
+    [JsonPropertyName("crash_loop")] public bool? CrashLoop { get; init; }
+}

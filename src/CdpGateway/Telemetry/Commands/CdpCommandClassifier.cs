@@ -1,0 +1,306 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+
+namespace CdpGateway.Telemetry.Commands;
+
+/// <summary>
+/// Turns one client-to-browser CDP text frame into the data of a <c>cdp_command</c> event: shape only, never
+/// content. Two steps, so that library traffic costs next to nothing:
+/// <list type="number">
+/// <item><see cref="TryReadMethod"/> (admission, on the forwarding thread): reads only the top-level <c>method</c>,
+/// allocates nothing, and says whether it is a reported method.</item>
+/// <item><see cref="Classify"/> (off the forwarding path, reported methods only): reads the whole frame and builds the
+/// sanitized payload from <see cref="CdpArgumentManifest"/>.</item>
+/// </list>
+/// </summary>
+public static class CdpCommandClassifier
+{
+    /// <summary>Every payload is smaller than this, whatever the client sends.</summary>
+    public const int MaxPayloadBytes = 4096;
+
+    // Deeper than the protocol ever nests, shallow enough to bound work; the reader is iterative either way.
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 512 };
+
+    private static readonly JsonWriterOptions WriterOptions = new() { Indented = false };
+
+    /// <summary>
+    /// Admission: true when the frame is a JSON object whose top-level <c>method</c> is a reported method. Escaped
+    /// names are decoded (<c>Input.\u0064ispatchMouseEvent</c> counts); a <c>method</c> nested in <c>params</c> does
+    /// not. Stops at the top-level <c>method</c>, skipping (not decoding) only the values before it, and allocates
+    /// nothing except when the frame is not valid JSON up to that point (the reader's exception).
+    /// </summary>
+    public static bool TryReadMethod(ReadOnlySpan<byte> frame, out CdpMethod method)
+    {
+        method = default;
+
+        // What cannot start a JSON object is turned away before the reader, so garbage costs no exception.
+        int start = 0;
+        while (start < frame.Length && frame[start] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
+        {
+            start++;
+        }
+        if (start == frame.Length || frame[start] != (byte)'{')
+        {
+            return false;
+        }
+
+        var reader = new Utf8JsonReader(frame, ReaderOptions);
+        try
+        {
+            reader.Read();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool isMethod = reader.ValueTextEquals("method"u8);
+                if (!reader.Read())
+                {
+                    return false;
+                }
+                if (isMethod)
+                {
+                    return reader.TokenType == JsonTokenType.String && TryLookup(reader.ValueSpan, out method);
+                }
+                reader.Skip();
+            }
+            return false;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Reads an admitted frame in full and builds its payload: <c>method</c>, <c>connection_id</c>,
+    /// <c>command_id</c> (when sent), <c>session_id</c> (when sent), then the method's retained arguments
+    /// (<see cref="CdpArgumentManifest"/>). See <see cref="ClassifyOutcome"/> for what is a loss and what is not.
+    /// </summary>
+    public static ClassifyResult Classify(ReadOnlySpan<byte> frame, CdpMethod method, string connectionId)
+    {
+        ArgumentNullException.ThrowIfNull(connectionId);
+
+        JsonDocument? parameters = null;
+        try
+        {
+            var reader = new Utf8JsonReader(frame, ReaderOptions);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return ClassifyResult.Ignored("the frame is not a JSON object");
+            }
+
+            bool seenId = false, seenMethod = false, seenSession = false, seenParams = false;
+            bool methodMatches = false;
+            long? commandId = null;
+            string? sessionId = null;
+            string? problem = null;
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("id"u8))
+                {
+                    if (!Once(ref seenId))
+                    {
+                        return ClassifyResult.Ignored("duplicate top-level id");
+                    }
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Number && TryGetInteger(ref reader, out long id))
+                    {
+                        commandId = id;
+                    }
+                    else if (reader.TokenType != JsonTokenType.Null)
+                    {
+                        problem ??= "id must be an integer";
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals("method"u8))
+                {
+                    if (!Once(ref seenMethod))
+                    {
+                        return ClassifyResult.Ignored("duplicate top-level method");
+                    }
+                    reader.Read();
+                    methodMatches = reader.TokenType == JsonTokenType.String &&
+                        TryLookup(reader.ValueSpan, out CdpMethod named) && named == method;
+                    reader.Skip();
+                }
+                else if (reader.ValueTextEquals("sessionId"u8))
+                {
+                    if (!Once(ref seenSession))
+                    {
+                        return ClassifyResult.Ignored("duplicate top-level sessionId");
+                    }
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String)
+                    {
+                        sessionId = JsonStringText.Clip(reader.ValueSpan, CdpVocabulary.MaxOpaqueIdBytes);
+                    }
+                    else if (reader.TokenType != JsonTokenType.Null)
+                    {
+                        problem ??= "sessionId must be a string";
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals("params"u8))
+                {
+                    if (!Once(ref seenParams))
+                    {
+                        return ClassifyResult.Ignored("duplicate top-level params");
+                    }
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartObject)
+                    {
+                        parameters = JsonDocument.ParseValue(ref reader);
+                    }
+                    else if (reader.TokenType != JsonTokenType.Null)
+                    {
+                        problem ??= "params must be an object";
+                        reader.Skip();
+                    }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+
+            // Anything after the object (other than whitespace) makes the reader throw: not JSON, not a command.
+            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
+            {
+                return ClassifyResult.Ignored("the frame is not a single JSON object");
+            }
+            if (!methodMatches)
+            {
+                return ClassifyResult.Ignored($"the top-level method is not {method.Name()}");
+            }
+            if (problem is not null)
+            {
+                return ClassifyResult.Malformed(problem);
+            }
+
+            JsonElement root = parameters?.RootElement ?? default;
+            byte[] payload = BuildPayload(method, connectionId, commandId, sessionId, root);
+            return ClassifyResult.Reported(new CdpCommandData(method, payload));
+        }
+        catch (JsonException)
+        {
+            return ClassifyResult.Ignored("the frame is not valid JSON");
+        }
+        catch (CdpMalformedCommandException malformed)
+        {
+            return ClassifyResult.Malformed(malformed.Message);
+        }
+        finally
+        {
+            parameters?.Dispose();
+        }
+    }
+
+    private static byte[] BuildPayload(CdpMethod method, string connectionId, long? commandId, string? sessionId,
+        JsonElement parameters)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            WriteCommon(writer, method, connectionId, commandId, sessionId);
+            foreach (CdpArgument argument in CdpArgumentManifest.ArgumentsOf(method))
+            {
+                argument.Write(parameters, writer);
+            }
+            writer.WriteEndObject();
+        }
+
+        if (buffer.WrittenCount < MaxPayloadBytes)
+        {
+            return buffer.WrittenSpan.ToArray();
+        }
+
+        // Unreachable by construction (every string is bounded and arrays are counts: the largest payload is about
+        // 3.3 KiB, with four 128-byte ids of escaped control characters); kept so the bound holds even if a future
+        // manifest entry breaks that arithmetic. The event still says which command ran.
+        buffer.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            WriteCommon(writer, method, connectionId, commandId, sessionId);
+            writer.WriteBoolean("truncated", true);
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteCommon(Utf8JsonWriter writer, CdpMethod method, string connectionId, long? commandId,
+        string? sessionId)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("method", method.Name());
+        writer.WriteString("connection_id", ClipId(connectionId));
+        if (commandId is long id)
+        {
+            writer.WriteNumber("command_id", id);
+        }
+        if (sessionId is not null)
+        {
+            writer.WriteString("session_id", sessionId);
+        }
+    }
+
+    /// <summary>Matches a top-level method string's content (escapes in place) against the reported methods.</summary>
+    private static bool TryLookup(ReadOnlySpan<byte> content, out CdpMethod method)
+    {
+        Span<char> name = stackalloc char[CdpMethods.MaxNameLength];
+        if (JsonStringText.TryDecodeShort(content, name, out int length))
+        {
+            return CdpMethods.TryParse(name[..length], out method);
+        }
+        method = default;
+        return false;
+    }
+
+    private static bool TryGetInteger(ref Utf8JsonReader reader, out long value)
+    {
+        if (reader.TryGetInt64(out value))
+        {
+            return true;
+        }
+        if (reader.TryGetDouble(out double number) && double.IsFinite(number) && Math.Floor(number) == number &&
+            Math.Abs(number) <= 9007199254740992d)
+        {
+            value = (long)number;
+            return true;
+        }
+        return false;
+    }
+
+    private static bool Once(ref bool seen)
+    {
+        if (seen)
+        {
+            return false;
+        }
+        seen = true;
+        return true;
+    }
+
+    /// <summary>A string of ours (the connection id) clipped like an opaque id, at a scalar boundary.</summary>
+    private static string ClipId(string value)
+    {
+        if (value.Length <= CdpVocabulary.MaxOpaqueIdBytes / 3 ||
+            Encoding.UTF8.GetByteCount(value) <= CdpVocabulary.MaxOpaqueIdBytes)
+        {
+            return value;
+        }
+        var clipped = new StringBuilder(CdpVocabulary.MaxOpaqueIdBytes);
+        int bytes = 0;
+        foreach (Rune rune in value.EnumerateRunes())
+        {
+            bytes += rune.Utf8SequenceLength;
+            if (bytes > CdpVocabulary.MaxOpaqueIdBytes)
+            {
+                break;
+            }
+            clipped.Append(rune.ToString());
+        }
+        return clipped.ToString();
+    }
+}

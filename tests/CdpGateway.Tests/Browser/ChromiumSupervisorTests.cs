@@ -1,0 +1,201 @@
+using CdpGateway.Browser;
+using CdpGateway.Telemetry;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CdpGateway.Tests.Browser;
+
+public sealed class ChromiumSupervisorTests : IAsyncDisposable
+{
+    private readonly FakeBrowsers _fakes = new();
+
+    public ValueTask DisposeAsync() => _fakes.DisposeAsync();
+
+    [Fact]
+    public async Task Launches_in_its_own_process_group_reports_ready_and_stops_the_whole_group_on_shutdown()
+    {
+        var (supervisor, events, tracker) = _fakes.Supervisor(_fakes.FakeChromium(), flags: "--some-user-flag");
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+        var started = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
+        var pid = started.GetProperty("pid").GetInt32();
+        Assert.Equal(1, started.GetProperty("generation").GetInt64());
+        Assert.Equal(tracker.Current, started.GetProperty("devtools_url").GetString());
+        Assert.True(started.GetProperty("startup_ms").GetDouble() > 0);
+        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady && supervisor.Status.State == ChromiumState.Ready, "ready");
+
+        // Its own group (so stop can signal renderers and zygotes too), the gateway's flags, the user's flags.
+        Assert.Equal(pid, FakeBrowsers.ProcessGroupOf(pid));
+        var cmdline = FakeBrowsers.CommandLineOf(pid);
+        Assert.Contains("--remote-debugging-port=0", cmdline);
+        Assert.Contains("--some-user-flag", cmdline);
+        Assert.Contains(FakeBrowsers.ProcessesWith("cdp-gateway-watchdog"), p => File.ReadAllText($"/proc/{p}/cmdline").Contains("cdp-gateway-watchdog"));
+
+        await supervisor.DisposeAsync();
+        var exited = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited);
+        Assert.Equal("shutdown", exited.GetProperty("cause").GetString());
+        Assert.Equal(0, exited.GetProperty("exit_code").GetInt32()); // the fake exits 0 on SIGTERM: asked, not killed
+        Assert.Equal(ChromiumState.Stopped, supervisor.Status.State);
+        Assert.Empty(FakeBrowsers.ProcessesWith(_fakes.DataDir));
+    }
+
+    [Fact]
+    public async Task A_killed_browser_is_reported_as_a_crash_and_comes_back_with_a_new_url()
+    {
+        var (supervisor, events, tracker) = _fakes.Supervisor(_fakes.FakeChromium());
+        using var urls = tracker.Subscribe();
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+        var first = await urls.NextAsync(FakeBrowsers.Timeout());
+        var pid = supervisor.Pid!.Value;
+
+        Posix.Kill(pid, Posix.SIGKILL);
+        var exited = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited);
+        Assert.Equal("crash", exited.GetProperty("cause").GetString());
+        Assert.Equal("SIGKILL", exited.GetProperty("signal").GetString());
+        Assert.Equal(250, exited.GetProperty("backoff_ms").GetDouble());
+        Assert.Equal(pid, supervisor.Status.LastExit!.Pid);
+
+        var second = await urls.NextAsync(FakeBrowsers.Timeout());
+        Assert.NotEqual(first, second);
+        var started = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started, 2);
+        Assert.Equal(2, started.GetProperty("generation").GetInt64());
+        Assert.Equal(1, supervisor.Status.Restarts);
+        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready again");
+    }
+
+    [Fact]
+    public async Task A_requested_restart_answers_once_the_new_browser_is_ready_and_restarts_are_serialized()
+    {
+        var (supervisor, events, tracker) = _fakes.Supervisor(_fakes.FakeChromium());
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+        var before = tracker.Current;
+
+        var restarts = await Task.WhenAll(supervisor.RestartAsync(FakeBrowsers.Timeout()), supervisor.RestartAsync(FakeBrowsers.Timeout()));
+        Assert.Equal([2L, 3L], restarts.Select(r => r.Generation).Order());
+        Assert.DoesNotContain(before, restarts.Select(r => r.DevToolsUrl));
+        Assert.NotEqual(restarts[0].DevToolsUrl, restarts[1].DevToolsUrl);
+        Assert.Equal(tracker.Current, restarts.MaxBy(r => r.Generation)!.DevToolsUrl);
+        Assert.True(supervisor.IsReady);
+
+        var exits = FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited);
+        Assert.Equal(["restart", "restart"], exits.Select(e => e.GetProperty("cause").GetString()));
+        Assert.Equal([1L, 2L], exits.Select(e => e.GetProperty("generation").GetInt64()));
+        Assert.Equal(0, supervisor.Status.ConsecutiveCrashes);
+    }
+
+    [Fact]
+    public async Task A_browser_that_cannot_start_backs_off_doubling_to_the_cap_and_is_reported_as_a_crash_loop()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (supervisor, events, _) = _fakes.Supervisor(_fakes.Script("exit 3"), clock);
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+
+        var expected = new[] { 250, 500, 1000, 2000, 4000, 8000, 10_000, 10_000 };
+        for (var i = 0; i < expected.Length; i++)
+        {
+            var exited = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited, i + 1);
+            Assert.Equal(3, exited.GetProperty("exit_code").GetInt32());
+            Assert.Equal("crash", exited.GetProperty("cause").GetString());
+            Assert.Equal(expected[i], exited.GetProperty("backoff_ms").GetDouble());
+            Assert.Equal(i + 1 >= ChromiumSupervisor.CrashLoopThreshold, exited.GetProperty("crash_loop").GetBoolean());
+            await FakeBrowsers.EventuallyAsync(() => supervisor.Status.NextStartInMs is not null, "waiting out the backoff");
+            var status = supervisor.Status;
+            Assert.Equal(i + 1 >= ChromiumSupervisor.CrashLoopThreshold ? ChromiumState.CrashLoop : ChromiumState.Backoff, status.State);
+            Assert.Equal(expected[i], status.NextStartInMs);
+
+            // Nothing spins: no new start until the backoff has passed on the clock.
+            clock.Advance(TimeSpan.FromMilliseconds(expected[i] - 1));
+            await Task.Delay(50);
+            Assert.Equal(i + 1, supervisor.Status.Generation);
+            clock.Advance(TimeSpan.FromMilliseconds(1));
+        }
+        Assert.False(supervisor.IsReady);
+        Assert.Equal(3, supervisor.Status.LastExit!.ExitCode);
+    }
+
+    [Fact]
+    public async Task A_minute_of_healthy_uptime_resets_the_backoff()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (supervisor, events, _) = _fakes.Supervisor(_fakes.FakeChromium(), clock);
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+
+        // Two quick crashes grow the backoff...
+        for (var crash = 1; crash <= 2; crash++)
+        {
+            await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started, crash);
+            Posix.Kill(supervisor.Pid!.Value, Posix.SIGKILL);
+            var exited = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited, crash);
+            Assert.Equal(crash == 1 ? 250 : 500, exited.GetProperty("backoff_ms").GetDouble());
+            await FakeBrowsers.EventuallyAsync(() => supervisor.Status.NextStartInMs is not null, "backoff");
+            clock.Advance(TimeSpan.FromMilliseconds(crash == 1 ? 250 : 500));
+        }
+
+        // ...a browser that was ready and ran for a minute starts it over.
+        await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started, 3);
+        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+        clock.Advance(ChromiumSupervisor.HealthyUptime);
+        Posix.Kill(supervisor.Pid!.Value, Posix.SIGKILL);
+        var healthy = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited, 3);
+        Assert.Equal(250, healthy.GetProperty("backoff_ms").GetDouble());
+        Assert.False(healthy.GetProperty("crash_loop").GetBoolean());
+        Assert.Equal(1, supervisor.Status.ConsecutiveCrashes);
+    }
+
+    [Fact]
+    public async Task A_browser_that_ignores_sigterm_is_killed_with_its_children_after_the_grace()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        // Ignores SIGTERM, and so does its child: only the SIGKILL to the group ends both.
+        var stubborn = _fakes.Script(
+            "trap '' TERM\necho 'DevTools listening on ws://127.0.0.1:9/devtools/browser/stubborn' >&2\nsleep 600 &\nwait");
+        var (supervisor, events, tracker) = _fakes.Supervisor(stubborn, clock);
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+        await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
+        var pid = supervisor.Pid!.Value;
+        await FakeBrowsers.EventuallyAsync(() => FakeBrowsers.ProcessesWith("600").Any(p => FakeBrowsers.ProcessGroupOf(p) == pid), "the child");
+
+        var stop = supervisor.DisposeAsync().AsTask();
+        await Task.Delay(100);
+        Assert.False(stop.IsCompleted, "stopped before the grace elapsed");
+        clock.Advance(ChromiumSupervisor.StopGrace);
+        await stop.WaitAsync(FakeBrowsers.Patience);
+
+        var exited = FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited).Single();
+        Assert.Equal("SIGKILL", exited.GetProperty("signal").GetString());
+        Assert.Equal("shutdown", exited.GetProperty("cause").GetString());
+        Assert.DoesNotContain(FakeBrowsers.ProcessesWith("600"), p => FakeBrowsers.ProcessGroupOf(p) == pid);
+        Assert.Equal("ws://127.0.0.1:9/devtools/browser/stubborn", tracker.Current);
+    }
+
+    [Fact]
+    public async Task A_missing_or_non_executable_chromium_is_named_in_the_error()
+    {
+        var missing = Path.Combine(_fakes.Dir, "no-such-chromium");
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => _fakes.Supervisor(missing).Supervisor.StartAsync(FakeBrowsers.Timeout()));
+        Assert.Contains(missing, error.Message);
+        Assert.Contains("--chromium PATH", error.Message);
+
+        var plain = Path.Combine(_fakes.Dir, "plain-file");
+        File.WriteAllText(plain, "");
+        error = await Assert.ThrowsAnyAsync<Exception>(() => _fakes.Supervisor(plain).Supervisor.StartAsync(FakeBrowsers.Timeout()));
+        Assert.Contains(plain, error.Message);
+
+        error = await Assert.ThrowsAnyAsync<Exception>(() => _fakes.Supervisor("definitely-not-a-chromium-on-path").Supervisor.StartAsync(FakeBrowsers.Timeout()));
+        Assert.Contains("definitely-not-a-chromium-on-path", error.Message);
+    }
+
+    [Fact]
+    public async Task Persisted_runtime_flags_are_used_at_the_next_start()
+    {
+        new RuntimeFlags(_fakes.DataDir).Save(["--user-agent=Persisted/1.0", "--lang=de"]);
+        var (supervisor, events, _) = _fakes.Supervisor(_fakes.FakeChromium(), flags: "--lang=fr --other");
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+        await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
+        var cmdline = FakeBrowsers.CommandLineOf(supervisor.Pid!.Value);
+        Assert.Contains("--user-agent=Persisted/1.0", cmdline);
+        Assert.Contains("--other", cmdline);
+        Assert.Contains("--lang=de", cmdline);
+        Assert.DoesNotContain("--lang=fr", cmdline); // a runtime flag replaces the same flag from --chromium-flags
+        Assert.Equal(["--user-agent=Persisted/1.0", "--lang=de"], supervisor.Flags);
+    }
+}
