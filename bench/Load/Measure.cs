@@ -1,0 +1,325 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+
+namespace Bench;
+
+/// <summary>One way to reach the upstream: direct, through nginx, or through the gateway.</summary>
+public sealed record Target(string Name, IPEndPoint EndPoint, string Path, int[] Pids)
+{
+    public Task<WsConnection> ConnectAsync() => WsConnection.ConnectAsync(EndPoint, Path);
+}
+
+/// <summary>The measurements themselves. Every one runs on connections that are already open and warm.</summary>
+public static class Measure
+{
+    public static byte[] Command(long id, string method = "Runtime.evaluate", string @params = "{\"expression\":\"1+1\"}") =>
+        Encoding.UTF8.GetBytes($"{{\"id\":{id},\"method\":\"{method}\",\"params\":{@params}}}");
+
+    public const string ControlMethod = "Input.dispatchMouseEvent";
+    public const string ControlParams = "{\"type\":\"mouseMoved\",\"x\":100,\"y\":200,\"button\":\"none\"}";
+
+    /// <summary>Sequential round trips on one connection for <paramref name="seconds"/>; microseconds each.</summary>
+    public static async Task<List<double>> RoundTripsAsync(Target target, double seconds, string method = "Runtime.evaluate", string @params = "{\"expression\":\"1+1\"}")
+    {
+        using var ws = await target.ConnectAsync();
+        var samples = new List<double>(200_000);
+        var message = Command(1, method, @params);
+        // Warm the path (JIT, buffers) before sampling.
+        for (int i = 0; i < 200; i++)
+        {
+            await ws.SendAsync(1, message);
+            await ws.ReceiveAsync();
+        }
+        var end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        while (true)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            if (t0 >= end)
+            {
+                break;
+            }
+            await ws.SendAsync(1, message);
+            await ws.ReceiveAsync();
+            samples.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+        }
+        await ws.CloseAsync();
+        return samples;
+    }
+
+    public sealed record RateResult(double PerSecond, double ProxyCpuMicrosPerOp);
+
+    /// <summary>
+    /// Closed-loop load: <paramref name="connections"/> connections, each with one command in flight.
+    /// Also reports the proxy's CPU time per request (from /proc).
+    /// </summary>
+    public static async Task<RateResult> RequestsPerSecondAsync(Target target, int connections, double seconds, byte[]? message = null)
+    {
+        message ??= Command(1);
+        var sockets = new WsConnection[connections];
+        for (int i = 0; i < connections; i++)
+        {
+            sockets[i] = await target.ConnectAsync();
+        }
+        var counts = new long[connections * 16];
+        var stop = false;
+        var loops = new Task[connections];
+        for (int i = 0; i < connections; i++)
+        {
+            int slot = i * 16;
+            var ws = sockets[i];
+            loops[i] = Task.Run(async () =>
+            {
+                while (!Volatile.Read(ref stop))
+                {
+                    await ws.SendAsync(1, message);
+                    await ws.ReceiveAsync();
+                    counts[slot]++;
+                }
+            });
+        }
+        await Task.Delay(TimeSpan.FromSeconds(Math.Min(0.5, seconds / 4)));
+        long before = Sum(counts);
+        double cpuBefore = Proc.CpuSeconds(target.Pids);
+        long t0 = Stopwatch.GetTimestamp();
+        await Task.Delay(TimeSpan.FromSeconds(seconds));
+        long after = Sum(counts);
+        double cpuAfter = Proc.CpuSeconds(target.Pids);
+        double elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        Volatile.Write(ref stop, true);
+        await Task.WhenAll(loops);
+        foreach (var ws in sockets)
+        {
+            await ws.CloseAsync();
+            ws.Dispose();
+        }
+        long ops = after - before;
+        return new RateResult(ops / elapsed, target.Pids.Length == 0 ? double.NaN : (cpuAfter - cpuBefore) * 1e6 / ops);
+    }
+
+    private static long Sum(long[] counts)
+    {
+        long s = 0;
+        for (int i = 0; i < counts.Length; i += 16)
+        {
+            s += Volatile.Read(ref counts[i]);
+        }
+        return s;
+    }
+
+    /// <summary>
+    /// Bulk transfer of <paramref name="size"/>-byte messages, one at a time on one connection.
+    /// up: client sends the message, upstream answers "k"; down: client asks, upstream sends it. MB/s (10^6 bytes).
+    /// </summary>
+    public static async Task<double> MegabytesPerSecondAsync(Target target, int size, bool up, double seconds)
+    {
+        using var ws = await target.ConnectAsync();
+        var payload = up ? new byte[size] : Encoding.ASCII.GetBytes("G" + size);
+        if (up)
+        {
+            new Random(2).NextBytes(payload);
+            payload[0] = (byte)'P';
+        }
+        async Task OneAsync()
+        {
+            await ws.SendAsync(2, payload);
+            var (_, reply) = await ws.ReceiveAsync();
+            if (!up && reply.Length != size)
+            {
+                throw new IOException($"expected {size} bytes, got {reply.Length}");
+            }
+        }
+        await OneAsync();
+        await OneAsync();
+        long bytes = 0;
+        int count = 0;
+        long t0 = Stopwatch.GetTimestamp();
+        var end = t0 + (long)(seconds * Stopwatch.Frequency);
+        while (count < 3 || Stopwatch.GetTimestamp() < end)
+        {
+            await OneAsync();
+            bytes += size;
+            count++;
+        }
+        double elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        await ws.CloseAsync();
+        return bytes / elapsed / 1e6;
+    }
+
+    public sealed record ConnResult(double PerSecond, int Completed, int Failed);
+
+    /// <summary>
+    /// Whole connection lifecycles per second with <paramref name="parallel"/> loops: open, one command
+    /// round trip, close handshake (client first), socket closed.
+    /// </summary>
+    public static async Task<ConnResult> ConnectionsPerSecondAsync(Target target, int parallel, double seconds)
+    {
+        var message = Command(1);
+        int completed = 0, failed = 0;
+        var end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        long t0 = Stopwatch.GetTimestamp();
+        var loops = Enumerable.Range(0, parallel).Select(_ => Task.Run(async () =>
+        {
+            while (Stopwatch.GetTimestamp() < end)
+            {
+                try
+                {
+                    using var ws = await target.ConnectAsync();
+                    await ws.SendAsync(1, message);
+                    await ws.ReceiveAsync();
+                    await ws.CloseAsync();
+                    Interlocked.Increment(ref completed);
+                }
+                catch (Exception)
+                {
+                    Interlocked.Increment(ref failed);
+                    await Task.Delay(10);
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(loops);
+        double elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        return new ConnResult(completed / elapsed, completed, failed);
+    }
+
+    public sealed record IdleResult(double KibPerConnection, double RssBeforeMib, double RssAfterMib, double ProbeP50, double ProbeP99, int Opened, double OpenSeconds);
+
+    /// <summary>
+    /// Opens <paramref name="count"/> connections (each does one round trip, so both legs exist), lets the
+    /// proxy settle, and takes the proxy's RSS delta per connection; then probes latency with them open.
+    /// </summary>
+    public static async Task<IdleResult> IdleAsync(Target target, int count, double probeSeconds)
+    {
+        await Task.Delay(1000);
+        double before = Proc.RssKib(target.Pids);
+        var sockets = new WsConnection?[count];
+        var message = Command(1);
+        int next = -1;
+        long t0 = Stopwatch.GetTimestamp();
+        var openers = Enumerable.Range(0, 32).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                for (int attempt = 0; ; attempt++)
+                {
+                    try
+                    {
+                        var ws = await target.ConnectAsync();
+                        await ws.SendAsync(1, message);
+                        await ws.ReceiveAsync();
+                        sockets[i] = ws;
+                        break;
+                    }
+                    catch (Exception) when (attempt < 3)
+                    {
+                        await Task.Delay(50);
+                    }
+                    catch (Exception)
+                    {
+                        break;
+                    }
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(openers);
+        double openSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        int opened = sockets.Count(s => s is not null);
+        await Task.Delay(2500);
+        double after = Proc.RssKib(target.Pids);
+        var probe = await RoundTripsAsync(target, probeSeconds);
+        foreach (var ws in sockets)
+        {
+            ws?.Dispose();
+        }
+        // Let the proxy take its connections down before the next measurement.
+        await Proc.WaitUntilQuietAsync(target.Pids, TimeSpan.FromSeconds(60));
+        return new IdleResult((after - before) / Math.Max(1, opened), before / 1024, after / 1024,
+            Stats.Percentile(probe, 50), Stats.Percentile(probe, 99), opened, openSeconds);
+    }
+}
+
+public static class Proc
+{
+    private static readonly double TicksPerSecond = 100.0;
+
+    public static double RssKib(int[] pids)
+    {
+        double total = 0;
+        foreach (var pid in pids)
+        {
+            try
+            {
+                foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+                {
+                    if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    {
+                        total += double.Parse(line[6..].Trim().Split(' ')[0]);
+                    }
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return total;
+    }
+
+    /// <summary>Waits until the processes use under 5 % of a core over half a second (or the limit passes).</summary>
+    public static async Task WaitUntilQuietAsync(int[] pids, TimeSpan limit)
+    {
+        var sw = Stopwatch.StartNew();
+        await Task.Delay(500);
+        while (sw.Elapsed < limit)
+        {
+            double c0 = CpuSeconds(pids);
+            await Task.Delay(500);
+            if (CpuSeconds(pids) - c0 < 0.025)
+            {
+                return;
+            }
+        }
+    }
+
+    public static double CpuSeconds(int[] pids)
+    {
+        double total = 0;
+        foreach (var pid in pids)
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                // fields[0] is state (field 3); utime is field 14, stime field 15.
+                total += (double.Parse(fields[11]) + double.Parse(fields[12])) / TicksPerSecond;
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return total;
+    }
+}
+
+public static class Stats
+{
+    public static double Percentile(List<double> samples, double p)
+    {
+        if (samples.Count == 0)
+        {
+            return double.NaN;
+        }
+        var sorted = samples.ToArray();
+        Array.Sort(sorted);
+        var rank = p / 100 * (sorted.Length - 1);
+        int lo = (int)Math.Floor(rank);
+        int hi = Math.Min(sorted.Length - 1, lo + 1);
+        return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
+    }
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var list = values.Where(v => !double.IsNaN(v)).ToList();
+        return list.Count == 0 ? double.NaN : Percentile(list, 50);
+    }
+}

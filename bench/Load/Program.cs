@@ -1,0 +1,385 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Bench;
+
+// The load client and the round scheduler. bench/run starts the upstream, nginx and the gateway, then:
+//   load --mode micro|chromium --direct H:P --nginx H:P --gateway H:P --path /devtools/... \
+//        --nginx-pids a,b --gateway-pid N --api http://127.0.0.1:Q --out FILE [--quick] [--rounds N]
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+var opts = new Dictionary<string, string>();
+for (int i = 0; i < args.Length; i++)
+{
+    if (args[i] == "--quick")
+    {
+        opts["quick"] = "1";
+    }
+    else if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Length)
+    {
+        opts[args[i][2..]] = args[++i];
+    }
+}
+string Opt(string name, string? fallback = null) => opts.TryGetValue(name, out var v) ? v : fallback ?? throw new ArgumentException("missing --" + name);
+IPEndPoint Ep(string s) => IPEndPoint.Parse(s);
+int[] Pids(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
+
+bool quick = opts.ContainsKey("quick");
+string mode = Opt("mode", "micro");
+int rounds = int.Parse(Opt("rounds", quick ? "2" : "3"));
+double secs = double.Parse(Opt("seconds", quick ? "1" : "3"));
+string path = Opt("path");
+var direct = new Target("direct", Ep(Opt("direct")), path, Pids(Opt("upstream-pid", "")));
+var nginx = new Target("nginx", Ep(Opt("nginx")), path, Pids(Opt("nginx-pids")));
+var gateway = new Target("gateway", Ep(Opt("gateway")), path, Pids(Opt("gateway-pid")));
+var api = Opt("api");
+var only = Opt("only", "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+var http = new HttpClient { BaseAddress = new Uri(api), Timeout = TimeSpan.FromSeconds(10) };
+var figures = new List<JsonObject>();
+var notes = new List<string>();
+var started = Stopwatch.StartNew();
+
+void Log(string text) => Console.Error.WriteLine($"[{started.Elapsed.TotalSeconds,6:F1}s] {text}");
+
+// The order of the three paths turns every round, so none always runs first (or right after another).
+IEnumerable<Target> Order(int round, params Target[] targets) =>
+    Enumerable.Range(0, targets.Length).Select(i => targets[(i + round) % targets.Length]);
+
+void Add(string id, string title, string unit, string better, double gw, double ng, double di, string? target = null, JsonObject? extra = null, bool? met = null)
+{
+    var f = new JsonObject
+    {
+        ["id"] = id,
+        ["figure"] = title,
+        ["unit"] = unit,
+        ["better"] = better,
+        ["gateway"] = Num(gw),
+        ["nginx"] = Num(ng),
+        ["direct"] = Num(di),
+        ["gateway_over_nginx"] = Num(ng == 0 || double.IsNaN(ng) || double.IsNaN(gw) ? double.NaN : gw / ng),
+    };
+    if (target is not null)
+    {
+        f["target"] = target;
+    }
+    if (extra is not null)
+    {
+        f["detail"] = extra;
+    }
+    if (met is not null)
+    {
+        f["met"] = met;
+    }
+    figures.Add(f);
+    Log($"{title}: gateway {Fmt(gw)}, nginx {Fmt(ng)}, direct {Fmt(di)} {unit}");
+}
+
+static JsonNode? Num(double v) => double.IsNaN(v) || double.IsInfinity(v) ? null : JsonValue.Create(Math.Round(v, 3));
+static string Fmt(double v) => double.IsNaN(v) ? "-" : v >= 1000 ? v.ToString("N0") : v >= 100 ? v.ToString("F0") : v >= 10 ? v.ToString("F1") : v.ToString("F2");
+bool Want(string id) => only.Count == 0 || only.Contains(id);
+
+async Task<long> TelemetrySeqAsync()
+{
+    var status = await http.GetFromJsonAsync<JsonObject>("/telemetry");
+    return status!["seq"]!.GetValue<long>();
+}
+
+async Task<bool> SetControlTelemetryAsync(bool enabled)
+{
+    var body = new StringContent($"{{\"control\":{{\"enabled\":{(enabled ? "true" : "false")}}}}}", Encoding.UTF8, "application/json");
+    using var response = await http.PatchAsync("/telemetry", body);
+    return response.IsSuccessStatusCode;
+}
+
+if (mode == "chromium")
+{
+    await RunChromiumAsync();
+}
+else
+{
+    await RunMicroAsync();
+}
+
+var machine = Machine.Describe();
+var result = new JsonObject
+{
+    ["mode"] = mode,
+    ["quick"] = quick,
+    ["rounds"] = rounds,
+    ["seconds_per_measurement"] = secs,
+    ["date_utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
+    ["machine"] = machine,
+    ["figures"] = new JsonArray(figures.Select(f => (JsonNode)f).ToArray()),
+    ["notes"] = new JsonArray(notes.Select(n => (JsonNode)JsonValue.Create(n)!).ToArray()),
+    ["elapsed_seconds"] = Math.Round(started.Elapsed.TotalSeconds, 1),
+};
+var outFile = Opt("out");
+Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
+File.WriteAllText(outFile, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+Console.WriteLine(Table.Render(result));
+return 0;
+
+async Task RunMicroAsync()
+{
+    var three = new[] { gateway, nginx, direct };
+    Log("warming up every path");
+    foreach (var t in three)
+    {
+        await Measure.RoundTripsAsync(t, quick ? 0.5 : 1.5);
+        await Measure.RequestsPerSecondAsync(t, 16, quick ? 0.5 : 1);
+        await Measure.MegabytesPerSecondAsync(t, 1 << 20, true, 0.3);
+        await Measure.MegabytesPerSecondAsync(t, 1 << 20, false, 0.3);
+    }
+
+    if (Want("rtt"))
+    {
+        var samples = three.ToDictionary(t => t.Name, _ => new List<double>());
+        for (int r = 0; r < rounds; r++)
+        {
+            foreach (var t in Order(r, three))
+            {
+                Log($"round trips, round {r + 1}/{rounds}, {t.Name}");
+                samples[t.Name].AddRange(await Measure.RoundTripsAsync(t, secs));
+            }
+        }
+        double P(string n, double p) => Stats.Percentile(samples[n], p);
+        Add("rtt_p50", "small-message round trip p50, 1 connection", "µs", "lower", P("gateway", 50), P("nginx", 50), P("direct", 50));
+        Add("rtt_p99", "small-message round trip p99, 1 connection", "µs", "lower", P("gateway", 99), P("nginx", 99), P("direct", 99));
+        double d = P("direct", 50);
+        Add("rtt_added_p50", "added p50 latency over direct", "µs", "lower", P("gateway", 50) - d, P("nginx", 50) - d, 0,
+            "gateway <= nginx",
+            new JsonObject { ["samples"] = new JsonObject { ["gateway"] = samples["gateway"].Count, ["nginx"] = samples["nginx"].Count, ["direct"] = samples["direct"].Count } });
+    }
+
+    foreach (var conns in new[] { 16, 64 })
+    {
+        if (!Want($"rps{conns}"))
+        {
+            continue;
+        }
+        var rates = three.ToDictionary(t => t.Name, _ => new List<Measure.RateResult>());
+        for (int r = 0; r < rounds; r++)
+        {
+            foreach (var t in Order(r, three))
+            {
+                Log($"requests/s at {conns} connections, round {r + 1}/{rounds}, {t.Name}");
+                rates[t.Name].Add(await Measure.RequestsPerSecondAsync(t, conns, secs));
+            }
+        }
+        double M(string n) => Stats.Median(rates[n].Select(x => x.PerSecond));
+        double C(string n) => Stats.Median(rates[n].Select(x => x.ProxyCpuMicrosPerOp));
+        Add($"rps{conns}", $"requests/s, {conns} connections", "req/s", "higher", M("gateway"), M("nginx"), M("direct"), "gateway >= nginx",
+            new JsonObject { ["rounds"] = new JsonObject { ["gateway"] = string.Join(" ", rates["gateway"].Select(x => x.PerSecond.ToString("F0"))), ["nginx"] = string.Join(" ", rates["nginx"].Select(x => x.PerSecond.ToString("F0"))), ["direct"] = string.Join(" ", rates["direct"].Select(x => x.PerSecond.ToString("F0"))) } });
+        Add($"cpu_per_req{conns}", $"proxy CPU µs per request, {conns} connections", "µs", "lower", C("gateway"), C("nginx"), C("direct"),
+            null, new JsonObject { ["note"] = "the proxy process(es) user+system CPU over the window / requests; direct = the upstream's own" });
+    }
+
+    foreach (var (size, label) in new[] { (1 << 20, "1 MiB"), (16 << 20, "16 MiB") })
+    {
+        foreach (var up in new[] { true, false })
+        {
+            var id = $"mbps_{(size >> 20)}m_{(up ? "up" : "down")}";
+            if (!Want(id) && !Want("mbps"))
+            {
+                continue;
+            }
+            var values = three.ToDictionary(t => t.Name, _ => new List<double>());
+            for (int r = 0; r < rounds; r++)
+            {
+                foreach (var t in Order(r, three))
+                {
+                    Log($"{label} {(up ? "client->upstream" : "upstream->client")}, round {r + 1}/{rounds}, {t.Name}");
+                    values[t.Name].Add(await Measure.MegabytesPerSecondAsync(t, size, up, Math.Max(0.5, secs * 2 / 3)));
+                }
+            }
+            Add(id, $"MB/s, {label} messages, {(up ? "client -> upstream" : "upstream -> client")}", "MB/s", "higher",
+                Stats.Median(values["gateway"]), Stats.Median(values["nginx"]), Stats.Median(values["direct"]), "gateway >= nginx");
+        }
+    }
+
+    if (Want("conns"))
+    {
+        var rates = three.ToDictionary(t => t.Name, _ => new List<double>());
+        long expectedEvents = 0, seenEvents = 0;
+        int failed = 0;
+        for (int r = 0; r < rounds; r++)
+        {
+            foreach (var t in Order(r, three))
+            {
+                Log($"connections/s, round {r + 1}/{rounds}, {t.Name}");
+                long seq0 = t == gateway ? await TelemetrySeqAsync() : 0;
+                var res = await Measure.ConnectionsPerSecondAsync(t, 4, secs);
+                failed += res.Failed;
+                rates[t.Name].Add(res.PerSecond);
+                if (t == gateway)
+                {
+                    await Task.Delay(1000);
+                    expectedEvents += 2L * (res.Completed + res.Failed);
+                    seenEvents += await TelemetrySeqAsync() - seq0;
+                }
+                await Task.Delay(500);
+            }
+        }
+        Add("conns_per_s", "connections opened+closed per second (4 loops)", "conn/s", "higher",
+            Stats.Median(rates["gateway"]), Stats.Median(rates["nginx"]), Stats.Median(rates["direct"]), null,
+            new JsonObject { ["gateway_events_seen"] = seenEvents, ["gateway_events_expected_at_least"] = expectedEvents - 2L * failed, ["failed_connections_all_paths"] = failed });
+    }
+
+    if (Want("telemetry"))
+    {
+        var control = Measure.Command(1, Measure.ControlMethod, Measure.ControlParams);
+        var on = new List<double>();
+        var off = new List<double>();
+        var ng = new List<double>();
+        var di = new List<double>();
+        bool toggled = true;
+        for (int r = 0; r < rounds; r++)
+        {
+            var gwOn = gateway with { Name = "gateway, control telemetry on" };
+            var gwOff = gateway with { Name = "gateway, control telemetry off" };
+            foreach (var t in Order(r, gwOn, gwOff, nginx, direct))
+            {
+                Log($"control commands at 16 connections, round {r + 1}/{rounds}, {t.Name}");
+                if (t == gwOn || t == gwOff)
+                {
+                    toggled &= await SetControlTelemetryAsync(t == gwOn);
+                }
+                var res = await Measure.RequestsPerSecondAsync(t, 16, secs, control);
+                (t == gwOn ? on : t == gwOff ? off : t == nginx ? ng : di).Add(res.PerSecond);
+            }
+        }
+        await SetControlTelemetryAsync(true);
+        if (!toggled)
+        {
+            notes.Add("PATCH /telemetry was not accepted: the telemetry on/off figures are the same configuration twice");
+        }
+        double mOn = Stats.Median(on), mOff = Stats.Median(off);
+        Add("telemetry_on", "control commands/s, 16 connections, control telemetry on", "req/s", "higher", mOn, Stats.Median(ng), Stats.Median(di));
+        Add("telemetry_off", "control commands/s, 16 connections, control telemetry off", "req/s", "higher", mOff, Stats.Median(ng), Stats.Median(di));
+        Add("telemetry_cost", "telemetry cost: 1 - on/off (gateway)", "%", "lower", (1 - mOn / mOff) * 100, double.NaN, double.NaN, "gateway < 5 %",
+            new JsonObject { ["on_rounds"] = string.Join(" ", on.Select(v => v.ToString("F0"))), ["off_rounds"] = string.Join(" ", off.Select(v => v.ToString("F0"))) });
+    }
+    if (Want("idle"))
+    {
+        // Last, so tearing 10,000 connections down disturbs no other figure. A proxied connection costs the
+        // proxy two descriptors, so the count is capped by this process's hard descriptor limit (the same for all).
+        long hard = Machine.HardNoFile();
+        foreach (var requested in quick ? new[] { 1000 } : new[] { 1000, 10000 })
+        {
+            int n = (int)Math.Min(requested, (hard - 300) / 2);
+            if (n < requested)
+            {
+                notes.Add($"idle {requested}: the hard RLIMIT_NOFILE here is {hard} and cannot be raised (no CAP_SYS_RESOURCE), a proxied connection needs two descriptors in the proxy, so {n} connections were held instead of {requested}");
+            }
+            var results = new Dictionary<string, Measure.IdleResult>();
+            foreach (var t in Order(requested == 1000 ? 0 : 1, gateway, nginx))
+            {
+                Log($"idle x{n} through {t.Name}");
+                results[t.Name] = await Measure.IdleAsync(t, n, quick ? 1 : 2);
+            }
+            var g = results["gateway"];
+            var x = results["nginx"];
+            Add($"idle_kib_{requested}", $"resident KiB per idle connection, {n:N0} open", "KiB", "lower", g.KibPerConnection, x.KibPerConnection, double.NaN,
+                "gateway <= 32 KiB",
+                new JsonObject
+                {
+                    ["connections"] = n,
+                    ["gateway_rss_mib_before_after"] = $"{g.RssBeforeMib:F1} -> {g.RssAfterMib:F1}",
+                    ["nginx_rss_mib_before_after"] = $"{x.RssBeforeMib:F1} -> {x.RssAfterMib:F1}",
+                    ["gateway_opened"] = g.Opened,
+                    ["nginx_opened"] = x.Opened,
+                    ["gateway_open_seconds"] = Math.Round(g.OpenSeconds, 2),
+                    ["nginx_open_seconds"] = Math.Round(x.OpenSeconds, 2),
+                });
+            double normalP99 = figures.FirstOrDefault(f => (string?)f["id"] == "rtt_p99")?["gateway"]?.GetValue<double>() ?? double.NaN;
+            Add($"idle_p99_{requested}", $"round trip p99 with {n:N0} idle open", "µs", "lower", g.ProbeP99, x.ProbeP99, double.NaN,
+                double.IsNaN(normalP99) ? "gateway within its normal p99" : $"gateway <= its 1-connection p99 ({normalP99:F0} µs)",
+                new JsonObject { ["gateway_p50"] = Num(g.ProbeP50), ["nginx_p50"] = Num(x.ProbeP50), ["gateway_normal_p99"] = Num(normalP99) },
+                double.IsNaN(normalP99) ? null : g.ProbeP99 <= normalP99);
+        }
+    }
+
+}
+
+async Task RunChromiumAsync()
+{
+    var three = new[] { gateway, nginx, direct };
+    const string Eval = "{\"expression\":\"1+1\",\"returnByValue\":true}";
+    Log("preparing the page (viewport 1920x1080, a noisy canvas so PNGs are large)");
+    using (var setup = await direct.ConnectAsync())
+    {
+        int id = 100;
+        async Task Call(string method, string p)
+        {
+            await setup.SendAsync(1, Measure.Command(++id, method, p));
+            while (true)
+            {
+                var (_, reply) = await setup.ReceiveAsync();
+                if (Encoding.UTF8.GetString(reply.Span).StartsWith($"{{\"id\":{id},", StringComparison.Ordinal))
+                {
+                    return;
+                }
+            }
+        }
+        await Call("Emulation.setDeviceMetricsOverride", "{\"width\":1920,\"height\":1080,\"deviceScaleFactor\":1,\"mobile\":false}");
+        var script = "document.body.style.margin=0;const c=document.createElement('canvas');c.width=1920;c.height=1080;document.body.appendChild(c);" +
+            "const x=c.getContext('2d');const d=x.createImageData(1920,1080);for(let i=0;i<d.data.length;i++)d.data[i]=(Math.random()*256)|0;x.putImageData(d,0,0);1";
+        await Call("Runtime.evaluate", JsonSerializer.Serialize(new { expression = script, returnByValue = true }));
+    }
+    foreach (var t in three)
+    {
+        await Measure.RoundTripsAsync(t, quick ? 0.5 : 1, "Runtime.evaluate", Eval);
+    }
+    var samples = three.ToDictionary(t => t.Name, _ => new List<double>());
+    for (int r = 0; r < rounds; r++)
+    {
+        foreach (var t in Order(r, three))
+        {
+            Log($"Runtime.evaluate round trips, round {r + 1}/{rounds}, {t.Name}");
+            samples[t.Name].AddRange(await Measure.RoundTripsAsync(t, secs, "Runtime.evaluate", Eval));
+        }
+    }
+    double P(string n, double p) => Stats.Percentile(samples[n], p);
+    Add("chromium_eval_p50", "Chromium Runtime.evaluate round trip p50", "µs", "lower", P("gateway", 50), P("nginx", 50), P("direct", 50));
+    Add("chromium_eval_p99", "Chromium Runtime.evaluate round trip p99", "µs", "lower", P("gateway", 99), P("nginx", 99), P("direct", 99));
+    Add("chromium_eval_added_p50", "Chromium: added p50 latency over direct", "µs", "lower", P("gateway", 50) - P("direct", 50), P("nginx", 50) - P("direct", 50), 0, "gateway <= nginx");
+
+    var mbps = three.ToDictionary(t => t.Name, _ => new List<double>());
+    var shots = three.ToDictionary(t => t.Name, _ => new List<double>());
+    long shotBytes = 0;
+    for (int r = 0; r < rounds; r++)
+    {
+        foreach (var t in Order(r, three))
+        {
+            Log($"Page.captureScreenshot, round {r + 1}/{rounds}, {t.Name}");
+            using var ws = await t.ConnectAsync();
+            var cmd = Measure.Command(7, "Page.captureScreenshot", "{\"format\":\"png\"}");
+            await ws.SendAsync(1, cmd);
+            await ws.ReceiveAsync();
+            long bytes = 0;
+            int n = 0;
+            var sw = Stopwatch.StartNew();
+            while (n < 3 || sw.Elapsed.TotalSeconds < secs * 2)
+            {
+                await ws.SendAsync(1, cmd);
+                var (_, reply) = await ws.ReceiveAsync();
+                bytes += reply.Length;
+                shotBytes = reply.Length;
+                n++;
+            }
+            mbps[t.Name].Add(bytes / sw.Elapsed.TotalSeconds / 1e6);
+            shots[t.Name].Add(n / sw.Elapsed.TotalSeconds);
+            await ws.CloseAsync();
+        }
+    }
+    Add("chromium_screenshot_mbps", "Chromium Page.captureScreenshot MB/s (1920x1080 PNG)", "MB/s", "higher",
+        Stats.Median(mbps["gateway"]), Stats.Median(mbps["nginx"]), Stats.Median(mbps["direct"]), "gateway >= nginx",
+        new JsonObject { ["reply_bytes"] = shotBytes });
+    Add("chromium_screenshot_per_s", "Chromium screenshots per second", "shot/s", "higher",
+        Stats.Median(shots["gateway"]), Stats.Median(shots["nginx"]), Stats.Median(shots["direct"]));
+}
