@@ -13,7 +13,7 @@ public sealed class BrowserReadiness
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
 
     /// <summary>Pause between failed probes of a just-announced browser (it may still be opening its endpoint).</summary>
-    public static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(50);
+    public static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(10);
 
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
     private static readonly byte[] GetVersion = """{"id":1,"method":"Browser.getVersion"}"""u8.ToArray();

@@ -67,6 +67,7 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton(new ConnectionLimiter(options.MaxConnections));
         services.AddSingleton<GatewayLifetime>();
         services.AddSingleton<CdpMessageLog>();
+        services.AddSingleton<PendingDisconnects>();
         services.AddSingleton<AccessControl>();
         services.AddSingleton<CdpConnectionHandler>();
         services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser));
@@ -153,6 +154,8 @@ public sealed class GatewayApp : IAsyncDisposable
             return;
         }
         await _app.StopAsync().ConfigureAwait(false);
+        // Stopping cancelled every confirm wait, so these resolve at once as context_cancelled.
+        await Services.GetRequiredService<PendingDisconnects>().WaitAsync(_options.ShutdownGrace).ConfigureAwait(false);
         if (_browserSource is not null)
         {
             await _browserSource.DisposeAsync().ConfigureAwait(false);

@@ -22,6 +22,7 @@ public sealed class CdpConnectionHandler(
     GatewayOptions options,
     ConnectionLimiter limiter,
     GatewayLifetime lifetime,
+    PendingDisconnects pending,
     CdpMessageLog messageLog,
     TelemetryConfig telemetryConfig,
     TimeProvider time,
@@ -58,30 +59,43 @@ public sealed class CdpConnectionHandler(
                 $"too many connections: the gateway holds its limit of {options.MaxConnections} (--max-connections)").ConfigureAwait(false);
             return;
         }
+        context.Items[SlotKey] = null;
         try
         {
             var target = UpgradeTarget.FromPath(context.Request.Path.Value);
-            using var subscription = tracker.Subscribe();
-            var browserUrl = tracker.Current;
-            if (browserUrl.Length == 0)
+            var subscription = tracker.Subscribe();
+            var subscriptionHandedOff = false;
+            try
             {
-                await PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                    "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
-                return;
+                var browserUrl = tracker.Current;
+                if (browserUrl.Length == 0)
+                {
+                    await PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                        "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
+                    return;
+                }
+                var client = await context.WebSockets.AcceptWebSocketAsync(AcceptContext).ConfigureAwait(false);
+                using (client)
+                {
+                    subscriptionHandedOff = await RunAsync(context, client, target, browserUrl, subscription).ConfigureAwait(false);
+                }
             }
-            var client = await context.WebSockets.AcceptWebSocketAsync(AcceptContext).ConfigureAwait(false);
-            using (client)
+            finally
             {
-                await RunAsync(context, client, target, browserUrl, subscription).ConfigureAwait(false);
+                if (!subscriptionHandedOff)
+                {
+                    subscription.Dispose();
+                }
             }
         }
         finally
         {
-            limiter.Exit();
+            ReleaseSlot(context);
         }
     }
 
-    private async Task RunAsync(HttpContext context, WebSocket client, UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription)
+    /// <summary>Returns true when a background completion took over the subscription (and disposes it).</summary>
+    private async Task<bool> RunAsync(HttpContext context, WebSocket client, UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription)
     {
         var connectionId = ConnectionId.New();
         var connectedAt = time.GetTimestamp();
@@ -90,7 +104,7 @@ public sealed class CdpConnectionHandler(
         var disconnectPublished = false;
         try
         {
-            await RelayAsync(context, client, target, browserUrl, subscription, connectionId, connectedAt, () => disconnectPublished = true).ConfigureAwait(false);
+            return await RelayAsync(context, client, target, browserUrl, subscription, connectionId, connectedAt, () => disconnectPublished = true).ConfigureAwait(false);
         }
         catch (Exception ex) when (!disconnectPublished)
         {
@@ -99,13 +113,13 @@ public sealed class CdpConnectionHandler(
             client.Abort();
             PublishDisconnect(connectionId, lifetime.Stopping.IsCancellationRequested ? DisconnectReason.ContextCancelled : DisconnectReason.UpstreamError,
                 connectedAt, time.GetTimestamp(), time.GetUtcNow(), new RelayCounters(), new RelayCounters(), null);
+            return false;
         }
     }
 
-    private async Task RelayAsync(HttpContext context, WebSocket client, UpgradeTarget target, string browserUrl,
+    private async Task<bool> RelayAsync(HttpContext context, WebSocket client, UpgradeTarget target, string browserUrl,
         DevToolsUrlTracker.Subscription subscription, string connectionId, long connectedAt, Action published)
     {
-
         using var dialCancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.Stopping);
         DialResult dial;
         try
@@ -133,7 +147,7 @@ public sealed class CdpConnectionHandler(
             published();
             PublishDisconnect(connectionId, cancelled ? DisconnectReason.ContextCancelled : DisconnectReason.UpstreamError,
                 connectedAt, failedAt, failedWall, new RelayCounters(), new RelayCounters(), sentCode);
-            return;
+            return false;
         }
 
         using var upstream = dial.Socket!;
@@ -186,18 +200,44 @@ public sealed class CdpConnectionHandler(
         {
             closeCode = await CloseClientAsync(client, close.Status, close.Text).ConfigureAwait(false);
         }
-        // The client's answer to our close frame is awaited beside the reason, not before it.
+        // From here the disconnect is the background completion's: the handler returns as soon as the
+        // client's close handshake is over, so Kestrel closes the TCP connection then, not after the
+        // confirm wait.
         var handshake = FinishClientCloseAsync(client, clientToUpstream);
-        await fromClient.WaitUntilSettledAsync().ConfigureAwait(false);
-
-        var reason = await resolver.ResolveAsync(cause, dialedBrowserUrl, subscription, options.RestartConfirmWait, lifetime.Stopping).ConfigureAwait(false);
-        subscription.Dispose();
-        // The last commands precede the disconnect, and its loss counts are final.
-        await commands.DrainAsync(CommandDrainWait).ConfigureAwait(false);
         published();
-        PublishDisconnect(connectionId, reason, connectedAt, disconnectedAt, disconnectedWall, fromClient, fromUpstream, closeCode,
-            commands.Dropped, commands.Excluded);
+        pending.Track(CompleteDisconnectAsync(new Ending(connectionId, cause, dialedBrowserUrl, connectedAt, disconnectedAt, disconnectedWall,
+            fromClient, fromUpstream, closeCode, commands), subscription));
         await handshake.ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>What the background completion needs to resolve and report one connection's end.</summary>
+    private sealed record Ending(string ConnectionId, PumpExitCause Cause, string DialedBrowserUrl, long ConnectedAt, long DisconnectedAt,
+        DateTimeOffset DisconnectedWall, RelayCounters FromClient, RelayCounters FromUpstream, int? CloseCode, CdpCommandRecorder Commands);
+
+    /// <summary>Resolves the reason (up to the confirm wait), drains command telemetry, emits <c>cdp_disconnect</c>.</summary>
+    private async Task CompleteDisconnectAsync(Ending end, DevToolsUrlTracker.Subscription subscription)
+    {
+        var reason = DisconnectReason.UpstreamError;
+        try
+        {
+            // Nothing more reaches the closed upstream once no forward is in flight: the counts are final.
+            await end.FromClient.WaitUntilSettledAsync().ConfigureAwait(false);
+            reason = await resolver.ResolveAsync(end.Cause, end.DialedBrowserUrl, subscription, options.RestartConfirmWait, lifetime.Stopping).ConfigureAwait(false);
+            subscription.Dispose();
+            // The last commands precede the disconnect, and its loss counts are final.
+            await end.Commands.DrainAsync(CommandDrainWait).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Connection {ConnectionId}: resolving its end failed", end.ConnectionId);
+        }
+        finally
+        {
+            subscription.Dispose();
+            PublishDisconnect(end.ConnectionId, reason, end.ConnectedAt, end.DisconnectedAt, end.DisconnectedWall, end.FromClient, end.FromUpstream,
+                end.CloseCode, end.Commands.Dropped, end.Commands.Excluded);
+        }
     }
 
     /// <summary>Lets the client answer our close frame (bounded), then lets go of its socket.</summary>
@@ -210,6 +250,17 @@ public sealed class CdpConnectionHandler(
         }
         client.Abort();
         await clientToUpstream.ConfigureAwait(false);
+    }
+
+    private static readonly object SlotKey = new();
+
+    /// <summary>Gives back the connection's --max-connections slot, once, whoever gets there first.</summary>
+    private void ReleaseSlot(HttpContext context)
+    {
+        if (context.Items.Remove(SlotKey))
+        {
+            limiter.Exit();
+        }
     }
 
     /// <summary>The close frame the client gets, or null when its socket is already gone.</summary>

@@ -74,6 +74,27 @@ public sealed class DisconnectScenarioTests
     }
 
     [Fact]
+    public async Task A3b_WhileTheReasonIsStillOpenTheClientsConnectionAndSlotAreAlreadyGivenBack()
+    {
+        await using var gw = await TestGateway.StartAsync(o => o.MaxConnections = 1);
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        gw.Browser.AbortAll();
+        await closed;
+        await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+
+        // The confirm wait has not moved (fake clock), yet the one slot is free again.
+        await WaitUntilAsync(() => gw.Services<CdpGateway.Proxy.ConnectionLimiter>().Open == 0);
+        Assert.Empty(gw.EventsOfType(ConnectionEventTypes.Disconnect));
+        await gw.StartBrowserAsync();
+        using var next = await gw.ConnectAsync();
+        Assert.Equal("{}", await next.EchoAsync("{}"));
+        Assert.Equal(DisconnectReason.UpstreamChanged, Reason(await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect)));
+    }
+
+    [Fact]
     public async Task A4_CrashWithNoRecoveryWithinTheConfirmWait_IsUpstreamError()
     {
         await using var gw = await TestGateway.StartAsync();

@@ -1,0 +1,51 @@
+using System.Globalization;
+using static CdpGateway.Tests.EndToEnd.GatewayProcess;
+
+namespace CdpGateway.Tests.EndToEnd;
+
+/// <summary>What an operator sees when the command line is wrong, or asks for help: the real process's exit code and text.</summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class CommandLineProcessTests
+{
+    private static readonly TimeSpan ExitPatience = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task An_unknown_option_exits_non_zero_with_usage_naming_it()
+    {
+        var (code, stdout, stderr) = await RunToExitAsync(ExitPatience, "--no-such-option");
+
+        Assert.NotEqual(0, code);
+        var text = stdout + stderr;
+        Assert.Contains("--no-such-option", stderr, StringComparison.Ordinal);
+        Assert.Contains("Usage", text, StringComparison.Ordinal);
+        Assert.Contains("--cdp-port", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_chromium_executable_exits_non_zero_naming_the_path()
+    {
+        using var dir = new TestDir();
+        var (cdp, api) = FreePorts();
+        var (code, stdout, stderr) = await RunToExitAsync(ExitPatience,
+            "--chromium", "/nonexistent/chrome",
+            "--cdp-port", cdp.ToString(CultureInfo.InvariantCulture),
+            "--api-port", api.ToString(CultureInfo.InvariantCulture),
+            "--data-dir", dir.DataDir,
+            "--events-file", dir.EventsFile);
+
+        Assert.NotEqual(0, code);
+        Assert.Contains("/nonexistent/chrome", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Help_exits_0_and_lists_the_options()
+    {
+        var (code, stdout, _) = await RunToExitAsync(ExitPatience, "--help");
+
+        Assert.Equal(0, code);
+        foreach (var option in new[] { "--bind", "--cdp-port", "--api-port", "--chromium", "--chromium-flags", "--chromium-log", "--data-dir", "--events-file", "--max-message-bytes", "--token" })
+        {
+            Assert.Contains(option + " ", stdout, StringComparison.Ordinal);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+using static CdpGateway.Tests.EndToEnd.GatewayProcess;
+
+namespace CdpGateway.Tests.EndToEnd;
+
+/// <summary>
+/// SPEC §2: on SIGTERM the gateway closes every client with 1001, records their ends, flushes the events
+/// file, stops Chromium's whole process tree and exits 0 within 10 s. No Chromium outlives it.
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class ShutdownTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Sigterm_closes_clients_with_1001_records_their_ends_exits_0_and_leaves_no_chromium()
+    {
+        await using var gateway = Start(output);
+        await gateway.WaitHealthyAsync();
+        gateway.ChromiumBrowserPid(); // Chromium is running, so "none left" below means something.
+
+        using var browserClient = await CdpSocket.ConnectAsync(gateway.CdpWs());
+        using var pageClient = await CdpSocket.ConnectAsync(await gateway.FirstPageUrlAsync());
+        await browserClient.CallAsync("Browser.getVersion");
+        await pageClient.CallAsync("Runtime.evaluate", """{"expression":"1","returnByValue":true}""");
+        await gateway.WaitForEventsAsync("cdp_connect", 2);
+
+        var browserClosed = browserClient.WaitForCloseAsync(Patience);
+        var pageClosed = pageClient.WaitForCloseAsync(Patience);
+        gateway.Signal(SIGTERM);
+        var sinceSignal = Stopwatch.StartNew();
+        var exitCode = await gateway.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        var exitedAfter = sinceSignal.Elapsed;
+        var leftBehind = ProcessesMentioning(gateway.DataDir);
+        output.WriteLine($"exited with {exitCode} {exitedAfter.TotalMilliseconds:F0} ms after SIGTERM");
+
+        Assert.Equal(0, exitCode);
+        Assert.True(exitedAfter < TimeSpan.FromSeconds(10), $"exited {exitedAfter.TotalSeconds:F1} s after SIGTERM");
+        Assert.Equal(1001, await browserClosed);
+        Assert.Equal(1001, await pageClosed);
+        Assert.True(leftBehind.Count == 0,
+            "processes outlived the gateway: " + Describe(leftBehind));
+
+        // Every line complete JSON; exactly one disconnect per connect, both blamed on the shutdown.
+        var events = ReadEventsFile(gateway.EventsFile, strict: true);
+        var connects = events.Where(e => TypeOf(e) == "cdp_connect").Select(ConnectionIdOf).ToList();
+        var disconnects = events.Where(e => TypeOf(e) == "cdp_disconnect").ToList();
+        Assert.Equal(2, connects.Count);
+        Assert.Equal(connects.Order(), disconnects.Select(ConnectionIdOf).Order());
+        Assert.All(disconnects, d =>
+        {
+            Assert.Equal("context_cancelled", DataOf(d).GetProperty("reason").GetString());
+            Assert.Equal(1001, DataOf(d).GetProperty("close_code").GetInt32());
+        });
+        var seqs = events.Select(e => e.GetProperty("seq").GetInt64()).ToList();
+        Assert.Equal(seqs.Order(), seqs);
+    }
+
+    /// <summary>Even a gateway that gets no chance to clean up (SIGKILL, OOM kill) takes its Chromium with it.</summary>
+    [Fact]
+    public async Task Sigkill_of_the_gateway_leaves_no_chromium_behind()
+    {
+        await using var gateway = Start(output);
+        await gateway.WaitHealthyAsync();
+        gateway.ChromiumBrowserPid(); // Chromium is running, so "none left" below means something.
+
+        gateway.Signal(SIGKILL);
+        await gateway.WaitForExitAsync(TimeSpan.FromSeconds(10));
+
+        // Parent-death handling is asynchronous; a few seconds is the bound an operator would accept.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        IReadOnlyList<(int Pid, string[] Args)> left;
+        while ((left = ProcessesMentioning(gateway.DataDir)).Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        Assert.True(left.Count == 0,
+            "processes outlived the gateway: " + Describe(left));
+    }
+}
