@@ -23,6 +23,7 @@ public sealed class CdpConnectionHandler(
     ConnectionLimiter limiter,
     GatewayLifetime lifetime,
     PendingDisconnects pending,
+    IChromiumControl chromium,
     CdpMessageLog messageLog,
     TelemetryConfig telemetryConfig,
     TimeProvider time,
@@ -280,7 +281,9 @@ public sealed class CdpConnectionHandler(
                 _ => null,
             };
         }
-        if (DisconnectReasonResolver.HasMoved(tracker.Current, dialedBrowserUrl))
+        // A browser replaced on purpose (restart, new flags) usually drops the socket before its
+        // successor announces itself; the client is told it is a restart all the same.
+        if (DisconnectReasonResolver.HasMoved(tracker.Current, dialedBrowserUrl) || chromium.Status.State == ChromiumState.Restarting)
         {
             return (CloseCodes.BrowserRestarted, CloseCodes.BrowserRestartedText);
         }

@@ -149,6 +149,27 @@ public sealed class ChromiumApiTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_client_on_a_browser_restarted_on_request_is_told_1012_and_its_disconnect_is_upstream_changed()
+    {
+        var gateway = await StartAsync();
+        using var client = new ClientWebSocket();
+        client.Options.KeepAliveInterval = TimeSpan.Zero;
+        await client.ConnectAsync(new Uri($"ws://127.0.0.1:{gateway.CdpPort}/devtools/browser/any"), FakeBrowsers.Timeout());
+        Assert.Equal("{\"id\":1}", await client.EchoAsync("{\"id\":1}"));
+        var closed = client.WaitForCloseAsync();
+
+        var (status, _) = await SendAsync(gateway, HttpMethod.Post, "/chromium/restart");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal((WebSocketCloseStatus)1012, await closed);
+        await FakeBrowsers.EventuallyAsync(() => gateway.Events.Snapshot(0, 8192, EventCategory.Connection).Any(e => e.Type == ConnectionEventTypes.Disconnect), "disconnect");
+        var disconnect = JsonDocument.Parse(gateway.Events.Snapshot(0, 8192, EventCategory.Connection).Single(e => e.Type == ConnectionEventTypes.Disconnect).Utf8Json)
+            .RootElement.GetProperty("event").GetProperty("data");
+        Assert.Equal(DisconnectReason.UpstreamChanged, disconnect.GetProperty("reason").GetString());
+        Assert.Equal(1012, disconnect.GetProperty("close_code").GetInt32());
+    }
+
+    [Fact]
     public async Task A_connection_opened_during_a_restart_lands_on_the_new_browser()
     {
         // The next browser takes a while to announce itself: the connection is opened in that gap.
