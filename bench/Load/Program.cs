@@ -134,6 +134,8 @@ async Task RunMicroAsync()
         await Measure.RequestsPerSecondAsync(t, 16, quick ? 0.5 : 1);
         await Measure.MegabytesPerSecondAsync(t, 1 << 20, true, 0.3);
         await Measure.MegabytesPerSecondAsync(t, 1 << 20, false, 0.3);
+        // Connection set-up and teardown too, so the first conns round does not pay for the JIT.
+        await Measure.ConnectionsPerSecondAsync(t, 4, quick ? 0.3 : 1);
     }
 
     if (Want("rtt"))

@@ -22,6 +22,38 @@ public sealed record RestartAnswer
     [JsonPropertyName("elapsed_ms")] public double ElapsedMs { get; init; }
     [JsonPropertyName("restarted")] public bool Restarted { get; init; }
     [JsonPropertyName("flags")] public IReadOnlyList<string>? Flags { get; init; }
+    [JsonPropertyName("phases")] public RestartPhasesAnswer? Phases { get; init; }
+}
+
+/// <summary>
+/// Where a restart's time went (launch mode): Chromium's own phases, and <c>gateway_ms</c>, the rest of
+/// <c>elapsed_ms</c>, split into the gateway's steps between them. All in milliseconds on the gateway's clock.
+/// </summary>
+public sealed record RestartPhasesAnswer
+{
+    /// <summary>Stop signal sent until no process of the old browser's group was left (null: none was running).</summary>
+    [JsonPropertyName("stop_ms")] public double? StopMs { get; init; }
+    [JsonPropertyName("launch_to_devtools_ms")] public double LaunchToDevToolsMs { get; init; }
+    [JsonPropertyName("devtools_to_ready_ms")] public double DevToolsToReadyMs { get; init; }
+    [JsonPropertyName("gateway_ms")] public double GatewayMs { get; init; }
+    [JsonPropertyName("request_to_stop_ms")] public double? RequestToStopMs { get; init; }
+    [JsonPropertyName("stopped_to_launch_ms")] public double? StoppedToLaunchMs { get; init; }
+    [JsonPropertyName("ready_to_answer_ms")] public double ReadyToAnswerMs { get; init; }
+
+    public static RestartPhasesAnswer? From(RestartPhases? phases) => phases is null ? null : new RestartPhasesAnswer
+    {
+        StopMs = Ms(phases.Stop),
+        LaunchToDevToolsMs = Ms(phases.LaunchToDevTools),
+        DevToolsToReadyMs = Ms(phases.DevToolsToReady),
+        GatewayMs = Ms(phases.Gateway),
+        RequestToStopMs = Ms(phases.RequestToStop),
+        StoppedToLaunchMs = Ms(phases.StoppedToLaunch),
+        ReadyToAnswerMs = Ms(phases.ReadyToAnswer),
+    };
+
+    private static double Ms(TimeSpan span) => Math.Round(span.TotalMilliseconds, 1);
+
+    private static double? Ms(TimeSpan? span) => span is { } s ? Ms(s) : null;
 }
 
 /// <summary><c>GET /chromium/flags</c>.</summary>

@@ -10,7 +10,7 @@ namespace CdpGateway.Api;
 /// <summary>
 /// The Chromium control API (SPEC §5): <c>GET /chromium</c>, <c>POST /chromium/restart</c>,
 /// <c>GET|PATCH|PUT /chromium/flags</c>. A restart answers once the new browser is ready: 200 with its URL
-/// and the elapsed time, 504 with the Chromium state after 90 s, 409 when this mode cannot restart.
+/// and the elapsed time (in launch mode split into its phases), 504 with the Chromium state after 90 s, 409 when this mode cannot restart.
 /// A body that is not <c>{"flags":[...]}</c> of <c>--flags</c> is 400 with a message naming what is wrong.
 /// </summary>
 public static class ChromiumEndpoints
@@ -94,6 +94,7 @@ public static class ChromiumEndpoints
                 ElapsedMs = Math.Round(result.Elapsed.TotalMilliseconds, 1),
                 Restarted = result.Restarted,
                 Flags = result.Flags,
+                Phases = RestartPhasesAnswer.From(result.Phases),
             }, ApiJsonContext.Default.RestartAnswer);
         }
         catch (ChromiumControlUnavailableException e)

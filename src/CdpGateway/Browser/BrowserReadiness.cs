@@ -100,15 +100,19 @@ public sealed class BrowserReadiness
     /// <summary>
     /// Probes <paramref name="url"/> until it answers, then marks <paramref name="generation"/> ready. Gives up
     /// when <paramref name="isCurrent"/> says the browser was replaced, or on cancellation.
+    /// <paramref name="answered"/> gets the <see cref="TimeProvider.GetTimestamp"/> of the answer before
+    /// anyone waiting for readiness is woken.
     /// </summary>
-    public async Task ProbeUntilReadyAsync(long generation, string url, Func<bool> isCurrent, CancellationToken cancellationToken)
+    public async Task ProbeUntilReadyAsync(long generation, string url, Func<bool> isCurrent, CancellationToken cancellationToken,
+        Action<long>? answered = null)
     {
         while (isCurrent() && !cancellationToken.IsCancellationRequested)
         {
-            if (await ProbeAsync(url, cancellationToken).ConfigureAwait(false))
+            if (await AnsweredAtAsync(url, cancellationToken).ConfigureAwait(false) is { } at)
             {
                 if (isCurrent())
                 {
+                    answered?.Invoke(at);
                     MarkReady(generation, url);
                 }
                 return;
@@ -125,7 +129,11 @@ public sealed class BrowserReadiness
     }
 
     /// <summary>One <c>Browser.getVersion</c> round trip on the browser endpoint; false if it fails or times out.</summary>
-    public async Task<bool> ProbeAsync(string url, CancellationToken cancellationToken)
+    public async Task<bool> ProbeAsync(string url, CancellationToken cancellationToken) =>
+        await AnsweredAtAsync(url, cancellationToken).ConfigureAwait(false) is not null;
+
+    /// <summary>One <c>Browser.getVersion</c> round trip; the timestamp its reply arrived at, or null if it failed or timed out.</summary>
+    private async Task<long?> AnsweredAtAsync(string url, CancellationToken cancellationToken)
     {
         using var timeout = new CancellationTokenSource(ProbeTimeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
@@ -138,12 +146,13 @@ public sealed class BrowserReadiness
             await socket.SendAsync(GetVersion, WebSocketMessageType.Text, endOfMessage: true, ct).ConfigureAwait(false);
             var buffer = new byte[16 * 1024];
             using var message = new MemoryStream();
+            long answeredAt;
             while (true)
             {
                 var result = await socket.ReceiveAsync(buffer, ct).ConfigureAwait(false);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    return false;
+                    return null;
                 }
                 message.Write(buffer, 0, result.Count);
                 if (!result.EndOfMessage)
@@ -152,6 +161,7 @@ public sealed class BrowserReadiness
                 }
                 if (IsGetVersionReply(message.GetBuffer().AsSpan(0, (int)message.Length)))
                 {
+                    answeredAt = _time.GetTimestamp();
                     break;
                 }
                 message.SetLength(0); // an event sent before the reply
@@ -164,11 +174,11 @@ public sealed class BrowserReadiness
             {
                 // The answer is what mattered.
             }
-            return true;
+            return answeredAt;
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or HttpRequestException or UriFormatException)
         {
-            return false;
+            return null;
         }
     }
 

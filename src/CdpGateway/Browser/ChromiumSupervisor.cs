@@ -9,7 +9,8 @@ namespace CdpGateway.Browser;
 /// Launch mode: owns one Chromium at a time. Launches it, learns its DevTools URL from its output, finds it
 /// ready (<c>Browser.getVersion</c>), brings it back after a crash with backoff (250 ms doubling to 10 s,
 /// reset after a minute of healthy uptime; three quick deaths in a row is a crash loop, retried at the cap),
-/// restarts it on request or with new flags (serialized), and stops it with its whole process group.
+/// restarts it on request or with new flags (serialized), and stops it with its whole process group. A
+/// browser that prints no DevTools line within <see cref="StartTimeout"/> is killed and counts as a crash.
 /// One loop task makes every start and stop decision, so no two launches ever race; requests only signal it.
 /// Every timer runs on the injected <see cref="TimeProvider"/>.
 /// </summary>
@@ -19,6 +20,9 @@ public sealed class ChromiumSupervisor : IChromiumControl
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan HealthyUptime = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(3);
+
+    /// <summary>How long a launched browser may take to print its DevTools line before it is killed as hung.</summary>
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Quick deaths in a row (each before <see cref="HealthyUptime"/>) that make a crash loop.</summary>
     public const int CrashLoopThreshold = 3;
@@ -50,6 +54,9 @@ public sealed class ChromiumSupervisor : IChromiumControl
     private int _consecutiveCrashes;
     private TimeSpan _nextBackoff = InitialBackoff;
     private long? _nextStartAt;
+    private long? _startDeadline;
+    private LaunchedChromium? _restartStopped;
+    private LaunchedChromium? _readyRun;
 
     public ChromiumSupervisor(GatewayOptions options, DevToolsUrlTracker tracker, IEventPublisher events, TimeProvider time, ILogger<ChromiumSupervisor> logger)
     {
@@ -63,6 +70,18 @@ public sealed class ChromiumSupervisor : IChromiumControl
     }
 
     public bool IsReady => _readiness.IsReady;
+
+    /// <summary>When the current browser's start timeout fires (a timestamp), once its timer exists; for tests.</summary>
+    internal long? StartDeadline
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _startDeadline;
+            }
+        }
+    }
 
     public IReadOnlyList<string> Flags => _flags.Current;
 
@@ -207,9 +226,23 @@ public sealed class ChromiumSupervisor : IChromiumControl
         try
         {
             var (generation, url) = await _readiness.WaitReadyAfterAsync(before, linked.Token).ConfigureAwait(false);
-            var elapsed = _time.GetElapsedTime(started);
-            _logger.LogInformation("Chromium restarted and ready in {Elapsed} ms: {Url}", (long)elapsed.TotalMilliseconds, url);
-            return new ChromiumRestartResult(url, generation, elapsed, _flags.Current, Restarted: true);
+            var end = _time.GetTimestamp();
+            var elapsed = _time.GetElapsedTime(started, end);
+            var phases = Phases(started, end, generation);
+            if (phases is null)
+            {
+                _logger.LogInformation("Chromium restarted and ready in {Elapsed} ms: {Url}", Ms(elapsed), url);
+            }
+            else
+            {
+                _logger.LogInformation(
+                    "Chromium restarted and ready in {Elapsed} ms: stop {Stop} ms, launch to DevTools line {Launch} ms, " +
+                    "DevTools line to Browser.getVersion {Ready} ms, gateway {Gateway} ms (request to stop {RequestToStop} ms, " +
+                    "stopped to launch {StoppedToLaunch} ms, ready to answer {ReadyToAnswer} ms): {Url}",
+                    Ms(elapsed), Ms(phases.Stop), Ms(phases.LaunchToDevTools), Ms(phases.DevToolsToReady), Ms(phases.Gateway),
+                    Ms(phases.RequestToStop), Ms(phases.StoppedToLaunch), Ms(phases.ReadyToAnswer), url);
+            }
+            return new ChromiumRestartResult(url, generation, elapsed, _flags.Current, Restarted: true) { Phases = phases };
         }
         catch (OperationCanceledException) when (limit.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -217,6 +250,41 @@ public sealed class ChromiumSupervisor : IChromiumControl
                 $"Chromium was not ready within {BrowserReadiness.Limit.TotalSeconds:0} s of the restart", Status);
         }
     }
+
+    /// <summary>
+    /// Splits a restart (<paramref name="started"/> to <paramref name="end"/>) into Chromium's phases and the
+    /// gateway's steps between them; null when the ready browser is not the one this restart launched.
+    /// </summary>
+    private RestartPhases? Phases(long started, long end, long generation)
+    {
+        LaunchedChromium? run;
+        LaunchedChromium? stopped;
+        lock (_gate)
+        {
+            run = _readyRun;
+            stopped = _restartStopped;
+        }
+        if (run is null || run.Generation != generation || run.AnnouncedAt is not { } announced || run.AnsweredAt is not { } answered
+            || run.StartedAt < started)
+        {
+            return null;
+        }
+        var launchToDevTools = _time.GetElapsedTime(run.StartedAt, announced);
+        var devToolsToReady = _time.GetElapsedTime(announced, answered);
+        var readyToAnswer = _time.GetElapsedTime(answered, end);
+        TimeSpan? stop = null, requestToStop = null, stoppedToLaunch = null;
+        // The stop of this restart, directly followed by this launch (no failed launch or crash in between).
+        if (stopped is { StopSentAt: { } sent, GoneAt: { } gone } && stopped.Generation == generation - 1 && sent >= started)
+        {
+            stop = _time.GetElapsedTime(sent, gone);
+            requestToStop = _time.GetElapsedTime(started, sent);
+            stoppedToLaunch = _time.GetElapsedTime(gone, run.StartedAt);
+        }
+        var gateway = _time.GetElapsedTime(started, end) - (stop ?? TimeSpan.Zero) - launchToDevTools - devToolsToReady;
+        return new RestartPhases(stop, launchToDevTools, devToolsToReady, gateway, requestToStop, stoppedToLaunch, readyToAnswer);
+    }
+
+    private static double? Ms(TimeSpan? span) => span is { } s ? Math.Round(s.TotalMilliseconds, 1) : null;
 
     private async Task SuperviseAsync(LaunchedChromium? running)
     {
@@ -244,10 +312,11 @@ public sealed class ChromiumSupervisor : IChromiumControl
             var request = Volatile.Read(ref _restartRequest).Task;
             if (running is not null)
             {
-                await Task.WhenAny(running.Exited, request, shutdown).ConfigureAwait(false);
+                var hung = await WaitWhileRunningAsync(running, request, shutdown).ConfigureAwait(false);
                 if (shutdown.IsCompleted)
                 {
                     await StopAsync(running, ChromiumExitCause.Shutdown).ConfigureAwait(false);
+                    await running.CleanedUp.ConfigureAwait(false);
                     return;
                 }
                 if (request.IsCompleted && !running.Exited.IsCompleted)
@@ -258,7 +327,14 @@ public sealed class ChromiumSupervisor : IChromiumControl
                     running = TryLaunch();
                     continue;
                 }
-                await RecordCrashAsync(running).ConfigureAwait(false);
+                if (hung)
+                {
+                    await KillHungAsync(running).ConfigureAwait(false);
+                }
+                else
+                {
+                    await RecordCrashAsync(running, reason: null).ConfigureAwait(false);
+                }
             }
             else
             {
@@ -299,6 +375,64 @@ public sealed class ChromiumSupervisor : IChromiumControl
             }
             running = TryLaunch();
         }
+    }
+
+    /// <summary>
+    /// Waits until the browser exits, a restart or shutdown is asked for, or (true) it has printed no
+    /// DevTools line within <see cref="StartTimeout"/> of its launch.
+    /// </summary>
+    private async Task<bool> WaitWhileRunningAsync(LaunchedChromium running, Task request, Task shutdown)
+    {
+        if (running.Announced.IsCompleted)
+        {
+            await Task.WhenAny(running.Exited, request, shutdown).ConfigureAwait(false);
+            return false;
+        }
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+        var remaining = StartTimeout - _time.GetElapsedTime(running.StartedAt);
+        var timer = remaining > TimeSpan.Zero ? Task.Delay(remaining, _time, cancel.Token) : Task.CompletedTask;
+        lock (_gate)
+        {
+            // Published after the timer exists, so whoever reads it and moves a test clock moves this timer.
+            _startDeadline = running.StartedAt + (long)(StartTimeout.TotalSeconds * _time.TimestampFrequency);
+        }
+        try
+        {
+            var first = await Task.WhenAny(running.Exited, request, shutdown, running.Announced, timer).ConfigureAwait(false);
+            if (first == running.Announced && !running.Exited.IsCompleted && !request.IsCompleted && !shutdown.IsCompleted)
+            {
+                lock (_gate)
+                {
+                    _startDeadline = null;
+                }
+                await Task.WhenAny(running.Exited, request, shutdown).ConfigureAwait(false);
+                return false;
+            }
+            return timer.IsCompleted && !running.Announced.IsCompleted
+                && !running.Exited.IsCompleted && !request.IsCompleted && !shutdown.IsCompleted;
+        }
+        finally
+        {
+            await cancel.CancelAsync().ConfigureAwait(false);
+            lock (_gate)
+            {
+                _startDeadline = null;
+            }
+        }
+    }
+
+    /// <summary>A browser that never announced itself: killed with its group, recorded as a crash, retried with the backoff.</summary>
+    private async Task KillHungAsync(LaunchedChromium running)
+    {
+        var reason = $"no DevTools line within {StartTimeout.TotalSeconds:0} s";
+        _logger.LogError("Chromium (pid {Pid}) printed {Reason} of its launch; killing its process group", running.Pid, reason);
+        _readiness.MarkNotReady();
+        await running.ReapAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            _lastError = $"Chromium printed {reason} of its launch";
+        }
+        await RecordCrashAsync(running, reason).ConfigureAwait(false);
     }
 
     /// <summary>Consumes the pending restart request; an operator's restart starts afresh, without backoff.</summary>
@@ -384,9 +518,9 @@ public sealed class ChromiumSupervisor : IChromiumControl
             {
                 return; // a browser already being replaced, or a repeated announcement
             }
-            running.DevToolsUrl = url;
+            running.MarkAnnounced(url, _time.GetTimestamp());
         }
-        var startup = _time.GetElapsedTime(running.StartedAt);
+        var startup = _time.GetElapsedTime(running.StartedAt, running.AnnouncedAt!.Value);
         _tracker.Set(url);
         _events.Publish(ChromiumEventTypes.Started, EventCategory.System,
             new ChromiumStartedData(running.Pid, running.Generation, url, Math.Round(startup.TotalMilliseconds, 3)),
@@ -396,8 +530,15 @@ public sealed class ChromiumSupervisor : IChromiumControl
 
     private async Task ProbeAsync(LaunchedChromium running, string url)
     {
-        var announced = _time.GetTimestamp();
-        await _readiness.ProbeUntilReadyAsync(running.Generation, url, () => IsCurrent(running), _shutdown.Token).ConfigureAwait(false);
+        await _readiness.ProbeUntilReadyAsync(running.Generation, url, () => IsCurrent(running), _shutdown.Token, answered =>
+        {
+            // Before readiness wakes a waiting restart, which reads these for its phases.
+            running.AnsweredAt = answered;
+            lock (_gate)
+            {
+                _readyRun = running;
+            }
+        }).ConfigureAwait(false);
         var ready = false;
         lock (_gate)
         {
@@ -409,8 +550,9 @@ public sealed class ChromiumSupervisor : IChromiumControl
         }
         if (ready)
         {
-            _logger.LogInformation("Chromium (pid {Pid}) is ready: Browser.getVersion answered {Elapsed} ms after its DevTools line",
-                running.Pid, (long)_time.GetElapsedTime(announced).TotalMilliseconds);
+            _logger.LogInformation("Chromium (pid {Pid}) is ready: Browser.getVersion answered {Elapsed} ms after its DevTools line, {Launch} ms after its launch",
+                running.Pid, Ms(_time.GetElapsedTime(running.AnnouncedAt!.Value, running.AnsweredAt!.Value)),
+                Ms(_time.GetElapsedTime(running.StartedAt, running.AnsweredAt!.Value)));
         }
     }
 
@@ -430,20 +572,28 @@ public sealed class ChromiumSupervisor : IChromiumControl
             SetState(ChromiumState.Stopped);
         }
         _logger.LogInformation("Stopping Chromium (pid {Pid}) for {Cause}", running.Pid, cause);
-        var code = await running.StopAsync(StopGrace, _time).ConfigureAwait(false);
-        var exit = RecordExit(running, code, cause);
-        _logger.LogInformation("Chromium (pid {Pid}) stopped ({Status}) after {Uptime} ms",
-            running.Pid, Describe(exit), exit.UptimeMs);
+        var code = await running.StopAsync(StopGrace).ConfigureAwait(false);
+        var exit = RecordExit(running, code, cause, reason: null);
+        if (cause == ChromiumExitCause.Restart)
+        {
+            lock (_gate)
+            {
+                _restartStopped = running;
+            }
+        }
+        _logger.LogInformation("Chromium (pid {Pid}) stopped ({Status}) after {Uptime} ms; its group was gone {Stop} ms after the stop signal",
+            running.Pid, Describe(exit), exit.UptimeMs,
+            running is { StopSentAt: { } sent, GoneAt: { } gone } ? Ms(_time.GetElapsedTime(sent, gone)) : null);
         Publish(exit, backoff: null, crashLoop: null);
     }
 
-    private async Task RecordCrashAsync(LaunchedChromium running)
+    private async Task RecordCrashAsync(LaunchedChromium running, string? reason)
     {
         _readiness.MarkNotReady();
         SetState(ChromiumState.Backoff); // at once: /health must not call a dead browser ready while its group is reaped
         var code = await running.Exited.ConfigureAwait(false);
         await running.ReapAsync().ConfigureAwait(false);
-        var exit = RecordExit(running, code, ChromiumExitCause.Crash);
+        var exit = RecordExit(running, code, ChromiumExitCause.Crash, reason);
         TimeSpan backoff;
         bool crashLoop;
         lock (_gate)
@@ -458,7 +608,13 @@ public sealed class ChromiumSupervisor : IChromiumControl
             _state = crashLoop ? ChromiumState.CrashLoop : ChromiumState.Backoff;
             backoff = _nextBackoff;
         }
-        if (crashLoop)
+        if (reason is not null)
+        {
+            _logger.LogError("Chromium (pid {Pid}) killed ({Status}) after {Uptime} ms: {Reason}; {Loop}next start in {Backoff} ms",
+                running.Pid, Describe(exit), exit.UptimeMs, reason,
+                crashLoop ? $"crash loop ({_consecutiveCrashes} in a row); " : "", (long)backoff.TotalMilliseconds);
+        }
+        else if (crashLoop)
         {
             _logger.LogError("Chromium (pid {Pid}) exited unexpectedly ({Status}) after {Uptime} ms: crash loop ({Count} in a row); next start in {Backoff} ms",
                 running.Pid, Describe(exit), exit.UptimeMs, _consecutiveCrashes, (long)backoff.TotalMilliseconds);
@@ -481,11 +637,11 @@ public sealed class ChromiumSupervisor : IChromiumControl
         }
     }
 
-    private ChromiumExit RecordExit(LaunchedChromium running, int dotnetExitCode, string cause)
+    private ChromiumExit RecordExit(LaunchedChromium running, int dotnetExitCode, string cause, string? reason)
     {
         var (exitCode, signal) = ChromiumExit.Describe(dotnetExitCode);
         var exit = new ChromiumExit(running.Pid, running.Generation, exitCode, signal,
-            (long)_time.GetElapsedTime(running.StartedAt).TotalMilliseconds, cause, _time.GetUtcNow());
+            (long)_time.GetElapsedTime(running.StartedAt).TotalMilliseconds, cause, _time.GetUtcNow(), reason);
         lock (_gate)
         {
             _lastExit = exit;

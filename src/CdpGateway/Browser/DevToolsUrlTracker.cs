@@ -10,7 +10,9 @@ namespace CdpGateway.Browser;
 public sealed class DevToolsUrlTracker
 {
     private readonly Lock _gate = new();
-    private readonly List<Channel<string>> _subscribers = [];
+    // A set, not a list: every connection unsubscribes when it ends, and removing from a list of
+    // 10,000 subscribers is a scan under the lock every other connection's subscribe waits on.
+    private readonly HashSet<Channel<string>> _subscribers = new(ReferenceEqualityComparer.Instance);
     private volatile string _current = "";
     private long _generation;
 

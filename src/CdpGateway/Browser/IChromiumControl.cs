@@ -24,8 +24,29 @@ public interface IChromiumControl : IAsyncDisposable
     Task<ChromiumRestartResult> ChangeFlagsAsync(IReadOnlyList<string> flags, bool replace, CancellationToken cancellationToken);
 }
 
-/// <summary>A finished restart: the new browser's URL and how long stop-to-ready took.</summary>
-public sealed record ChromiumRestartResult(string DevToolsUrl, long Generation, TimeSpan Elapsed, IReadOnlyList<string> Flags, bool Restarted);
+/// <summary>A finished restart: the new browser's URL, how long stop-to-ready took and, in launch mode, where that time went.</summary>
+public sealed record ChromiumRestartResult(string DevToolsUrl, long Generation, TimeSpan Elapsed, IReadOnlyList<string> Flags, bool Restarted)
+{
+    public RestartPhases? Phases { get; init; }
+}
+
+/// <summary>
+/// Where a restart's time went, measured on the gateway's clock. Chromium's own phases: <see cref="Stop"/>
+/// (stop signal sent until no process of its group is left), <see cref="LaunchToDevTools"/> (spawn until its
+/// DevTools line was read), <see cref="DevToolsToReady"/> (that line until <c>Browser.getVersion</c> was
+/// answered). The gateway's own steps between them: <see cref="RequestToStop"/>, <see cref="StoppedToLaunch"/>
+/// (standing the watchdog down, clearing profile locks, building the command line) and
+/// <see cref="ReadyToAnswer"/>. The six add up to the elapsed time; a phase that did not happen (no browser
+/// was running when the restart was asked for) is null and its time counts as the gateway's.
+/// </summary>
+public sealed record RestartPhases(
+    TimeSpan? Stop,
+    TimeSpan LaunchToDevTools,
+    TimeSpan DevToolsToReady,
+    TimeSpan Gateway,
+    TimeSpan? RequestToStop,
+    TimeSpan? StoppedToLaunch,
+    TimeSpan ReadyToAnswer);
 
 /// <summary>The operation needs something this mode does not have (HTTP 409).</summary>
 public sealed class ChromiumControlUnavailableException(string message) : Exception(message);

@@ -15,17 +15,24 @@ internal sealed class LaunchedChromium
     private static readonly string? Setsid = FindOnPath("setsid");
     private static readonly string? Setpriv = FindOnPath("setpriv");
 
+    /// <summary>How long the output readers may outlive the group (a crashpad handler outside it may hold the pipes).</summary>
+    private static readonly TimeSpan OutputDrainLimit = TimeSpan.FromSeconds(1);
+
     private readonly Process _process;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly TaskCompletionSource _announced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ProcessGroupWatchdog? _watchdog;
     private Task _stdout = Task.CompletedTask;
     private Task _stderr = Task.CompletedTask;
+    private Task _cleanedUp = Task.CompletedTask;
     private int _reaped;
 
-    private LaunchedChromium(Process process, long generation, long startedAt, ILogger logger)
+    private LaunchedChromium(Process process, long generation, long startedAt, TimeProvider time, ILogger logger)
     {
         _process = process;
         _logger = logger;
+        _time = time;
         Pid = process.Id;
         Generation = generation;
         StartedAt = startedAt;
@@ -44,11 +51,37 @@ internal sealed class LaunchedChromium
     /// <summary>True when Chromium leads its own process group (setsid was there), so the group can be signalled.</summary>
     public bool OwnGroup { get; }
 
-    /// <summary>The URL this browser announced, once it has.</summary>
-    public string? DevToolsUrl { get; set; }
+    /// <summary>The URL this browser announced, once it has. Set through <see cref="MarkAnnounced"/>.</summary>
+    public string? DevToolsUrl { get; private set; }
+
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> when its DevTools line was read.</summary>
+    public long? AnnouncedAt { get; private set; }
+
+    /// <summary>Completes when the DevTools line was read.</summary>
+    public Task Announced => _announced.Task;
+
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> when <c>Browser.getVersion</c> was first answered.</summary>
+    public long? AnsweredAt { get; set; }
+
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> when the stop began (SIGTERM, or SIGKILL without a grace).</summary>
+    public long? StopSentAt { get; private set; }
+
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> when no process of its group was left.</summary>
+    public long? GoneAt { get; private set; }
+
+    /// <summary>Completes once the watchdog has exited and the output readers are done (or given up on).</summary>
+    public Task CleanedUp => _cleanedUp;
 
     /// <summary>Set once this browser answered <c>Browser.getVersion</c>.</summary>
     public bool WasReady { get; set; }
+
+    /// <summary>Records the DevTools line (call once, under the owner's lock).</summary>
+    public void MarkAnnounced(string url, long at)
+    {
+        DevToolsUrl = url;
+        AnnouncedAt = at;
+        _announced.TrySetResult();
+    }
 
     /// <summary>Completes with .NET's exit code (128+N for death by signal N) when the browser process exits.</summary>
     public Task<int> Exited { get; }
@@ -95,7 +128,7 @@ internal sealed class LaunchedChromium
         var startedAt = time.GetTimestamp();
         var process = launcher.Start(info);
         process.StandardInput.Close();
-        var running = new LaunchedChromium(process, generation, startedAt, logger);
+        var running = new LaunchedChromium(process, generation, startedAt, time, logger);
         if (running.OwnGroup)
         {
             running._watchdog = ProcessGroupWatchdog.Start(running.Pid, i => Process.Start(i)!);
@@ -117,12 +150,13 @@ internal sealed class LaunchedChromium
     /// Stops it: SIGTERM to the whole group, SIGKILL to the group after <paramref name="grace"/>, then waits
     /// until no process of the group is left. Returns .NET's exit code of the browser process.
     /// </summary>
-    public async Task<int> StopAsync(TimeSpan grace, TimeProvider time)
+    public async Task<int> StopAsync(TimeSpan grace)
     {
         if (!Exited.IsCompleted)
         {
+            StopSentAt ??= _time.GetTimestamp();
             Signal(Posix.SIGTERM);
-            using var graceTimer = new CancellationTokenSource(grace, time);
+            using var graceTimer = new CancellationTokenSource(grace, _time);
             try
             {
                 await Exited.WaitAsync(graceTimer.Token).ConfigureAwait(false);
@@ -140,6 +174,8 @@ internal sealed class LaunchedChromium
     /// <summary>
     /// After the browser process ended (or to end it): SIGKILL whatever is left of the group (a renderer or
     /// zygote of a dead browser is of no use), wait for the group to be gone, stand the watchdog down.
+    /// Returns once the group is gone and the watchdog has been sent SIGKILL; reaping the watchdog and
+    /// draining the output continue in the background (<see cref="CleanedUp"/>), off the restart's path.
     /// </summary>
     public async Task ReapAsync()
     {
@@ -149,24 +185,49 @@ internal sealed class LaunchedChromium
             return;
         }
         var tree = OwnGroup ? [] : ProcessTree.Descendants(Pid);
+        if (!Exited.IsCompleted)
+        {
+            StopSentAt ??= _time.GetTimestamp();
+        }
         Signal(Posix.SIGKILL);
         foreach (var child in tree)
         {
             child.KillIfAlive();
         }
         await Exited.ConfigureAwait(false);
+        var exitSeenAt = _time.GetTimestamp();
         var gone = OwnGroup
             ? await ProcessTree.WaitGroupGoneAsync(Pid, TimeSpan.FromSeconds(5)).ConfigureAwait(false)
             : await WaitTreeGoneAsync(tree).ConfigureAwait(false);
+        GoneAt = _time.GetTimestamp();
+        if (StopSentAt is { } sent)
+        {
+            _logger.LogDebug("Chromium (pid {Pid}): its exit was seen {Exit} ms after the stop signal, its group was gone {Gone} ms after that",
+                Pid, Math.Round(_time.GetElapsedTime(sent, exitSeenAt).TotalMilliseconds, 1),
+                Math.Round(_time.GetElapsedTime(exitSeenAt, GoneAt.Value).TotalMilliseconds, 1));
+        }
         if (!gone)
         {
             _logger.LogError("Processes of Chromium's group {Pgid} survived SIGKILL", Pid);
         }
-        _watchdog?.Dispose();
+        // SIGKILL now, so the watchdog can never fire on this group id once it may be reused; waiting for
+        // its exit is not needed for that and happens in the background.
+        _watchdog?.StandDown();
+        _cleanedUp = CleanUpAsync();
+    }
+
+    private async Task CleanUpAsync()
+    {
+        var watchdog = _watchdog;
+        if (watchdog is not null)
+        {
+            await watchdog.DisposeAsync().ConfigureAwait(false);
+        }
         try
         {
-            // Bounded: the output pipes close with the last process holding them, which is gone by now.
-            await Task.WhenAll(_stdout, _stderr).WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            // Bounded: the output pipes close with the last process holding them. The group is gone, but
+            // Chromium's crashpad handler runs in a session of its own and holds them until it notices.
+            await Task.WhenAll(_stdout, _stderr).WaitAsync(OutputDrainLimit).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {

@@ -11,13 +11,14 @@ namespace CdpGateway.Browser;
 /// covers the browser process alone; this covers its children too. On a normal stop the gateway kills the
 /// watchdog itself once the group is gone, so the watchdog never fires on a group id that may be reused.
 /// </summary>
-internal sealed class ProcessGroupWatchdog : IDisposable
+internal sealed class ProcessGroupWatchdog : IAsyncDisposable
 {
     private const string Script =
         "trap '' INT TERM HUP QUIT; read pgid || exit 0; while read line; do :; done; " +
         "case \"$pgid\" in ''|*[!0-9]*|0|1) exit 0;; esac; kill -KILL -- \"-$pgid\" 2>/dev/null; exit 0";
 
     private readonly Process _process;
+    private int _stoodDown;
     private int _disposed;
 
     private ProcessGroupWatchdog(Process process)
@@ -52,21 +53,39 @@ internal sealed class ProcessGroupWatchdog : IDisposable
         return new ProcessGroupWatchdog(process);
     }
 
-    /// <summary>Stands the watchdog down (kills it) without touching the group.</summary>
-    public void Dispose()
+    /// <summary>Stands the watchdog down without touching the group: SIGKILL, at once. It is reaped by <see cref="DisposeAsync"/>.</summary>
+    public void StandDown()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Interlocked.Exchange(ref _stoodDown, 1) != 0)
         {
             return;
         }
         try
         {
             _process.Kill();
-            _process.WaitForExit(2000);
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
         {
             // Already gone.
+        }
+    }
+
+    /// <summary>Stands it down if not yet done and waits (bounded) for it to exit.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        StandDown();
+        try
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await _process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException)
+        {
+            // Not reaped in time, or already gone: nothing more to do for a SIGKILLed shell.
         }
         _process.Dispose();
     }

@@ -49,6 +49,10 @@ public sealed class GatewayApp : IAsyncDisposable
 
         var bind = ParseBind(options.Bind);
         AccessControl.CheckBind(options, bind);
+        // Relay traffic continues on the thread that completed the socket operation instead of being
+        // handed to the thread pool once more (input and output pipes alike): fewer context switches
+        // per relayed message. Safe because nothing after a socket await blocks (see RuntimeTuning).
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -146,6 +150,9 @@ public sealed class GatewayApp : IAsyncDisposable
     /// <summary>Completes when the host has been asked to stop (SIGINT, SIGTERM).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
+    /// <summary>Stopping cancels every confirm wait; this bounds the command-telemetry drains that remain.</summary>
+    private static readonly TimeSpan PendingDisconnectsGrace = TimeSpan.FromSeconds(2);
+
     /// <summary>Closes every client (1001, with its event), stops Chromium, then flushes the events file.</summary>
     public async Task StopAsync()
     {
@@ -155,7 +162,7 @@ public sealed class GatewayApp : IAsyncDisposable
         }
         await _app.StopAsync().ConfigureAwait(false);
         // Stopping cancelled every confirm wait, so these resolve at once as context_cancelled.
-        await Services.GetRequiredService<PendingDisconnects>().WaitAsync(_options.ShutdownGrace).ConfigureAwait(false);
+        await Services.GetRequiredService<PendingDisconnects>().WaitAsync(PendingDisconnectsGrace).ConfigureAwait(false);
         if (_browserSource is not null)
         {
             await _browserSource.DisposeAsync().ConfigureAwait(false);

@@ -26,8 +26,11 @@ public sealed class GatewayOptions
     /// <summary>How long the dial keeps trying for a browser before it gives up (SPEC §4).</summary>
     public TimeSpan DialRetryWindow { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long shutdown waits for clients to finish their close handshake.</summary>
-    public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(8);
+    /// <summary>
+    /// How long shutdown waits for clients to finish their close handshake. With the wait for pending
+    /// disconnects and Chromium's stop grace it keeps a shutdown inside SPEC's 10 s.
+    /// </summary>
+    public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(4);
 
     public bool AttachMode => !string.IsNullOrEmpty(ChromiumLog);
 

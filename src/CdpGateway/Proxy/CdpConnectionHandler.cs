@@ -60,7 +60,6 @@ public sealed class CdpConnectionHandler(
                 $"too many connections: the gateway holds its limit of {options.MaxConnections} (--max-connections)").ConfigureAwait(false);
             return;
         }
-        context.Items[SlotKey] = null;
         try
         {
             var target = UpgradeTarget.FromPath(context.Request.Path.Value);
@@ -91,7 +90,9 @@ public sealed class CdpConnectionHandler(
         }
         finally
         {
-            ReleaseSlot(context);
+            // The handler returns once the client's close handshake is over (the reason may still be
+            // resolving in the background), so the slot is free as soon as the socket is.
+            limiter.Exit();
         }
     }
 
@@ -251,17 +252,6 @@ public sealed class CdpConnectionHandler(
         }
         client.Abort();
         await clientToUpstream.ConfigureAwait(false);
-    }
-
-    private static readonly object SlotKey = new();
-
-    /// <summary>Gives back the connection's --max-connections slot, once, whoever gets there first.</summary>
-    private void ReleaseSlot(HttpContext context)
-    {
-        if (context.Items.Remove(SlotKey))
-        {
-            limiter.Exit();
-        }
     }
 
     /// <summary>The close frame the client gets, or null when its socket is already gone.</summary>

@@ -4,8 +4,9 @@ using System.Net.WebSockets;
 namespace CdpGateway.Proxy;
 
 /// <summary>
-/// Copies WebSocket messages from one socket to another, unchanged and in order, frame chunk by
-/// frame chunk: no parsing, no per-message allocation. Between messages it waits with a zero-byte
+/// Copies WebSocket messages from one socket to another, unchanged and in order, chunk by chunk
+/// (a message up to 32 KiB in one piece, a larger one in pieces of up to 256 KiB): no parsing, no
+/// per-message allocation. Between messages it waits with a zero-byte
 /// receive so an idle connection holds no buffer. It never throws: the return value says which side
 /// ended the copy. Observers (message logging, command telemetry) see messages only through the
 /// optional hooks, and only after the forward.
@@ -14,6 +15,13 @@ public static class WebSocketRelay
 {
     /// <summary>Chunk size rented from the shared pool while a message is in flight.</summary>
     public const int ChunkBytes = 32 * 1024;
+
+    /// <summary>
+    /// Chunk size for the rest of a message once its first chunk filled <see cref="ChunkBytes"/>
+    /// without ending it: a large message then costs a few receive/send pairs (and frames) per MiB
+    /// instead of 32. Held only while that message is in flight.
+    /// </summary>
+    public const int LargeChunkBytes = 256 * 1024;
 
     /// <summary>Optional per-message logging (<c>--log-cdp-messages</c>); null on the normal path.</summary>
     public sealed record MessageLogging(CdpMessageLog Log, string ConnectionId, string Direction);
@@ -58,19 +66,28 @@ public static class WebSocketRelay
                     buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
                 }
 
-                try
+                // Fill the chunk before sending it (or stop at the message's end): a receive returns what
+                // one socket read brought, a few KiB when completions run inline, and every send is a
+                // frame, a masking pass and a syscall. The message is not usable before its end anyway.
+                var filled = 0;
+                do
                 {
-                    result = await source.ReceiveAsync(buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false);
+                    try
+                    {
+                        result = await source.ReceiveAsync(buffer.AsMemory(filled), CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (Exception)
+                    {
+                        return new RelayOutcome(RelayEnd.SourceFailed);
+                    }
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return Closed(source);
+                    }
+                    filled += result.Count;
                 }
-                catch (Exception)
-                {
-                    return new RelayOutcome(RelayEnd.SourceFailed);
-                }
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return Closed(source);
-                }
-                var chunk = buffer.AsMemory(0, result.Count);
+                while (!result.EndOfMessage && filled < buffer.Length);
+                var chunk = buffer.AsMemory(0, filled);
                 if (messageBytes == 0)
                 {
                     if (options.Logging is not null)
@@ -83,7 +100,7 @@ public static class WebSocketRelay
                 {
                     options.Tap!.Append(chunk.Span);
                 }
-                messageBytes += result.Count;
+                messageBytes += filled;
                 if (messageBytes > options.MaxMessageBytes)
                 {
                     return new RelayOutcome(RelayEnd.SourceOversize);
@@ -91,6 +108,13 @@ public static class WebSocketRelay
                 if (!await TrySendAsync(destination, chunk, result.MessageType, result.EndOfMessage, counters).ConfigureAwait(false))
                 {
                     return new RelayOutcome(RelayEnd.DestinationFailed);
+                }
+                if (!result.EndOfMessage && buffer.Length < LargeChunkBytes)
+                {
+                    // A large message: the rest goes through a larger chunk.
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                    buffer = ArrayPool<byte>.Shared.Rent(LargeChunkBytes);
                 }
                 if (result.EndOfMessage)
                 {

@@ -36,6 +36,26 @@ internal sealed class EventJsonWriter
 
     public void Write<T>(long tsMicroseconds, string type, string category, T data, JsonTypeInfo<T> dataType)
     {
+        WriteHead(tsMicroseconds, type, category);
+        JsonSerializer.Serialize(_writer, data, dataType);
+        _writer.WriteEndObject();
+        _writer.Flush();
+    }
+
+    /// <summary>
+    /// Like <see cref="Write{T}"/> for data that is already one compact UTF-8 JSON object, embedded unchanged (what a
+    /// converter writing <see cref="Utf8JsonWriter.WriteRawValue(ReadOnlySpan{byte}, bool)"/> would produce).
+    /// </summary>
+    public void WriteUtf8(long tsMicroseconds, string type, string category, ReadOnlySpan<byte> dataJson)
+    {
+        WriteHead(tsMicroseconds, type, category);
+        _writer.WriteRawValue(dataJson, skipInputValidation: true);
+        _writer.WriteEndObject();
+        _writer.Flush();
+    }
+
+    private void WriteHead(long tsMicroseconds, string type, string category)
+    {
         if (_buffer.Capacity > MaxRetainedBufferBytes)
         {
             _buffer = new ArrayBufferWriter<byte>(1024);
@@ -55,8 +75,5 @@ internal sealed class EventJsonWriter
         _writer.WriteString(KindName, GatewayValue);
         _writer.WriteEndObject();
         _writer.WritePropertyName(DataName);
-        JsonSerializer.Serialize(_writer, data, dataType);
-        _writer.WriteEndObject();
-        _writer.Flush();
     }
 }

@@ -96,6 +96,37 @@ public sealed class EventStream : IEventPublisher
     }
 
     /// <summary>
+    /// Publishes an event whose <c>data</c> is already serialized: <paramref name="dataJson"/> must be one compact UTF-8
+    /// JSON object (no raw newline); it is embedded unchanged, exactly as a converter writing it raw would. Same
+    /// contract as <see cref="Publish{T}"/> (never throws, never blocks on a reader), without a data object or a
+    /// serializer pass.
+    /// </summary>
+    public long PublishUtf8(string type, string category, ReadOnlySpan<byte> dataJson, DateTimeOffset? timestamp = null)
+    {
+        if (!_config.IsEnabled(category))
+        {
+            return 0;
+        }
+
+        EventJsonWriter? writer = t_eventWriter;
+        t_eventWriter = null;
+        try
+        {
+            writer ??= new EventJsonWriter();
+            long ts = ToUnixMicroseconds(timestamp ?? _time.GetUtcNow());
+            writer.WriteUtf8(ts, type, category, dataJson);
+            long seq = Append(category, type, writer.WrittenSpan);
+            t_eventWriter = writer;
+            return seq;
+        }
+        catch (Exception)
+        {
+            Interlocked.Increment(ref _droppedEvents);
+            return 0;
+        }
+    }
+
+    /// <summary>
     /// A reader positioned after <paramref name="afterSeq"/>: its first read returns the event with seq
     /// <c>afterSeq + 1</c> (or reports the events missed if that one is no longer retained). Use <see cref="Seq"/>
     /// to see only new events, 0 to start from the very first.

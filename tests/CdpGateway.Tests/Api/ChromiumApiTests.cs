@@ -89,6 +89,16 @@ public sealed class ChromiumApiTests : IAsyncDisposable
         Assert.NotEqual(before, url);
         Assert.Equal(gateway.Tracker.Current, url);
         Assert.True(restart.GetProperty("elapsed_ms").GetDouble() > 0);
+        var phases = restart.GetProperty("phases");
+        var chromiumMs = phases.GetProperty("stop_ms").GetDouble() + phases.GetProperty("launch_to_devtools_ms").GetDouble()
+            + phases.GetProperty("devtools_to_ready_ms").GetDouble();
+        Assert.True(phases.GetProperty("launch_to_devtools_ms").GetDouble() > 0);
+        Assert.InRange(phases.GetProperty("gateway_ms").GetDouble(), 0, restart.GetProperty("elapsed_ms").GetDouble());
+        Assert.Equal(restart.GetProperty("elapsed_ms").GetDouble(), chromiumMs + phases.GetProperty("gateway_ms").GetDouble(), 0.5);
+        foreach (var name in (string[])["request_to_stop_ms", "stopped_to_launch_ms", "ready_to_answer_ms"])
+        {
+            Assert.True(phases.GetProperty(name).GetDouble() >= 0, name);
+        }
         Assert.Equal("restart", gateway.Chromium.Status.LastExit!.Cause);
 
         var broken = await StartAsync(o => o.Chromium = _fakes.Script("exit 7"), waitReady: false);

@@ -1,5 +1,6 @@
 using CdpGateway.Browser;
 using CdpGateway.Telemetry;
+using CdpGateway.Tests.Telemetry;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CdpGateway.Tests.Browser;
@@ -80,6 +81,93 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
         Assert.Equal(["restart", "restart"], exits.Select(e => e.GetProperty("cause").GetString()));
         Assert.Equal([1L, 2L], exits.Select(e => e.GetProperty("generation").GetInt64()));
         Assert.Equal(0, supervisor.Status.ConsecutiveCrashes);
+    }
+
+    [Fact]
+    public async Task A_restart_reports_its_phases_which_add_up_to_its_elapsed_time_and_logs_them()
+    {
+        var logger = new RecordingLogger<ChromiumSupervisor>();
+        // A fake that takes a noticeable while to announce itself, so the phases are not all near zero.
+        var (supervisor, _, _) = _fakes.Supervisor(_fakes.FakeChromium("export FAKE_CHROMIUM_STARTUP_DELAY_MS=150\n"), logger: logger);
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+
+        var restart = await supervisor.RestartAsync(FakeBrowsers.Timeout());
+
+        var phases = restart.Phases;
+        Assert.NotNull(phases);
+        Assert.NotNull(phases.Stop);
+        Assert.True(phases.Stop > TimeSpan.Zero);
+        Assert.True(phases.LaunchToDevTools >= TimeSpan.FromMilliseconds(150), $"launch to DevTools line {phases.LaunchToDevTools}");
+        Assert.True(phases.DevToolsToReady > TimeSpan.Zero);
+        Assert.True(phases.Gateway >= TimeSpan.Zero);
+        // The gateway's steps make up its share (to the tick rounding of each span).
+        var steps = phases.RequestToStop!.Value + phases.StoppedToLaunch!.Value + phases.ReadyToAnswer;
+        Assert.True((phases.Gateway - steps).Duration() < TimeSpan.FromMilliseconds(0.01), $"{phases.Gateway} vs {steps}");
+        Assert.Equal(restart.Elapsed, phases.Stop.Value + phases.LaunchToDevTools + phases.DevToolsToReady + phases.Gateway);
+        Assert.Contains(logger.Entries, e => e.Message.StartsWith("Chromium restarted and ready in ", StringComparison.Ordinal)
+            && e.Message.Contains("launch to DevTools line", StringComparison.Ordinal) && e.Message.Contains("gateway ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_browser_that_prints_no_devtools_line_is_killed_after_the_start_timeout_and_retried_with_backoff()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var logger = new RecordingLogger<ChromiumSupervisor>();
+        // Never prints anything; has a child, which the kill must take too.
+        var mute = _fakes.Script("sleep 600 &\nwait");
+        var (supervisor, events, tracker) = _fakes.Supervisor(mute, clock, logger: logger);
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+        var pid = supervisor.Pid!.Value;
+        await FakeBrowsers.EventuallyAsync(() => supervisor.StartDeadline is not null, "the start timeout armed");
+        await FakeBrowsers.EventuallyAsync(() => FakeBrowsers.ProcessesWith("600").Any(p => FakeBrowsers.ProcessGroupOf(p) == pid), "the child");
+
+        // Patience up to the last tick: still starting, nothing killed.
+        clock.Advance(ChromiumSupervisor.StartTimeout - TimeSpan.FromMilliseconds(1));
+        await Task.Delay(100);
+        Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited));
+        Assert.Equal(ChromiumState.Starting, supervisor.Status.State);
+        Assert.Equal(pid, supervisor.Pid);
+
+        // Then the group is killed, the exit is a crash with its reason, and the next start waits out the backoff.
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        var exited = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited);
+        Assert.Equal("crash", exited.GetProperty("cause").GetString());
+        Assert.Equal("SIGKILL", exited.GetProperty("signal").GetString());
+        Assert.Equal(250, exited.GetProperty("backoff_ms").GetDouble());
+        Assert.Equal(pid, exited.GetProperty("pid").GetInt32());
+        Assert.DoesNotContain(FakeBrowsers.ProcessesWith("600"), p => FakeBrowsers.ProcessGroupOf(p) == pid);
+        var status = supervisor.Status;
+        Assert.Equal(ChromiumState.Backoff, status.State);
+        Assert.Equal("no DevTools line within 60 s", status.LastExit!.Reason);
+        Assert.Equal("crash", status.LastExit.Cause);
+        Assert.Contains("no DevTools line within 60 s", status.LastError);
+        Assert.Contains(logger.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Error
+            && e.Message.Contains($"Chromium (pid {pid}) printed no DevTools line within 60 s", StringComparison.Ordinal));
+        Assert.True(string.IsNullOrEmpty(tracker.Current)); // never announced
+
+        await FakeBrowsers.EventuallyAsync(() => supervisor.Status.NextStartInMs is not null, "waiting out the backoff");
+        clock.Advance(ChromiumSupervisor.InitialBackoff);
+        await FakeBrowsers.EventuallyAsync(() => supervisor.Status.Generation == 2 && supervisor.Pid is not null, "the retry");
+        Assert.NotEqual(pid, supervisor.Pid);
+        Assert.Equal(1, supervisor.Status.ConsecutiveCrashes);
+    }
+
+    [Fact]
+    public async Task A_browser_that_announced_itself_in_time_is_never_hit_by_the_start_timeout()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (supervisor, events, _) = _fakes.Supervisor(_fakes.FakeChromium(), clock);
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+        await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
+        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady && supervisor.StartDeadline is null, "ready, with no start timeout left");
+        var pid = supervisor.Pid;
+
+        clock.Advance(ChromiumSupervisor.StartTimeout * 2);
+        await Task.Delay(100);
+        Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited));
+        Assert.True(supervisor.IsReady);
+        Assert.Equal(pid, supervisor.Pid);
     }
 
     [Fact]

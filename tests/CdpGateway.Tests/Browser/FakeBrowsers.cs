@@ -3,6 +3,7 @@ using System.Text.Json;
 using CdpGateway.Browser;
 using CdpGateway.Hosting;
 using CdpGateway.Telemetry;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CdpGateway.Tests.Browser;
@@ -44,12 +45,12 @@ public sealed class FakeBrowsers : IAsyncDisposable
     };
 
     public (ChromiumSupervisor Supervisor, EventStream Events, DevToolsUrlTracker Tracker) Supervisor(
-        string executable, TimeProvider? time = null, string flags = "")
+        string executable, TimeProvider? time = null, string flags = "", ILogger<ChromiumSupervisor>? logger = null)
     {
         time ??= TimeProvider.System;
         var events = new EventStream(time, new TelemetryConfig());
         var tracker = new DevToolsUrlTracker();
-        var supervisor = new ChromiumSupervisor(Options(executable, flags), tracker, events, time, NullLogger<ChromiumSupervisor>.Instance);
+        var supervisor = new ChromiumSupervisor(Options(executable, flags), tracker, events, time, logger ?? NullLogger<ChromiumSupervisor>.Instance);
         _owned.Add(supervisor);
         return (supervisor, events, tracker);
     }

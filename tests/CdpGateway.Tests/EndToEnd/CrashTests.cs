@@ -35,9 +35,15 @@ public sealed class CrashTests(ITestOutputHelper output)
         Assert.True(closeCode is 1011 or 1012, $"close code {closeCode?.ToString() ?? "none (no close frame)"}, wanted 1011 or 1012");
         Assert.True(closedAfter < TimeSpan.FromSeconds(3), $"the client was closed {closedAfter.TotalMilliseconds:F0} ms after the crash");
 
-        // Nobody asked for a restart: the gateway relaunches Chromium itself.
+        // Nobody asked for a restart: the gateway relaunches Chromium itself, and says what happened.
         var secondUrl = await gateway.WaitHealthyAsync(notUrl: firstUrl);
         Assert.NotEqual(chromium, gateway.ChromiumBrowserPid());
+        var exited = GatewayProcess.DataOf((await gateway.WaitForEventsAsync("chromium_exited", 1,
+            e => GatewayProcess.DataOf(e).GetProperty("pid").GetInt32() == chromium))[0]);
+        Assert.Equal("crash", exited.GetProperty("cause").GetString());
+        Assert.Equal("SIGKILL", exited.GetProperty("signal").GetString());
+        var started = await gateway.WaitForEventsAsync("chromium_started", 2);
+        Assert.Equal(secondUrl, GatewayProcess.DataOf(started[^1]).GetProperty("devtools_url").GetString());
 
         var disconnect = await gateway.WaitForDisconnectAsync(ConnectionIdOf(connect));
         Assert.Equal("upstream_changed", disconnect.GetProperty("reason").GetString());

@@ -405,12 +405,31 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <summary>The pid of the Chromium browser process (not a --type= child) running on this gateway's data dir.</summary>
     public int ChromiumBrowserPid()
     {
-        var browsers = ProcessesMentioning("--user-data-dir=" + DataDir)
+        var candidates = ProcessesMentioning("--user-data-dir=" + DataDir)
             // Chromium's children rewrite their command line into one space-separated string.
             .Where(p => !string.Join(' ', p.Args).Contains(" --type=", StringComparison.Ordinal))
             .ToList();
+        // A child caught between its fork and its exec still carries the browser's command line: the
+        // browser is the one whose parent is none of them.
+        var pids = candidates.Select(p => p.Pid).ToHashSet();
+        var browsers = candidates.Where(p => !pids.Contains(ParentPidOf(p.Pid))).ToList();
         Assert.True(browsers.Count == 1, $"expected one Chromium browser process on {DataDir}, found: {Describe(browsers)}");
         return browsers[0].Pid;
+    }
+
+    private static int ParentPidOf(int pid)
+    {
+        try
+        {
+            // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return -1; // gone
+        }
     }
 
     /// <summary>Starts FakeChromium (through a /bin/sh wrapper that execs it) with its stderr appended to <paramref name="logFile"/>.</summary>

@@ -51,6 +51,9 @@ public sealed record CdpArgument
 {
     private readonly Segment[] _segments;
 
+    // The field's name, encoded once: the payload writer would otherwise transcode and check it on every command.
+    private readonly JsonEncodedText _name;
+
     internal CdpArgument(string path, CdpArgumentKind kind, CdpArgumentTreatment treatment, string? field,
         CdpEnumSet? values = null, string? redactedBecause = null)
     {
@@ -61,6 +64,7 @@ public sealed record CdpArgument
         Values = values;
         RedactedBecause = redactedBecause;
         _segments = Parse(path);
+        _name = JsonEncodedText.Encode(field ?? "");
     }
 
     public CdpMethod Method { get; init; }
@@ -92,7 +96,7 @@ public sealed record CdpArgument
             case CdpArgumentTreatment.Presence:
             {
                 bool present = TryResolve(parameters, out JsonElement value) && Content(value).Length > 0;
-                writer.WriteBoolean(Field!, present);
+                writer.WriteBoolean(_name, present);
                 return;
             }
             case CdpArgumentTreatment.MimeCategories:
@@ -114,14 +118,14 @@ public sealed record CdpArgument
                 }
                 if (element.TryGetDouble(out double number) && double.IsFinite(number))
                 {
-                    writer.WriteNumber(Field!, number);
+                    writer.WriteNumber(_name, number);
                 }
                 return;
             case CdpArgumentTreatment.Integer:
-                writer.WriteNumber(Field!, ReadInteger(element));
+                writer.WriteNumber(_name, ReadInteger(element));
                 return;
             case CdpArgumentTreatment.Boolean:
-                writer.WriteBoolean(Field!, element.ValueKind switch
+                writer.WriteBoolean(_name, element.ValueKind switch
                 {
                     JsonValueKind.True => true,
                     JsonValueKind.False => false,
@@ -129,31 +133,35 @@ public sealed record CdpArgument
                 });
                 return;
             case CdpArgumentTreatment.Enum:
-                writer.WriteString(Field!, Values!.FindJson(Content(element)) ?? CdpVocabulary.Other);
+                writer.WriteString(_name, Values!.FindJson(Content(element)) ?? CdpVocabulary.Other);
                 return;
             case CdpArgumentTreatment.Length:
-                writer.WriteNumber(Field!, JsonStringText.Utf16Length(Content(element)));
+                writer.WriteNumber(_name, JsonStringText.Utf16Length(Content(element)));
                 return;
             case CdpArgumentTreatment.Count:
                 if (element.ValueKind != JsonValueKind.Array)
                 {
                     throw Malformed("an array");
                 }
-                writer.WriteNumber(Field!, element.GetArrayLength());
+                writer.WriteNumber(_name, element.GetArrayLength());
                 return;
             case CdpArgumentTreatment.OpaqueId:
-                writer.WriteString(Field!, JsonStringText.Clip(Content(element), CdpVocabulary.MaxOpaqueIdBytes));
+            {
+                Span<char> id = stackalloc char[CdpVocabulary.MaxOpaqueIdBytes];
+                int length = JsonStringText.ClipInto(Content(element), CdpVocabulary.MaxOpaqueIdBytes, id);
+                writer.WriteString(_name, id[..length]);
                 return;
+            }
             case CdpArgumentTreatment.UrlScheme:
                 if (CdpVocabulary.UrlScheme(Content(element)) is { } scheme)
                 {
-                    writer.WriteString(Field!, scheme);
+                    writer.WriteString(_name, scheme);
                 }
                 return;
             case CdpArgumentTreatment.NamedKey:
                 if (CdpVocabulary.NamedKeys.FindJson(Content(element)) is { } key)
                 {
-                    writer.WriteString(Field!, key);
+                    writer.WriteString(_name, key);
                 }
                 return;
             default:
@@ -182,7 +190,7 @@ public sealed record CdpArgument
                 categories.Add(CdpVocabulary.MimeCategory(Content(mime)));
             }
         }
-        writer.WriteStartArray(Field!);
+        writer.WriteStartArray(_name);
         foreach (string category in categories)
         {
             writer.WriteStringValue(category);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using System.Text.Json;
 
@@ -22,7 +21,13 @@ public static class CdpCommandClassifier
     // Deeper than the protocol ever nests, shallow enough to bound work; the reader is iterative either way.
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 512 };
 
-    private static readonly JsonWriterOptions WriterOptions = new() { Indented = false };
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = ReaderOptions.MaxDepth };
+
+    private static readonly JsonEncodedText MethodName = JsonEncodedText.Encode("method");
+    private static readonly JsonEncodedText ConnectionIdName = JsonEncodedText.Encode("connection_id");
+    private static readonly JsonEncodedText CommandIdName = JsonEncodedText.Encode("command_id");
+    private static readonly JsonEncodedText SessionIdName = JsonEncodedText.Encode("session_id");
+    private static readonly JsonEncodedText TruncatedName = JsonEncodedText.Encode("truncated");
 
     /// <summary>
     /// Admission: true when the frame is a JSON object whose top-level <c>method</c> is a reported method. Escaped
@@ -78,21 +83,48 @@ public static class CdpCommandClassifier
     public static ClassifyResult Classify(ReadOnlySpan<byte> frame, CdpMethod method, string connectionId)
     {
         ArgumentNullException.ThrowIfNull(connectionId);
+        CdpPayloadWriter payload = CdpPayloadWriter.Rent();
+        try
+        {
+            ClassifyOutcome outcome = ClassifyInto(frame.ToArray(), method, connectionId, payload, out string? problem);
+            return outcome switch
+            {
+                ClassifyOutcome.Reported => ClassifyResult.Reported(new CdpCommandData(method, payload.WrittenSpan.ToArray())),
+                ClassifyOutcome.Malformed => ClassifyResult.Malformed(problem!),
+                _ => ClassifyResult.Ignored(problem!),
+            };
+        }
+        finally
+        {
+            CdpPayloadWriter.Return(payload);
+        }
+    }
 
+    /// <summary>
+    /// <see cref="Classify"/> without allocating the result: on <see cref="ClassifyOutcome.Reported"/> the payload is
+    /// in <paramref name="payload"/> (<see cref="CdpPayloadWriter.WrittenSpan"/>). The frame is read in place (the
+    /// params object is indexed straight from it, not copied).
+    /// </summary>
+    internal static ClassifyOutcome ClassifyInto(ReadOnlyMemory<byte> frame, CdpMethod method, string connectionId,
+        CdpPayloadWriter payload, out string? problem)
+    {
+        problem = null;
         JsonDocument? parameters = null;
         try
         {
-            var reader = new Utf8JsonReader(frame, ReaderOptions);
+            var reader = new Utf8JsonReader(frame.Span, ReaderOptions);
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
-                return ClassifyResult.Ignored("the frame is not a JSON object");
+                problem = "the frame is not a JSON object";
+                return ClassifyOutcome.Ignored;
             }
 
             bool seenId = false, seenMethod = false, seenSession = false, seenParams = false;
             bool methodMatches = false;
             long? commandId = null;
-            string? sessionId = null;
-            string? problem = null;
+            Span<char> session = stackalloc char[CdpVocabulary.MaxOpaqueIdBytes];
+            int sessionLength = -1;
+            string? malformed = null;
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
@@ -100,7 +132,8 @@ public static class CdpCommandClassifier
                 {
                     if (!Once(ref seenId))
                     {
-                        return ClassifyResult.Ignored("duplicate top-level id");
+                        problem = "duplicate top-level id";
+                        return ClassifyOutcome.Ignored;
                     }
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.Number && TryGetInteger(ref reader, out long id))
@@ -109,7 +142,7 @@ public static class CdpCommandClassifier
                     }
                     else if (reader.TokenType != JsonTokenType.Null)
                     {
-                        problem ??= "id must be an integer";
+                        malformed ??= "id must be an integer";
                         reader.Skip();
                     }
                 }
@@ -117,7 +150,8 @@ public static class CdpCommandClassifier
                 {
                     if (!Once(ref seenMethod))
                     {
-                        return ClassifyResult.Ignored("duplicate top-level method");
+                        problem = "duplicate top-level method";
+                        return ClassifyOutcome.Ignored;
                     }
                     reader.Read();
                     methodMatches = reader.TokenType == JsonTokenType.String &&
@@ -128,16 +162,17 @@ public static class CdpCommandClassifier
                 {
                     if (!Once(ref seenSession))
                     {
-                        return ClassifyResult.Ignored("duplicate top-level sessionId");
+                        problem = "duplicate top-level sessionId";
+                        return ClassifyOutcome.Ignored;
                     }
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.String)
                     {
-                        sessionId = JsonStringText.Clip(reader.ValueSpan, CdpVocabulary.MaxOpaqueIdBytes);
+                        sessionLength = JsonStringText.ClipInto(reader.ValueSpan, CdpVocabulary.MaxOpaqueIdBytes, session);
                     }
                     else if (reader.TokenType != JsonTokenType.Null)
                     {
-                        problem ??= "sessionId must be a string";
+                        malformed ??= "sessionId must be a string";
                         reader.Skip();
                     }
                 }
@@ -145,16 +180,20 @@ public static class CdpCommandClassifier
                 {
                     if (!Once(ref seenParams))
                     {
-                        return ClassifyResult.Ignored("duplicate top-level params");
+                        problem = "duplicate top-level params";
+                        return ClassifyOutcome.Ignored;
                     }
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.StartObject)
                     {
-                        parameters = JsonDocument.ParseValue(ref reader);
+                        // Validated by the skip (with the frame's depth limit), then indexed in place.
+                        int start = (int)reader.TokenStartIndex;
+                        reader.Skip();
+                        parameters = JsonDocument.Parse(frame[start..(int)reader.BytesConsumed], DocumentOptions);
                     }
                     else if (reader.TokenType != JsonTokenType.Null)
                     {
-                        problem ??= "params must be an object";
+                        malformed ??= "params must be an object";
                         reader.Skip();
                     }
                 }
@@ -168,28 +207,33 @@ public static class CdpCommandClassifier
             // Anything after the object (other than whitespace) makes the reader throw: not JSON, not a command.
             if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
             {
-                return ClassifyResult.Ignored("the frame is not a single JSON object");
+                problem = "the frame is not a single JSON object";
+                return ClassifyOutcome.Ignored;
             }
             if (!methodMatches)
             {
-                return ClassifyResult.Ignored($"the top-level method is not {method.Name()}");
+                problem = $"the top-level method is not {method.Name()}";
+                return ClassifyOutcome.Ignored;
             }
-            if (problem is not null)
+            if (malformed is not null)
             {
-                return ClassifyResult.Malformed(problem);
+                problem = malformed;
+                return ClassifyOutcome.Malformed;
             }
 
             JsonElement root = parameters?.RootElement ?? default;
-            byte[] payload = BuildPayload(method, connectionId, commandId, sessionId, root);
-            return ClassifyResult.Reported(new CdpCommandData(method, payload));
+            BuildPayload(payload, method, connectionId, commandId, sessionLength >= 0, session[..Math.Max(sessionLength, 0)], root);
+            return ClassifyOutcome.Reported;
         }
         catch (JsonException)
         {
-            return ClassifyResult.Ignored("the frame is not valid JSON");
+            problem = "the frame is not valid JSON";
+            return ClassifyOutcome.Ignored;
         }
-        catch (CdpMalformedCommandException malformed)
+        catch (CdpMalformedCommandException malformedCommand)
         {
-            return ClassifyResult.Malformed(malformed.Message);
+            problem = malformedCommand.Message;
+            return ClassifyOutcome.Malformed;
         }
         finally
         {
@@ -197,56 +241,51 @@ public static class CdpCommandClassifier
         }
     }
 
-    private static byte[] BuildPayload(CdpMethod method, string connectionId, long? commandId, string? sessionId,
-        JsonElement parameters)
+    private static void BuildPayload(CdpPayloadWriter payload, CdpMethod method, string connectionId, long? commandId,
+        bool hasSession, ReadOnlySpan<char> sessionId, JsonElement parameters)
     {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        Utf8JsonWriter writer = payload.Start();
+        WriteCommon(writer, method, connectionId, commandId, hasSession, sessionId);
+        foreach (CdpArgument argument in CdpArgumentManifest.ArgumentsOf(method))
         {
-            WriteCommon(writer, method, connectionId, commandId, sessionId);
-            foreach (CdpArgument argument in CdpArgumentManifest.ArgumentsOf(method))
-            {
-                argument.Write(parameters, writer);
-            }
-            writer.WriteEndObject();
+            argument.Write(parameters, writer);
         }
+        writer.WriteEndObject();
+        writer.Flush();
 
-        if (buffer.WrittenCount < MaxPayloadBytes)
+        if (payload.WrittenCount < MaxPayloadBytes)
         {
-            return buffer.WrittenSpan.ToArray();
+            return;
         }
 
         // Unreachable by construction (every string is bounded and arrays are counts: the largest payload is about
         // 3.3 KiB, with four 128-byte ids of escaped control characters); kept so the bound holds even if a future
         // manifest entry breaks that arithmetic. The event still says which command ran.
-        buffer.ResetWrittenCount();
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
-        {
-            WriteCommon(writer, method, connectionId, commandId, sessionId);
-            writer.WriteBoolean("truncated", true);
-            writer.WriteEndObject();
-        }
-        return buffer.WrittenSpan.ToArray();
+        writer = payload.Start();
+        WriteCommon(writer, method, connectionId, commandId, hasSession, sessionId);
+        writer.WriteBoolean(TruncatedName, true);
+        writer.WriteEndObject();
+        writer.Flush();
     }
 
     private static void WriteCommon(Utf8JsonWriter writer, CdpMethod method, string connectionId, long? commandId,
-        string? sessionId)
+        bool hasSession, ReadOnlySpan<char> sessionId)
     {
         writer.WriteStartObject();
-        writer.WriteString("method", method.Name());
-        writer.WriteString("connection_id", ClipId(connectionId));
+        writer.WriteString(MethodName, method.EncodedName());
+        writer.WriteString(ConnectionIdName, ClipId(connectionId));
         if (commandId is long id)
         {
-            writer.WriteNumber("command_id", id);
+            writer.WriteNumber(CommandIdName, id);
         }
-        if (sessionId is not null)
+        if (hasSession)
         {
-            writer.WriteString("session_id", sessionId);
+            writer.WriteString(SessionIdName, sessionId);
         }
     }
 
     /// <summary>Matches a top-level method string's content (escapes in place) against the reported methods.</summary>
-    private static bool TryLookup(ReadOnlySpan<byte> content, out CdpMethod method)
+    internal static bool TryLookup(ReadOnlySpan<byte> content, out CdpMethod method)
     {
         Span<char> name = stackalloc char[CdpMethods.MaxNameLength];
         if (JsonStringText.TryDecodeShort(content, name, out int length))

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text.Json;
-using System.Threading.Channels;
 using CdpGateway.Proxy;
 using Microsoft.Extensions.Logging;
 
@@ -13,6 +12,11 @@ namespace CdpGateway.Telemetry.Commands;
 /// off that path. The queue is bounded (frames and bytes): when full, a command is counted as dropped
 /// rather than slowing the relay, and library traffic never enters it, so it cannot crowd commands out.
 /// </summary>
+/// <remarks>
+/// The worker is shared by every connection of one publisher (<see cref="CdpCommandWorker"/>) and runs in short
+/// batches, so a command costs no thread hop of its own; each connection's queue is still worked in order by one
+/// thread at a time. Nothing (queue, worker) is created until a connection's first admitted command.
+/// </remarks>
 public sealed class CdpCommandRecorder : IMessageTap
 {
     public const int QueueFrames = 256;
@@ -21,16 +25,23 @@ public sealed class CdpCommandRecorder : IMessageTap
     private readonly string _connectionId;
     private readonly TelemetryConfig _config;
     private readonly IEventPublisher _publisher;
+    private readonly EventStream? _stream;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Channel<PendingCommand> _queue;
-    private Task? _worker;
-    private long _queuedBytes;
+
+    // The queue and its state, guarded by _lock (the relay thread enqueues, the worker dequeues, the drain ends it).
+    private readonly Lock _lock = new();
+    private Queue<PendingCommand>? _queue;
+    private long _queuedBytes; // queued and in-flight commands
+    private bool _closed;
+    private bool _inFlight;
+    private TaskCompletionSource? _drained;
+    private volatile bool _drainGaveUp;
+
+    private CdpCommandWorker? _worker;
+    private int _scheduled; // 1 while this recorder is on the worker's ready list (or being worked)
     private long _dropped;
     private long _excluded;
-    private bool _closed;
-    private int _inFlight;
-    private int _drainGaveUp;
 
     // The message being captured (only the client-to-browser loop touches these).
     private byte[]? _capture;
@@ -44,14 +55,9 @@ public sealed class CdpCommandRecorder : IMessageTap
         _connectionId = connectionId;
         _config = config;
         _publisher = publisher;
+        _stream = publisher as EventStream;
         _time = time;
         _logger = logger;
-        _queue = Channel.CreateBounded<PendingCommand>(new BoundedChannelOptions(QueueFrames)
-        {
-            SingleReader = true,
-            SingleWriter = true,
-            FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full; nothing ever waits
-        });
     }
 
     /// <summary>Commands lost: queue full, malformed, publisher failure, or arriving after teardown.</summary>
@@ -170,26 +176,43 @@ public sealed class CdpCommandRecorder : IMessageTap
     /// </summary>
     public async Task DrainAsync(TimeSpan wait)
     {
-        Volatile.Write(ref _closed, true);
-        _queue.Writer.TryComplete();
-        if (_worker is { } worker)
+        Task drained;
+        lock (_lock)
         {
-            await worker.WaitAsync(wait, _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (!worker.IsCompleted)
+            _closed = true;
+            if ((_queue is null || _queue.Count == 0) && !_inFlight)
             {
-                // The publisher is stuck on a command: by the disconnect it has not been published.
-                Volatile.Write(ref _drainGaveUp, 1);
-                if (Volatile.Read(ref _inFlight) == 1)
-                {
-                    Interlocked.Increment(ref _dropped);
-                }
+                return;
+            }
+            _drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            drained = _drained.Task;
+        }
+        await drained.WaitAsync(wait, _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (drained.IsCompleted)
+        {
+            return;
+        }
+
+        // The publisher is stuck (on one of ours or another connection's command): by the disconnect, whatever is
+        // in flight or queued has not been published. The worker drops what it still reaches.
+        List<byte[]> left = [];
+        lock (_lock)
+        {
+            _drainGaveUp = true;
+            if (_inFlight)
+            {
+                Interlocked.Increment(ref _dropped);
+            }
+            while (_queue!.TryDequeue(out var command))
+            {
+                Interlocked.Increment(ref _dropped);
+                _queuedBytes -= command.Length;
+                left.Add(command.Buffer);
             }
         }
-        // Whatever the worker did not reach is lost; it stops at the next item.
-        while (_queue.Reader.TryRead(out var left))
+        foreach (byte[] buffer in left)
         {
-            Interlocked.Increment(ref _dropped);
-            Release(left);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -205,67 +228,118 @@ public sealed class CdpCommandRecorder : IMessageTap
 
     private void Enqueue(PendingCommand command)
     {
-        if (Volatile.Read(ref _closed))
+        bool queued = false;
+        lock (_lock)
         {
+            if (!_closed && (_queue is null || _queue.Count < QueueFrames) && _queuedBytes + command.Length <= QueueBytes)
+            {
+                (_queue ??= new Queue<PendingCommand>()).Enqueue(command);
+                _queuedBytes += command.Length;
+                queued = true;
+            }
+        }
+        if (!queued)
+        {
+            // Full, or after teardown.
             Interlocked.Increment(ref _dropped);
             ArrayPool<byte>.Shared.Return(command.Buffer);
             return;
         }
-        if (Interlocked.Add(ref _queuedBytes, command.Length) > QueueBytes || !_queue.Writer.TryWrite(command))
+        if (Interlocked.Exchange(ref _scheduled, 1) == 0)
         {
-            Interlocked.Increment(ref _dropped);
-            Release(command);
-            return;
+            (_worker ??= CdpCommandWorker.For(_publisher)).Schedule(this);
         }
-        _worker ??= Task.Run(WorkAsync);
     }
 
-    private async Task WorkAsync()
+    /// <summary>
+    /// On the worker: classifies and publishes everything queued, in order. Never throws; a throwing publisher
+    /// costs the one command it was given.
+    /// </summary>
+    internal void RunQueued(CdpPayloadWriter payload)
     {
-        await foreach (var command in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
+        // Cleared first: a command queued from here on schedules this recorder again.
+        Interlocked.Exchange(ref _scheduled, 0);
+        while (true)
         {
-            if (Volatile.Read(ref _drainGaveUp) == 1)
+            PendingCommand command;
+            TaskCompletionSource? drained = null;
+            bool work = false;
+            lock (_lock)
             {
-                // Too late to precede the disconnect: a loss, like anything the drain takes back.
+                if (_queue is not null && _queue.TryDequeue(out command))
+                {
+                    if (_drainGaveUp)
+                    {
+                        // Too late to precede the disconnect: a loss, like anything the drain takes back.
+                        Interlocked.Increment(ref _dropped);
+                        _queuedBytes -= command.Length;
+                    }
+                    else
+                    {
+                        _inFlight = true;
+                        work = true;
+                    }
+                }
+                else
+                {
+                    if (_closed)
+                    {
+                        drained = _drained;
+                        _drained = null;
+                    }
+                    command = default;
+                }
+            }
+            if (command.Buffer is null)
+            {
+                drained?.TrySetResult();
+                return;
+            }
+            if (work)
+            {
+                Process(command, payload);
+                lock (_lock)
+                {
+                    _inFlight = false;
+                    _queuedBytes -= command.Length;
+                }
+            }
+            ArrayPool<byte>.Shared.Return(command.Buffer);
+        }
+    }
+
+    private void Process(PendingCommand command, CdpPayloadWriter payload)
+    {
+        try
+        {
+            var outcome = CdpCommandClassifier.ClassifyInto(command.Buffer.AsMemory(0, command.Length), command.Method, _connectionId,
+                payload, out _);
+            if (outcome == ClassifyOutcome.Reported)
+            {
+                var at = _time.GetUtcNow() - _time.GetElapsedTime(command.Timestamp);
+                if (_stream is not null)
+                {
+                    _stream.PublishUtf8(CdpCommandEvents.Type, CdpCommandEvents.Category, payload.WrittenSpan, at);
+                }
+                else
+                {
+                    _publisher.PublishCommand(new CdpCommandData(command.Method, payload.WrittenSpan.ToArray()), at);
+                }
+            }
+            else if (outcome == ClassifyOutcome.Malformed)
+            {
                 Interlocked.Increment(ref _dropped);
-                Release(command);
-                continue;
-            }
-            Volatile.Write(ref _inFlight, 1);
-            try
-            {
-                var result = CdpCommandClassifier.Classify(command.Buffer.AsSpan(0, command.Length), command.Method, _connectionId);
-                if (result.IsReported)
-                {
-                    var at = _time.GetUtcNow() - _time.GetElapsedTime(command.Timestamp);
-                    _publisher.PublishCommand(result.Data!, at);
-                }
-                else if (result.IsMalformed)
-                {
-                    Interlocked.Increment(ref _dropped);
-                }
-            }
-            catch (Exception ex)
-            {
-                // A throwing publisher costs this one event, never the connection.
-                if (Volatile.Read(ref _drainGaveUp) == 0)
-                {
-                    Interlocked.Increment(ref _dropped);
-                }
-                _logger.LogWarning(ex, "cdp_command for connection {ConnectionId} was lost", _connectionId);
-            }
-            finally
-            {
-                Volatile.Write(ref _inFlight, 0);
-                Release(command);
             }
         }
-    }
-
-    private void Release(PendingCommand command)
-    {
-        Interlocked.Add(ref _queuedBytes, -command.Length);
-        ArrayPool<byte>.Shared.Return(command.Buffer);
+        catch (Exception ex)
+        {
+            // A throwing publisher costs this one event, never the connection.
+            if (!_drainGaveUp)
+            {
+                Interlocked.Increment(ref _dropped);
+            }
+            _logger.LogWarning(ex, "cdp_command for connection {ConnectionId} was lost", _connectionId);
+        }
     }
 
     private enum PartialScan
@@ -303,7 +377,7 @@ public sealed class CdpCommandRecorder : IMessageTap
                 }
                 if (isMethod)
                 {
-                    return reader.TokenType == JsonTokenType.String && CdpMethods.TryParse(reader.GetString()!, out method)
+                    return reader.TokenType == JsonTokenType.String && CdpCommandClassifier.TryLookup(reader.ValueSpan, out method)
                         ? PartialScan.Reported
                         : PartialScan.NotReported;
                 }

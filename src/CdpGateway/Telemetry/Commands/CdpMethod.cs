@@ -101,6 +101,9 @@ public static class CdpMethods
         "Browser.cancelDownload",
     ];
 
+    private static readonly System.Text.Json.JsonEncodedText[] EncodedNames =
+        Array.ConvertAll(Names, static n => System.Text.Json.JsonEncodedText.Encode(n));
+
     private static readonly FrozenDictionary<string, CdpMethod> ByName =
         Enumerable.Range(0, Names.Length).ToFrozenDictionary(i => Names[i], i => (CdpMethod)i, StringComparer.Ordinal);
 
@@ -115,6 +118,9 @@ public static class CdpMethods
 
     /// <summary>The wire name, e.g. <c>Input.dispatchMouseEvent</c>.</summary>
     public static string Name(this CdpMethod method) => Names[(int)method];
+
+    /// <summary>The wire name, encoded once for a JSON writer.</summary>
+    internal static System.Text.Json.JsonEncodedText EncodedName(this CdpMethod method) => EncodedNames[(int)method];
 
     /// <summary>The reported method with this exact (case-sensitive) wire name.</summary>
     public static bool TryParse(string name, out CdpMethod method) => ByName.TryGetValue(name, out method);

@@ -144,6 +144,15 @@ internal static class JsonStringText
     public static string Clip(ReadOnlySpan<byte> content, int maxUtf8Bytes)
     {
         Span<char> buffer = stackalloc char[maxUtf8Bytes];
+        return new string(buffer[..ClipInto(content, maxUtf8Bytes, buffer)]);
+    }
+
+    /// <summary>
+    /// <see cref="Clip"/> into <paramref name="buffer"/> (at least <paramref name="maxUtf8Bytes"/> chars) without
+    /// allocating; returns the number of chars written.
+    /// </summary>
+    public static int ClipInto(ReadOnlySpan<byte> content, int maxUtf8Bytes, Span<char> buffer)
+    {
         var chars = new JsonStringChars(content);
         int written = 0;
         int bytes = 0;
@@ -208,7 +217,7 @@ internal static class JsonStringText
                 buffer[written++] = low;
             }
         }
-        return new string(buffer[..written]);
+        return written;
     }
 
     /// <summary>
