@@ -249,20 +249,20 @@ public sealed class FakeDevToolsServer : IAsyncDisposable
                 }).ConfigureAwait(false);
                 return;
             case "" or "list" when argument.Length == 0:
-            {
-                Page[] pages;
-                lock (_gate)
                 {
-                    pages = [.. _pages];
+                    Page[] pages;
+                    lock (_gate)
+                    {
+                        pages = [.. _pages];
+                    }
+                    var array = new JsonArray();
+                    foreach (var page in pages)
+                    {
+                        array.Add(PageJson(page));
+                    }
+                    await WriteJsonAsync(context, array).ConfigureAwait(false);
+                    return;
                 }
-                var array = new JsonArray();
-                foreach (var page in pages)
-                {
-                    array.Add(PageJson(page));
-                }
-                await WriteJsonAsync(context, array).ConfigureAwait(false);
-                return;
-            }
             case "protocol" when argument.Length == 0:
                 await WriteJsonAsync(context, new JsonObject
                 {
@@ -271,18 +271,18 @@ public sealed class FakeDevToolsServer : IAsyncDisposable
                 }).ConfigureAwait(false);
                 return;
             case "new" when argument.Length == 0:
-            {
-                if (!HttpMethods.IsPut(request.Method))
                 {
-                    await WriteTextAsync(context, 405,
-                        $"Using unsafe HTTP verb {request.Method} to invoke /json/new. This action supports only PUT verb.").ConfigureAwait(false);
+                    if (!HttpMethods.IsPut(request.Method))
+                    {
+                        await WriteTextAsync(context, 405,
+                            $"Using unsafe HTTP verb {request.Method} to invoke /json/new. This action supports only PUT verb.").ConfigureAwait(false);
+                        return;
+                    }
+                    var url = request.QueryString.HasValue ? Uri.UnescapeDataString(request.QueryString.Value![1..]) : "about:blank";
+                    var page = AddPage(url.Length == 0 ? "about:blank" : url);
+                    await WriteJsonAsync(context, PageJson(page)).ConfigureAwait(false);
                     return;
                 }
-                var url = request.QueryString.HasValue ? Uri.UnescapeDataString(request.QueryString.Value![1..]) : "about:blank";
-                var page = AddPage(url.Length == 0 ? "about:blank" : url);
-                await WriteJsonAsync(context, PageJson(page)).ConfigureAwait(false);
-                return;
-            }
             case "activate" when argument.Length > 0:
                 if (FindPage(argument) is null)
                 {

@@ -94,11 +94,11 @@ public sealed record CdpArgument
             case CdpArgumentTreatment.Redacted:
                 return;
             case CdpArgumentTreatment.Presence:
-            {
-                bool present = TryResolve(parameters, out JsonElement value) && Content(value).Length > 0;
-                writer.WriteBoolean(_name, present);
-                return;
-            }
+                {
+                    bool present = TryResolve(parameters, out JsonElement value) && Content(value).Length > 0;
+                    writer.WriteBoolean(_name, present);
+                    return;
+                }
             case CdpArgumentTreatment.MimeCategories:
                 WriteMimeCategories(parameters, writer);
                 return;
@@ -146,12 +146,12 @@ public sealed record CdpArgument
                 writer.WriteNumber(_name, element.GetArrayLength());
                 return;
             case CdpArgumentTreatment.OpaqueId:
-            {
-                Span<char> id = stackalloc char[CdpVocabulary.MaxOpaqueIdBytes];
-                int length = JsonStringText.ClipInto(Content(element), CdpVocabulary.MaxOpaqueIdBytes, id);
-                writer.WriteString(_name, id[..length]);
-                return;
-            }
+                {
+                    Span<char> id = stackalloc char[CdpVocabulary.MaxOpaqueIdBytes];
+                    int length = JsonStringText.ClipInto(Content(element), CdpVocabulary.MaxOpaqueIdBytes, id);
+                    writer.WriteString(_name, id[..length]);
+                    return;
+                }
             case CdpArgumentTreatment.UrlScheme:
                 if (CdpVocabulary.UrlScheme(Content(element)) is { } scheme)
                 {
