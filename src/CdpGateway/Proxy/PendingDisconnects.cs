@@ -10,8 +10,6 @@ public sealed class PendingDisconnects
 {
     private readonly ConcurrentDictionary<Task, byte> _running = new();
 
-    public int Count => _running.Count;
-
     public void Track(Task completion)
     {
         _running[completion] = 0;
