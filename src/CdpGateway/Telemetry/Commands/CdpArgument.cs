@@ -132,12 +132,6 @@ public sealed record CdpArgument
                     _ => throw Malformed("a boolean"),
                 });
                 return;
-            case CdpArgumentTreatment.Enum:
-                writer.WriteString(_name, Values!.FindJson(Content(element)) ?? CdpVocabulary.Other);
-                return;
-            case CdpArgumentTreatment.Length:
-                writer.WriteNumber(_name, JsonStringText.Utf16Length(Content(element)));
-                return;
             case CdpArgumentTreatment.Count:
                 if (element.ValueKind != JsonValueKind.Array)
                 {
@@ -145,27 +139,178 @@ public sealed record CdpArgument
                 }
                 writer.WriteNumber(_name, element.GetArrayLength());
                 return;
+            default:
+                WriteString(Content(element), writer);
+                return;
+        }
+    }
+
+    /// <summary>The treatments of a string argument, from its content (between the quotes, escapes in place).</summary>
+    private void WriteString(ReadOnlySpan<byte> content, Utf8JsonWriter writer)
+    {
+        switch (Treatment)
+        {
+            case CdpArgumentTreatment.Enum:
+                writer.WriteString(_name, Values!.FindJson(content) ?? CdpVocabulary.Other);
+                return;
+            case CdpArgumentTreatment.Length:
+                writer.WriteNumber(_name, JsonStringText.Utf16Length(content));
+                return;
             case CdpArgumentTreatment.OpaqueId:
                 {
                     Span<char> id = stackalloc char[CdpVocabulary.MaxOpaqueIdBytes];
-                    int length = JsonStringText.ClipInto(Content(element), CdpVocabulary.MaxOpaqueIdBytes, id);
+                    int length = JsonStringText.ClipInto(content, CdpVocabulary.MaxOpaqueIdBytes, id);
                     writer.WriteString(_name, id[..length]);
                     return;
                 }
             case CdpArgumentTreatment.UrlScheme:
-                if (CdpVocabulary.UrlScheme(Content(element)) is { } scheme)
+                if (CdpVocabulary.UrlScheme(content) is { } scheme)
                 {
                     writer.WriteString(_name, scheme);
                 }
                 return;
             case CdpArgumentTreatment.NamedKey:
-                if (CdpVocabulary.NamedKeys.FindJson(Content(element)) is { } key)
+                if (CdpVocabulary.NamedKeys.FindJson(content) is { } key)
                 {
                     writer.WriteString(_name, key);
                 }
                 return;
             default:
                 throw new InvalidOperationException($"Unhandled treatment {Treatment}.");
+        }
+    }
+
+    /// <summary>
+    /// True when this argument can be read in one forward pass over the params object: a single plain key (no nested
+    /// path, no array step). Redacted arguments always qualify, as they are never read.
+    /// </summary>
+    internal bool IsTopLevel => !Retained || (_segments.Length == 1 && _segments[0].Mode == ArrayMode.None &&
+        Treatment != CdpArgumentTreatment.MimeCategories);
+
+    /// <summary>The key of a <see cref="IsTopLevel"/> argument, in UTF-8.</summary>
+    internal byte[] KeyUtf8 => System.Text.Encoding.UTF8.GetBytes(_segments[0].Name);
+
+    /// <summary>
+    /// One-pass reading: takes the value the reader is on (just after this argument's key) into
+    /// <paramref name="captured"/>, reduced as <see cref="Write(JsonElement, Utf8JsonWriter)"/> would reduce it, and leaves
+    /// the reader on the value's last token. Throws only <see cref="JsonException"/> (the frame is not JSON).
+    /// </summary>
+    internal void Capture(ref Utf8JsonReader reader, ref CdpCapturedArgument captured)
+    {
+        JsonTokenType token = reader.TokenType;
+        captured = default;
+        if (token == JsonTokenType.Null)
+        {
+            return;
+        }
+        switch (Treatment)
+        {
+            case CdpArgumentTreatment.Number:
+                if (token != JsonTokenType.Number)
+                {
+                    break;
+                }
+                if (reader.TryGetDouble(out double number) && double.IsFinite(number))
+                {
+                    captured.State = CdpCaptureState.Value;
+                    captured.Number = number;
+                }
+                return;
+            case CdpArgumentTreatment.Integer:
+                if (token == JsonTokenType.Number && TryReadInteger(ref reader, out long integer))
+                {
+                    captured.State = CdpCaptureState.Value;
+                    captured.Integer = integer;
+                    return;
+                }
+                break;
+            case CdpArgumentTreatment.Boolean:
+                if (token is JsonTokenType.True or JsonTokenType.False)
+                {
+                    captured.State = CdpCaptureState.Value;
+                    captured.Boolean = token == JsonTokenType.True;
+                    return;
+                }
+                break;
+            case CdpArgumentTreatment.Count:
+                if (token == JsonTokenType.StartArray)
+                {
+                    int count = 0;
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        count++;
+                        reader.Skip();
+                    }
+                    captured.State = CdpCaptureState.Value;
+                    captured.Length = count;
+                    return;
+                }
+                break;
+            default:
+                if (token == JsonTokenType.String)
+                {
+                    // The content between the quotes, escapes in place, as the document path reads it.
+                    captured.State = CdpCaptureState.Value;
+                    captured.Start = checked((int)reader.TokenStartIndex + 1);
+                    captured.Length = reader.ValueSpan.Length;
+                    return;
+                }
+                break;
+        }
+        captured.State = CdpCaptureState.Malformed;
+        captured.Expected = Treatment switch
+        {
+            CdpArgumentTreatment.Number => CdpExpectedKind.Number,
+            CdpArgumentTreatment.Integer => CdpExpectedKind.Integer,
+            CdpArgumentTreatment.Boolean => CdpExpectedKind.Boolean,
+            CdpArgumentTreatment.Count => CdpExpectedKind.Array,
+            _ => CdpExpectedKind.String,
+        };
+        reader.Skip();
+    }
+
+    /// <summary>Writes the field of a value taken by <see cref="Capture"/> (nothing when absent).</summary>
+    /// <exception cref="CdpMalformedCommandException">The argument had the wrong JSON type.</exception>
+    internal void WriteCaptured(in CdpCapturedArgument captured, ReadOnlySpan<byte> frame, Utf8JsonWriter writer)
+    {
+        if (captured.State == CdpCaptureState.Malformed)
+        {
+            throw Malformed(captured.Expected switch
+            {
+                CdpExpectedKind.Number => "a number",
+                CdpExpectedKind.Integer => "an integer",
+                CdpExpectedKind.Boolean => "a boolean",
+                CdpExpectedKind.Array => "an array",
+                _ => "a string",
+            });
+        }
+        if (Treatment == CdpArgumentTreatment.Presence)
+        {
+            writer.WriteBoolean(_name, captured.State == CdpCaptureState.Value && captured.Length > 0);
+            return;
+        }
+        if (captured.State != CdpCaptureState.Value)
+        {
+            return;
+        }
+        ReadOnlySpan<byte> content = frame.Slice(captured.Start, captured.Length);
+        switch (Treatment)
+        {
+            case CdpArgumentTreatment.Number:
+                writer.WriteNumber(_name, captured.Number);
+                return;
+            case CdpArgumentTreatment.Integer:
+                writer.WriteNumber(_name, captured.Integer);
+                return;
+            case CdpArgumentTreatment.Boolean:
+                writer.WriteBoolean(_name, captured.Boolean);
+                return;
+            case CdpArgumentTreatment.Count:
+                writer.WriteNumber(_name, captured.Length);
+                return;
+            default:
+                WriteString(content, writer);
+                return;
         }
     }
 
@@ -250,14 +395,26 @@ public sealed record CdpArgument
         {
             return integer;
         }
-        // 3.0 or 1e3 is an integer to Chromium's parser too; 1.5 or 1e300 is not.
-        if (element.TryGetDouble(out double number) && double.IsFinite(number) && Math.Floor(number) == number &&
-            Math.Abs(number) <= 9007199254740992d)
-        {
-            return (long)number;
-        }
-        throw Malformed("an integer");
+        return element.TryGetDouble(out double number) && IntegralDouble(number) ? (long)number : throw Malformed("an integer");
     }
+
+    private static bool TryReadInteger(ref Utf8JsonReader reader, out long value)
+    {
+        if (reader.TryGetInt64(out value))
+        {
+            return true;
+        }
+        if (reader.TryGetDouble(out double number) && IntegralDouble(number))
+        {
+            value = (long)number;
+            return true;
+        }
+        return false;
+    }
+
+    // 3.0 or 1e3 is an integer to Chromium's parser too; 1.5 or 1e300 is not.
+    private static bool IntegralDouble(double number) =>
+        double.IsFinite(number) && Math.Floor(number) == number && Math.Abs(number) <= 9007199254740992d;
 
     /// <summary>The content of a JSON string (between its quotes, escapes in place); throws when it is not one.</summary>
     private ReadOnlySpan<byte> Content(JsonElement element)

@@ -23,6 +23,12 @@ public static class CdpCommandClassifier
 
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = ReaderOptions.MaxDepth };
 
+    /// <summary>
+    /// For tests: true makes every method take the document path, so its payloads can be compared with the one-pass
+    /// reader's (<see cref="CdpOnePassParams"/>) on the same frames.
+    /// </summary>
+    [ThreadStatic] internal static bool UseDocumentPath;
+
     private static readonly JsonEncodedText MethodName = JsonEncodedText.Encode("method");
     private static readonly JsonEncodedText ConnectionIdName = JsonEncodedText.Encode("connection_id");
     private static readonly JsonEncodedText CommandIdName = JsonEncodedText.Encode("command_id");
@@ -110,6 +116,8 @@ public static class CdpCommandClassifier
     {
         problem = null;
         JsonDocument? parameters = null;
+        CdpOnePassParams? onePass = UseDocumentPath ? null : CdpOnePassParams.For(method);
+        Span<CdpCapturedArgument> captured = onePass is null ? default : stackalloc CdpCapturedArgument[onePass.Count];
         try
         {
             var reader = new Utf8JsonReader(frame.Span, ReaderOptions);
@@ -184,7 +192,11 @@ public static class CdpCommandClassifier
                         return ClassifyOutcome.Ignored;
                     }
                     reader.Read();
-                    if (reader.TokenType == JsonTokenType.StartObject)
+                    if (reader.TokenType == JsonTokenType.StartObject && onePass is not null)
+                    {
+                        onePass.Capture(ref reader, captured);
+                    }
+                    else if (reader.TokenType == JsonTokenType.StartObject)
                     {
                         // Validated by the skip (with the frame's depth limit), then indexed in place.
                         int start = (int)reader.TokenStartIndex;
@@ -221,8 +233,8 @@ public static class CdpCommandClassifier
                 return ClassifyOutcome.Malformed;
             }
 
-            JsonElement root = parameters?.RootElement ?? default;
-            BuildPayload(payload, method, connectionId, commandId, sessionLength >= 0, session[..Math.Max(sessionLength, 0)], root);
+            BuildPayload(payload, method, connectionId, commandId, sessionLength >= 0, session[..Math.Max(sessionLength, 0)],
+                parameters?.RootElement ?? default, onePass, captured, frame.Span);
             return ClassifyOutcome.Reported;
         }
         catch (JsonException)
@@ -242,13 +254,21 @@ public static class CdpCommandClassifier
     }
 
     private static void BuildPayload(CdpPayloadWriter payload, CdpMethod method, string connectionId, long? commandId,
-        bool hasSession, ReadOnlySpan<char> sessionId, JsonElement parameters)
+        bool hasSession, ReadOnlySpan<char> sessionId, JsonElement parameters, CdpOnePassParams? onePass,
+        ReadOnlySpan<CdpCapturedArgument> captured, ReadOnlySpan<byte> frame)
     {
         Utf8JsonWriter writer = payload.Start();
         WriteCommon(writer, method, connectionId, commandId, hasSession, sessionId);
-        foreach (CdpArgument argument in CdpArgumentManifest.ArgumentsOf(method))
+        if (onePass is not null)
         {
-            argument.Write(parameters, writer);
+            onePass.Write(captured, frame, writer);
+        }
+        else
+        {
+            foreach (CdpArgument argument in CdpArgumentManifest.ArgumentsOf(method))
+            {
+                argument.Write(parameters, writer);
+            }
         }
         writer.WriteEndObject();
         writer.Flush();

@@ -14,7 +14,7 @@ internal sealed class CdpPayloadWriter
     private const int MaxRetainedBytes = 16 * 1024;
 
     // Compact output: the payload is embedded unchanged in envelopes that must stay on one line.
-    private static readonly JsonWriterOptions WriterOptions = new() { Indented = false };
+    private static readonly JsonWriterOptions WriterOptions = new() { Indented = false, SkipValidation = true };
 
     [ThreadStatic] private static CdpPayloadWriter? t_cached;
 
