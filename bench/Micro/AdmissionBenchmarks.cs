@@ -48,7 +48,7 @@ public class AdmissionBenchmarks
         _frame = CommandFrames.Get(Frame);
         var config = new TelemetryConfig();
         var stream = new EventStream(TimeProvider.System, config);
-        CdpCommandWorker.CreateManual(stream); // nothing is queued here; no timer either
+        CdpCommandWorker.CreateManual(stream); // nothing is queued here; no thread either
         _recorder = new CdpCommandRecorder("0123456789abcdef", config, stream, TimeProvider.System, NullLogger.Instance);
         _reported = CdpCommandClassifier.TryReadMethod(_frame, out _);
     }

@@ -5,46 +5,45 @@ namespace CdpGateway.Telemetry.Commands;
 
 /// <summary>
 /// Works the command queues of every <see cref="CdpCommandRecorder"/> that publishes to one publisher, off the
-/// forwarding path, in short batches. A recorder with queued commands is put on the ready list once; the first one
-/// arms a timer (<see cref="BatchDelay"/>), and when it fires one thread-pool thread works every ready recorder's queue
-/// in turn. So commands cost no thread wake-up each (the relay thread only takes a lock and, at most once per batch,
-/// arms the timer), a connection's commands are worked in order by one thread at a time, and a classifier or
-/// publisher runs on at most one thread per publisher.
+/// forwarding path, in short batches, on one thread of its own. A recorder with queued commands is put on the ready
+/// list once; the thread works every ready recorder's queue in turn, sleeps <see cref="BatchDelay"/>, and looks again.
+/// So the relay thread only enqueues (no timer to arm, no thread to signal), commands share one wake-up per batch,
+/// a connection's commands are worked in order, and a classifier or publisher runs on one thread per publisher.
 /// </summary>
 /// <remarks>
+/// <para>
+/// While commands keep coming the thread costs one short sleep per batch; after <see cref="IdleExit"/> without any it
+/// ends, and the next command starts a new one, so an idle gateway holds no thread and no wake-ups. (A timer costs
+/// more per batch: arming it from the relay thread, the timer thread's wake-up, then a thread-pool hop.)
+/// </para>
+/// <para>
 /// One worker per publisher rather than per process: a publisher that blocks stalls the telemetry of its own gateway
 /// (whose connections then count what their drain could not wait for as dropped), never another's. Events are
 /// stamped with their forward's time, so the batch delay never moves them.
+/// </para>
 /// </remarks>
 internal sealed class CdpCommandWorker
 {
-    /// <summary>How long the first queued command waits for others to share its thread wake-up.</summary>
+    /// <summary>How long a batch gathers commands before the thread works it.</summary>
     internal static readonly TimeSpan BatchDelay = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>How long the thread stays after its last command before it ends.</summary>
+    internal static readonly TimeSpan IdleExit = TimeSpan.FromMilliseconds(250);
+
+    private const int Stopped = 0;
+    private const int Running = 1;
+    private const int Manual = 2;
 
     private static readonly ConditionalWeakTable<IEventPublisher, CdpCommandWorker> Workers = new();
 
     private readonly ConcurrentQueue<CdpCommandRecorder> _ready = new();
-    private readonly Timer? _timer;
+    private int _state;
 
-    // 1 from the moment a recorder arms the timer until the batch ends with nothing left to work.
-    private int _armed;
-
-    private CdpCommandWorker(bool manual = false)
-    {
-        if (manual)
-        {
-            return;
-        }
-        // The first connection's execution context (logging scopes, activities) must not live on in the timer.
-        using (ExecutionContext.SuppressFlow())
-        {
-            _timer = new Timer(static state => ((CdpCommandWorker)state!).Run(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        }
-    }
+    private CdpCommandWorker(int state) => _state = state;
 
     /// <summary>The worker shared by every recorder of <paramref name="publisher"/>.</summary>
     public static CdpCommandWorker For(IEventPublisher publisher) =>
-        Workers.GetValue(publisher, static _ => new CdpCommandWorker());
+        Workers.GetValue(publisher, static _ => new CdpCommandWorker(Stopped));
 
     /// <summary>
     /// For benchmarks and tests: makes <paramref name="publisher"/>'s recorders use a worker that only runs when
@@ -52,49 +51,83 @@ internal sealed class CdpCommandWorker
     /// </summary>
     internal static CdpCommandWorker CreateManual(IEventPublisher publisher)
     {
-        var worker = new CdpCommandWorker(manual: true);
+        var worker = new CdpCommandWorker(Manual);
         Workers.AddOrUpdate(publisher, worker);
         return worker;
     }
 
+    /// <summary>True while the worker has a thread (it ends <see cref="IdleExit"/> after the last command).</summary>
+    internal bool HasThread => Volatile.Read(ref _state) == Running;
+
     /// <summary>Works every ready recorder now (see <see cref="CreateManual"/>).</summary>
-    internal void RunPending() => Run();
+    internal void RunPending() => RunReady();
 
     /// <summary>Puts a recorder with queued commands on the ready list (the caller makes sure it is there once).</summary>
     public void Schedule(CdpCommandRecorder recorder)
     {
         _ready.Enqueue(recorder);
-        if (Interlocked.CompareExchange(ref _armed, 1, 0) == 0)
+        // After the enqueue: a thread that is ending looks at the list after giving up its state, so either it sees
+        // this recorder or this sees it stopped.
+        if (Volatile.Read(ref _state) == Stopped && Interlocked.CompareExchange(ref _state, Running, Stopped) == Stopped)
         {
-            _timer?.Change(BatchDelay, Timeout.InfiniteTimeSpan);
+            Start();
         }
     }
 
-    private void Run()
+    private void Start()
+    {
+        // The first connection's execution context (logging scopes, activities) must not live on in the thread.
+        using (ExecutionContext.SuppressFlow())
+        {
+            new Thread(static state => ((CdpCommandWorker)state!).Loop())
+            {
+                IsBackground = true,
+                Name = "cdp_command worker",
+            }.UnsafeStart(this);
+        }
+    }
+
+    private void Loop()
+    {
+        long idleSince = Environment.TickCount64;
+        while (true)
+        {
+            Thread.Sleep(BatchDelay);
+            if (!_ready.IsEmpty)
+            {
+                RunReady();
+                idleSince = Environment.TickCount64;
+                continue;
+            }
+            if (Environment.TickCount64 - idleSince < (long)IdleExit.TotalMilliseconds)
+            {
+                continue;
+            }
+            Volatile.Write(ref _state, Stopped);
+            // A recorder scheduled just before the state changed saw it running: keep going for it, unless a new
+            // thread was started for it already.
+            if (_ready.IsEmpty || Interlocked.CompareExchange(ref _state, Running, Stopped) != Stopped)
+            {
+                return;
+            }
+        }
+    }
+
+    private void RunReady()
     {
         CdpPayloadWriter payload = CdpPayloadWriter.Rent();
         try
         {
-            while (true)
+            while (_ready.TryDequeue(out var recorder))
             {
-                while (_ready.TryDequeue(out var recorder))
+                try
                 {
-                    try
-                    {
-                        recorder.RunQueued(payload);
-                    }
-                    catch (Exception)
-                    {
-                        // RunQueued does not throw (the publisher's failures are counted in it); this only keeps a
-                        // bug there from taking the process down with an unhandled timer exception.
-                    }
+                    recorder.RunQueued(payload);
                 }
-                // Disarm, then look again: a recorder that was scheduled after the last dequeue but saw the worker
-                // still armed is worked here; one scheduled after this arms the timer itself.
-                Interlocked.Exchange(ref _armed, 0);
-                if (_ready.IsEmpty || Interlocked.CompareExchange(ref _armed, 1, 0) != 0)
+                catch (Exception)
                 {
-                    return;
+                    // RunQueued does not throw (the publisher's failures are counted in it); this only keeps a bug
+                    // there from ending the thread and with it every connection's telemetry.
                 }
             }
         }
