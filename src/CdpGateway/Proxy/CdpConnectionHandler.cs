@@ -188,9 +188,8 @@ public sealed class CdpConnectionHandler(
         int? closeCode = null;
         if (!upstreamToClient.IsCompleted)
         {
-            // The client stopped reading; no close frame can reach it, and nothing written is worth keeping.
+            // The client stopped reading; no close frame can reach it.
             client.Abort();
-            context.Abort();
             await upstreamToClient.ConfigureAwait(false);
         }
         else if (ClientCloseFor(cause, outcome, dialedBrowserUrl) is { } close)
@@ -248,7 +247,11 @@ public sealed class CdpConnectionHandler(
             using var timeout = new CancellationTokenSource(CloseGrace, NetworkClock);
             await client.DrainUntilCloseAsync(timeout.Token).ConfigureAwait(false);
         }
-        client.Abort();
+        if (!clientToUpstream.IsCompleted)
+        {
+            // The client has not answered within the grace: tear its connection down to end the read.
+            client.Abort();
+        }
         await clientToUpstream.ConfigureAwait(false);
     }
 

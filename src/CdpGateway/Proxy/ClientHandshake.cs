@@ -10,37 +10,29 @@ namespace CdpGateway.Proxy;
 /// The server half of the client's WebSocket handshake (RFC 6455 §4.2.2), done here instead of by
 /// <c>AcceptWebSocketAsync</c> so the relay gets the raw duplex stream and forwards frames as they
 /// are. Which requests qualify stays <c>context.WebSockets.IsWebSocketRequest</c>'s decision (GET,
-/// <c>Connection: Upgrade</c>, <c>Upgrade: websocket</c>, version 13, a key of 16 base64 bytes; or an
-/// HTTP/2 extended CONNECT). The answer offers no extension and no subprotocol.
+/// <c>Connection: Upgrade</c>, <c>Upgrade: websocket</c>, version 13, a key of 16 base64 bytes). The
+/// answer offers no extension and no subprotocol.
 /// </summary>
 public static class ClientHandshake
 {
     private static ReadOnlySpan<byte> AcceptGuid => "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8;
 
-    /// <summary>Answers 101 (or 200 to an HTTP/2 extended CONNECT) and returns the client's leg.</summary>
+    /// <summary>Answers 101 and returns the client's leg.</summary>
     public static async Task<WebSocketLeg> AcceptAsync(HttpContext context)
     {
-        Stream stream;
-        if (context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect)
-        {
-            stream = await connect.AcceptAsync().ConfigureAwait(false);
-        }
-        else
-        {
-            var upgrade = context.Features.Get<IHttpUpgradeFeature>()
-                ?? throw new InvalidOperationException("the server offers no HTTP upgrade");
-            var key = context.Request.Headers[HeaderNames.SecWebSocketKey].ToString();
-            var headers = context.Response.Headers;
-            headers.Connection = "Upgrade";
-            headers.Upgrade = "websocket";
-            headers[HeaderNames.SecWebSocketAccept] = AcceptFor(key);
-            stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
-        }
-        var request = context.Request.BodyReader;
-        // Wakes a pending read without tearing the connection down: a close frame already written still
-        // reaches the client when the request ends. A write stuck on a client that stopped reading
-        // needs HttpContext.Abort, which the handler calls for that case.
-        return new WebSocketLeg(stream, peerMasks: true, abort: request.CancelPendingRead);
+        // Only HTTP/1.1 upgrades get here: the CDP port is plaintext, where Kestrel answers an HTTP/2
+        // attempt with HTTP_1_1_REQUIRED, so there is no extended CONNECT to accept.
+        var upgrade = context.Features.Get<IHttpUpgradeFeature>()
+            ?? throw new InvalidOperationException("the server offers no HTTP upgrade");
+        var key = context.Request.Headers[HeaderNames.SecWebSocketKey].ToString();
+        var headers = context.Response.Headers;
+        headers.Connection = "Upgrade";
+        headers.Upgrade = "websocket";
+        headers[HeaderNames.SecWebSocketAccept] = AcceptFor(key);
+        var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
+        // A read in flight on Kestrel's upgraded stream is not woken by CancelPendingRead (tried); only
+        // aborting the connection ends it, so the handler aborts only a client that is not answering.
+        return new WebSocketLeg(stream, peerMasks: true, abort: context.Abort);
     }
 
     /// <summary>The <c>Sec-WebSocket-Accept</c> value for a client's key.</summary>

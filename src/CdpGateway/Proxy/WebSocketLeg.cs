@@ -21,9 +21,10 @@ public sealed class WebSocketLeg : IDisposable
     /// <param name="peerMasks">True for the client's side (its frames are masked), false for Chromium's.</param>
     /// <param name="alreadyRead">Bytes read past the handshake, served before the stream's.</param>
     /// <param name="abort">
-    /// Makes pending reads and writes return; null disposes the stream. Kestrel's upgraded stream needs
-    /// its own: disposing it would not wake a pending read, and the connection must stay able to
-    /// deliver a close frame already written.
+    /// Makes pending reads and writes fail. Null for a stream the leg owns: then aborting and disposing
+    /// both dispose the stream. A leg over a stream owned by someone else (Kestrel's upgraded request)
+    /// passes how to tear that connection down, and disposing it leaves the stream to its owner, so a
+    /// close frame already written still goes out when the request ends.
     /// </param>
     public WebSocketLeg(Stream stream, bool peerMasks, ReadOnlyMemory<byte> alreadyRead = default, Action? abort = null)
     {
@@ -188,7 +189,7 @@ public sealed class WebSocketLeg : IDisposable
         }
     }
 
-    /// <summary>Ends the leg at once: pending reads and writes return or fail, no close handshake.</summary>
+    /// <summary>Ends the leg at once: pending reads and writes fail, no close handshake, unsent bytes may be lost.</summary>
     public void Abort()
     {
         Volatile.Write(ref _state, (int)WebSocketState.Aborted);
@@ -202,7 +203,14 @@ public sealed class WebSocketLeg : IDisposable
         }
     }
 
-    public void Dispose() => Abort();
+    /// <summary>Lets go of the leg: closes a stream it owns, leaves one it does not to its owner.</summary>
+    public void Dispose()
+    {
+        if (_abort is null)
+        {
+            Abort();
+        }
+    }
 
     private void Transition(WebSocketState half)
     {
