@@ -27,7 +27,7 @@ public static class CommandFrames
 /// <summary>
 /// Admission of one client text frame on the forwarding path: <see cref="CdpCommandClassifier.TryReadMethod"/>, and
 /// what the relay calls on <see cref="CdpCommandRecorder"/> (control telemetry on). <c>whole</c> hands the frame over
-/// in one piece; <c>32 KiB chunks</c> is how the relay hands over a long message (WebSocketRelay.ChunkBytes): the
+/// in one piece; <c>32 KiB chunks</c> is how the relay hands over a long message (WebSocketFrameRelay.ChunkBytes): the
 /// first chunk is scanned for the method and, when the method is not there yet, the message is captured until its
 /// end decides. A frame that is not reported ends with Forwarded (nothing queued); an admitted one is abandoned, so
 /// these figures are admission and capture only (the worker's part is in <see cref="CommandCostBenchmarks"/>).

@@ -8,17 +8,20 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Bench.Micro;
 
 /// <summary>
-/// The relay pump (<see cref="WebSocketRelay.CopyAsync"/>) between two in-memory WebSocket pairs:
-/// client --pair1--> [pump] --pair2--> reader. <c>Direct</c> is the same send and receive over one pair
+/// The frame relay (<see cref="WebSocketFrameRelay.CopyAsync"/>) between two in-memory stream pairs,
+/// with runtime WebSockets at the ends: client --pair1--> [relay] --pair2--> reader. The client's
+/// masked frames reach the reader unchanged, so the reader is a server-side WebSocket. <c>Direct</c> is the same send and receive over one pair
 /// without the pump, so Relay minus Direct is what the pump costs per message, CPU and bytes.
 /// The steady-state target is 0 B allocated per relayed message beyond Direct's.
 /// </summary>
 [MemoryDiagnoser]
 public class RelayBenchmarks
 {
-    private WebSocket _client = null!, _pumpIn = null!, _pumpOut = null!, _reader = null!;
+    private WebSocket _client = null!, _reader = null!;
+    private WebSocketLeg _pumpIn = null!, _pumpOut = null!;
     private WebSocket _directA = null!, _directB = null!;
-    private WebSocket _tapIn = null!, _tapClient = null!, _tapOut = null!, _tapReader = null!;
+    private WebSocket _tapClient = null!, _tapReader = null!;
+    private WebSocketLeg _tapIn = null!, _tapOut = null!;
     private Task<RelayOutcome> _pump = null!, _tapPump = null!;
     private byte[] _control = null!;
     private byte[] _payload = null!;
@@ -38,9 +41,9 @@ public class RelayBenchmarks
     {
         var (c, s) = InMemoryDuplex.CreatePair();
         _client = Ws(c, server: false);
-        _pumpIn = Ws(s, server: true);
+        _pumpIn = new WebSocketLeg(s, peerMasks: true);
         var (u1, u2) = InMemoryDuplex.CreatePair();
-        _pumpOut = Ws(u1, server: false);
+        _pumpOut = new WebSocketLeg(u1, peerMasks: false);
         _reader = Ws(u2, server: true);
         var (d1, d2) = InMemoryDuplex.CreatePair();
         _directA = Ws(d1, server: false);
@@ -48,19 +51,19 @@ public class RelayBenchmarks
         _payload = new byte[Bytes];
         new Random(1).NextBytes(_payload);
         _receive = new byte[Math.Max(Bytes, 16) * 2];
-        _pump = WebSocketRelay.CopyAsync(_pumpIn, _pumpOut, new RelayCounters(), new WebSocketRelay.Options(100 << 20, TimeProvider.System));
+        _pump = WebSocketFrameRelay.CopyAsync(_pumpIn, _pumpOut, new RelayCounters(), new WebSocketFrameRelay.Options(100 << 20, TimeProvider.System));
 
         // The same pump with the control-command tap that the gateway puts on the client-to-browser direction.
         var (tc, ts) = InMemoryDuplex.CreatePair();
         _tapClient = Ws(tc, server: false);
-        _tapIn = Ws(ts, server: true);
+        _tapIn = new WebSocketLeg(ts, peerMasks: true);
         var (to1, to2) = InMemoryDuplex.CreatePair();
-        _tapOut = Ws(to1, server: false);
+        _tapOut = new WebSocketLeg(to1, peerMasks: false);
         _tapReader = Ws(to2, server: true);
         var config = new TelemetryConfig();
         var stream = new EventStream(TimeProvider.System, config);
         var recorder = new CdpCommandRecorder("bench", config, stream, TimeProvider.System, NullLogger.Instance);
-        _tapPump = WebSocketRelay.CopyAsync(_tapIn, _tapOut, new RelayCounters(), new WebSocketRelay.Options(100 << 20, TimeProvider.System, null, recorder));
+        _tapPump = WebSocketFrameRelay.CopyAsync(_tapIn, _tapOut, new RelayCounters(), new WebSocketFrameRelay.Options(100 << 20, TimeProvider.System, null, recorder));
         _control = System.Text.Encoding.UTF8.GetBytes("{\"id\":1,\"method\":\"Input.dispatchMouseEvent\",\"params\":{\"type\":\"mouseMoved\",\"x\":100,\"y\":200,\"button\":\"none\"}}");
     }
 
@@ -81,10 +84,10 @@ public class RelayBenchmarks
     [Benchmark(Baseline = true, Description = "send+receive, no pump")]
     public Task Direct() => OneAsync(_directA, _directB);
 
-    [Benchmark(Description = "send+receive through WebSocketRelay.CopyAsync")]
+    [Benchmark(Description = "send+receive through WebSocketFrameRelay.CopyAsync")]
     public Task Relay() => OneAsync(_client, _reader);
 
-    /// <summary>A control command (Input.dispatchMouseEvent) through the pump with the command tap, control telemetry on.</summary>
+    /// <summary>A control command (Input.dispatchMouseEvent) through the relay with the command tap, control telemetry on.</summary>
     [Benchmark(Description = "control command through CopyAsync + CdpCommandRecorder")]
     public Task RelayTapped() => OneAsync(_tapClient, _tapReader, _control, WebSocketMessageType.Text);
 

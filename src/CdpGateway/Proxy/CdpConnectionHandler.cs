@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.WebSockets;
 using CdpGateway.Browser;
 using CdpGateway.Hosting;
@@ -39,13 +38,6 @@ public sealed class CdpConnectionHandler(
     // even when tests drive the confirm wait and dial window with a fake clock.
     private static readonly TimeProvider NetworkClock = TimeProvider.System;
 
-    private static readonly WebSocketAcceptContext AcceptContext = new()
-    {
-        DangerousEnableCompression = false,
-        // Some CDP clients break on pings; TCP keepalive covers dead peers.
-        KeepAliveInterval = TimeSpan.Zero,
-    };
-
     public async Task HandleAsync(HttpContext context)
     {
         if (!context.WebSockets.IsWebSocketRequest)
@@ -74,7 +66,9 @@ public sealed class CdpConnectionHandler(
                         "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
                     return;
                 }
-                var client = await context.WebSockets.AcceptWebSocketAsync(AcceptContext).ConfigureAwait(false);
+                // No pings of our own (some CDP clients break on them; TCP keepalive covers dead peers),
+                // no compression: frames pass through as the peers wrote them.
+                var client = await ClientHandshake.AcceptAsync(context).ConfigureAwait(false);
                 using (client)
                 {
                     subscriptionHandedOff = await RunAsync(context, client, target, browserUrl, subscription).ConfigureAwait(false);
@@ -97,7 +91,7 @@ public sealed class CdpConnectionHandler(
     }
 
     /// <summary>Returns true when a background completion took over the subscription (and disposes it).</summary>
-    private async Task<bool> RunAsync(HttpContext context, WebSocket client, UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription)
+    private async Task<bool> RunAsync(HttpContext context, WebSocketLeg client, UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription)
     {
         var connectionId = ConnectionId.New();
         var connectedAt = time.GetTimestamp();
@@ -119,7 +113,7 @@ public sealed class CdpConnectionHandler(
         }
     }
 
-    private async Task<bool> RelayAsync(HttpContext context, WebSocket client, UpgradeTarget target, string browserUrl,
+    private async Task<bool> RelayAsync(HttpContext context, WebSocketLeg client, UpgradeTarget target, string browserUrl,
         DevToolsUrlTracker.Subscription subscription, string connectionId, long connectedAt, Action published)
     {
         using var dialCancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.Stopping);
@@ -152,15 +146,15 @@ public sealed class CdpConnectionHandler(
             return false;
         }
 
-        using var upstream = dial.Socket!;
+        using var upstream = dial.Upstream!;
         var dialedBrowserUrl = dial.BrowserUrl;
         var fromClient = new RelayCounters();
         var fromUpstream = new RelayCounters();
         var commands = new CdpCommandRecorder(connectionId, telemetryConfig, events, time, logger);
-        var clientToUpstream = WebSocketRelay.CopyAsync(client, upstream, fromClient, new WebSocketRelay.Options(options.MaxMessageBytes, time,
-            options.LogCdpMessages ? new WebSocketRelay.MessageLogging(messageLog, connectionId, "->") : null, commands));
-        var upstreamToClient = WebSocketRelay.CopyAsync(upstream, client, fromUpstream, new WebSocketRelay.Options(options.MaxMessageBytes, time,
-            options.LogCdpMessages ? new WebSocketRelay.MessageLogging(messageLog, connectionId, "<-") : null));
+        var clientToUpstream = WebSocketFrameRelay.CopyAsync(client, upstream, fromClient, new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
+            options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "->") : null, commands));
+        var upstreamToClient = WebSocketFrameRelay.CopyAsync(upstream, client, fromUpstream, new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
+            options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "<-") : null));
         using var watchCancel = new CancellationTokenSource();
         var browserMoved = WaitForNewBrowserAsync(subscription, dialedBrowserUrl, watchCancel.Token);
 
@@ -243,14 +237,21 @@ public sealed class CdpConnectionHandler(
     }
 
     /// <summary>Lets the client answer our close frame (bounded), then lets go of its socket.</summary>
-    private static async Task FinishClientCloseAsync(WebSocket client, Task<RelayOutcome> clientToUpstream)
+    private static async Task FinishClientCloseAsync(WebSocketLeg client, Task<RelayOutcome> clientToUpstream)
     {
         await WaitAsync(clientToUpstream).ConfigureAwait(false);
         if (clientToUpstream.IsCompleted && client.State == WebSocketState.CloseSent)
         {
-            await DrainUntilCloseAsync(client).ConfigureAwait(false);
+            // Reads and discards what the client still sends until its close reply, so closing the
+            // socket with unread data does not turn into a TCP reset that overtakes our close frame.
+            using var timeout = new CancellationTokenSource(CloseGrace, NetworkClock);
+            await client.DrainUntilCloseAsync(timeout.Token).ConfigureAwait(false);
         }
-        client.Abort();
+        if (!clientToUpstream.IsCompleted)
+        {
+            // The client has not answered within the grace: tear its connection down to end the read.
+            client.Abort();
+        }
         await clientToUpstream.ConfigureAwait(false);
     }
 
@@ -283,45 +284,14 @@ public sealed class CdpConnectionHandler(
     }
 
     /// <summary>Sends the close frame and returns its code, or null when it could not be sent.</summary>
-    private async Task<int?> CloseClientAsync(WebSocket client, WebSocketCloseStatus status, string text)
+    private static async Task<int?> CloseClientAsync(WebSocketLeg client, WebSocketCloseStatus status, string text)
     {
         if (client.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
         {
             return null;
         }
         using var timeout = new CancellationTokenSource(CloseGrace, NetworkClock);
-        try
-        {
-            await client.CloseOutputAsync(status, text, timeout.Token).ConfigureAwait(false);
-            return (int)status;
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>
-    /// Reads and discards what the client still sends until its close reply, so closing the socket
-    /// with unread data does not turn into a TCP reset that overtakes our close frame.
-    /// </summary>
-    private static async Task DrainUntilCloseAsync(WebSocket client)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(4096);
-        using var timeout = new CancellationTokenSource(CloseGrace, NetworkClock);
-        try
-        {
-            while ((await client.ReceiveAsync(buffer.AsMemory(), timeout.Token).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
-            {
-            }
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
-        {
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        return await client.SendCloseAsync(status, text, timeout.Token).ConfigureAwait(false) ? (int)status : null;
     }
 
     private static Task WaitAsync(Task direction) =>

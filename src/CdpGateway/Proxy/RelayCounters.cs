@@ -16,12 +16,13 @@ public sealed class RelayCounters
 
     internal void BeginForward() => Volatile.Write(ref _forwarding, 1);
 
-    internal void EndForward(long bytes, bool endOfMessage)
+    /// <summary>A write went through: <paramref name="payloadBytes"/> of data payload (headers and control frames not counted) completing <paramref name="messages"/> data messages.</summary>
+    internal void EndForward(long payloadBytes, int messages)
     {
-        Volatile.Write(ref _bytes, _bytes + bytes);
-        if (endOfMessage)
+        Volatile.Write(ref _bytes, _bytes + payloadBytes);
+        if (messages != 0)
         {
-            Volatile.Write(ref _messages, _messages + 1);
+            Volatile.Write(ref _messages, _messages + messages);
         }
         Volatile.Write(ref _forwarding, 0);
     }

@@ -9,10 +9,10 @@ using Microsoft.Extensions.Logging;
 
 namespace CdpGateway.Proxy;
 
-/// <summary>The result of dialling: the open socket and the browser URL it belongs to, or a failure.</summary>
-public readonly record struct DialResult(WebSocket? Socket, string BrowserUrl, string? Error)
+/// <summary>The result of dialling: the upgraded upstream leg and the browser URL it belongs to, or a failure.</summary>
+public readonly record struct DialResult(WebSocketLeg? Upstream, string BrowserUrl, string? Error)
 {
-    public bool Succeeded => Socket is not null;
+    public bool Succeeded => Upstream is not null;
 }
 
 /// <summary>
@@ -80,12 +80,11 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
     }
 
     /// <summary>
-    /// Opens the browser leg: a TCP connection with keepalive and no Nagle delay, a hand-written
-    /// RFC 6455 upgrade (no compression offered, no subprotocol, no Origin), then the runtime's
-    /// WebSocket over the raw stream with pings off. Cheaper per connection than ClientWebSocket,
-    /// which goes through the HTTP client stack for the handshake.
+    /// Opens the browser leg: a TCP connection with keepalive and no Nagle delay and a hand-written
+    /// RFC 6455 upgrade (no compression offered, no subprotocol, no Origin). What follows is raw frames
+    /// for the relay; bytes that came in right behind the 101 are handed to the leg to read first.
     /// </summary>
-    internal static async Task<WebSocket> ConnectAsync(string url, CancellationToken cancellationToken)
+    internal static async Task<WebSocketLeg> ConnectAsync(string url, CancellationToken cancellationToken)
     {
         var uri = new Uri(url);
         if (uri.Scheme != "ws")
@@ -102,13 +101,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
             var stream = new NetworkStream(socket, ownsSocket: true);
             var leftover = await UpgradeAsync(stream, uri, cancellationToken).ConfigureAwait(false);
-            Stream transport = leftover.Length == 0 ? stream : new PrefixedStream(leftover, stream);
-            return WebSocket.CreateFromStream(transport, new WebSocketCreationOptions
-            {
-                IsServer = false,
-                // No pings (Chromium needs none), no compression (it costs more than it saves on loopback).
-                KeepAliveInterval = TimeSpan.Zero,
-            });
+            return new WebSocketLeg(stream, peerMasks: false, leftover);
         }
         catch
         {
@@ -198,63 +191,6 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
         if (accept != expectedAccept)
         {
             throw new WebSocketException(WebSocketError.HeaderError, "the upstream's Sec-WebSocket-Accept does not match the key sent");
-        }
-    }
-
-    /// <summary>A stream that first yields bytes already read past the upgrade answer (a frame sent right after the 101).</summary>
-    private sealed class PrefixedStream(byte[] prefix, Stream inner) : Stream
-    {
-        private int _offset;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (_offset < prefix.Length && buffer.Length > 0)
-            {
-                var n = Math.Min(buffer.Length, prefix.Length - _offset);
-                prefix.AsSpan(_offset, n).CopyTo(buffer.Span);
-                _offset += n;
-                return ValueTask.FromResult(n);
-            }
-            if (_offset < prefix.Length)
-            {
-                return ValueTask.FromResult(0);
-            }
-            return inner.ReadAsync(buffer, cancellationToken);
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            inner.WriteAsync(buffer, offset, count, cancellationToken);
-
-        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override void Flush() => inner.Flush();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-            base.Dispose(disposing);
         }
     }
 }

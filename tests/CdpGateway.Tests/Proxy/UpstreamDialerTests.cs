@@ -22,7 +22,7 @@ public sealed class UpstreamDialerTests
 
         Assert.True(result.Succeeded);
         Assert.Equal(browser.BrowserUrl, result.BrowserUrl);
-        result.Socket!.Dispose();
+        result.Upstream!.Dispose();
     }
 
     [Fact]

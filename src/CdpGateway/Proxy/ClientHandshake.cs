@@ -1,0 +1,50 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
+
+namespace CdpGateway.Proxy;
+
+/// <summary>
+/// The server half of the client's WebSocket handshake (RFC 6455 §4.2.2), done here instead of by
+/// <c>AcceptWebSocketAsync</c> so the relay gets the raw duplex stream and forwards frames as they
+/// are. Which requests qualify stays <c>context.WebSockets.IsWebSocketRequest</c>'s decision (GET,
+/// <c>Connection: Upgrade</c>, <c>Upgrade: websocket</c>, version 13, a key of 16 base64 bytes). The
+/// answer offers no extension and no subprotocol.
+/// </summary>
+public static class ClientHandshake
+{
+    private static ReadOnlySpan<byte> AcceptGuid => "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8;
+
+    /// <summary>Answers 101 and returns the client's leg.</summary>
+    public static async Task<WebSocketLeg> AcceptAsync(HttpContext context)
+    {
+        // Only HTTP/1.1 upgrades get here: the CDP port is plaintext, where Kestrel answers an HTTP/2
+        // attempt with HTTP_1_1_REQUIRED, so there is no extended CONNECT to accept.
+        var upgrade = context.Features.Get<IHttpUpgradeFeature>()
+            ?? throw new InvalidOperationException("the server offers no HTTP upgrade");
+        var key = context.Request.Headers[HeaderNames.SecWebSocketKey].ToString();
+        var headers = context.Response.Headers;
+        headers.Connection = "Upgrade";
+        headers.Upgrade = "websocket";
+        headers[HeaderNames.SecWebSocketAccept] = AcceptFor(key);
+        var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
+        // A read in flight on Kestrel's upgraded stream is not woken by CancelPendingRead (tried); only
+        // aborting the connection ends it, so the handler aborts only a client that is not answering.
+        return new WebSocketLeg(stream, peerMasks: true, abort: context.Abort);
+    }
+
+    /// <summary>The <c>Sec-WebSocket-Accept</c> value for a client's key.</summary>
+    public static string AcceptFor(string key)
+    {
+        var trimmed = key.AsSpan().Trim();
+        var size = Encoding.ASCII.GetMaxByteCount(trimmed.Length) + AcceptGuid.Length;
+        Span<byte> input = size <= 256 ? stackalloc byte[256] : new byte[size];
+        var keyLength = Encoding.ASCII.GetBytes(trimmed, input);
+        AcceptGuid.CopyTo(input[keyLength..]);
+        Span<byte> hash = stackalloc byte[SHA1.HashSizeInBytes];
+        SHA1.HashData(input[..(keyLength + AcceptGuid.Length)], hash);
+        return Convert.ToBase64String(hash);
+    }
+}

@@ -1,0 +1,335 @@
+using System.Buffers;
+
+namespace CdpGateway.Proxy;
+
+/// <summary>
+/// Forwards one direction of a WebSocket connection frame by frame, bytes unchanged: a client's
+/// frames keep their mask (valid as they are for Chromium), Chromium's unmasked frames are valid for
+/// the client. Frame headers are parsed as the bytes stream through, to check the protocol, count
+/// messages, enforce the size limit and stop at the close frame (which is not forwarded: the
+/// connection handler decides what close each side gets). Whatever one read brought, whole or partial
+/// frames, goes out in one write.
+/// <para>
+/// Between messages it waits with a zero-byte read so an idle connection holds no buffer; while data
+/// is in flight it holds one pooled chunk (larger for a large message). No per-message allocation, no
+/// locks. It never throws: the outcome says which side ended the direction. Observers (message
+/// logging, command telemetry) see the unmasked payload only after it was forwarded.
+/// </para>
+/// </summary>
+public static class WebSocketFrameRelay
+{
+    /// <summary>Chunk rented from the shared pool while data is in flight.</summary>
+    public const int ChunkBytes = 32 * 1024;
+
+    /// <summary>
+    /// Chunk for a message whose declared payload does not fit <see cref="ChunkBytes"/>: a large
+    /// message then costs a few reads and writes per MiB. Held only while that message is in flight.
+    /// </summary>
+    public const int LargeChunkBytes = 256 * 1024;
+
+    /// <summary>Optional per-message logging (<c>--log-cdp-messages</c>); null on the normal path.</summary>
+    public sealed record MessageLogging(CdpMessageLog Log, string ConnectionId, string Direction);
+
+    /// <summary>What one direction needs besides its two legs.</summary>
+    public sealed record Options(long MaxMessageBytes, TimeProvider Time, MessageLogging? Logging = null, IMessageTap? Tap = null);
+
+    private enum Stop
+    {
+        None,
+        Closed,
+        Violation,
+        Oversize,
+    }
+
+    /// <summary>What the observers know about the data message they are being shown.</summary>
+    private struct Observed
+    {
+        public bool Started;
+        public bool Text;
+        public bool Tapped;
+        public long Bytes;
+        public CdpMessageLog.Header Header;
+    }
+
+    /// <summary>What the bytes scanned since the last write hold.</summary>
+    private struct Scanned
+    {
+        public int End;
+        public long PayloadBytes;
+        public int Messages;
+
+        /// <summary>A message or control frame ended: worth sending now rather than waiting to fill the chunk.</summary>
+        public bool Boundary;
+    }
+
+    public static async Task<RelayOutcome> CopyAsync(WebSocketLeg source, WebSocketLeg destination, RelayCounters counters, Options options)
+    {
+        var cursor = source.Cursor;
+        // Where the bytes at the start of the buffer stand: the observers walk the forwarded bytes from here.
+        var sentCursor = cursor;
+        var observing = options.Tap is not null || options.Logging is not null;
+        var observed = default(Observed);
+        var scanned = default(Scanned);
+        byte[]? buffer = null;
+        var filled = 0;
+        try
+        {
+            while (true)
+            {
+                if (buffer is null)
+                {
+                    try
+                    {
+                        await source.ReadAsync(Memory<byte>.Empty).ConfigureAwait(false);
+                    }
+                    catch (Exception)
+                    {
+                        return Failed(source);
+                    }
+                    buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+                }
+
+                int read;
+                try
+                {
+                    read = await source.ReadAsync(buffer.AsMemory(filled)).ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    return Failed(source);
+                }
+                if (read == 0)
+                {
+                    // End of stream without a close frame.
+                    return Failed(source);
+                }
+                filled += read;
+
+                var stop = Scan(ref cursor, buffer.AsSpan(0, filled), options.MaxMessageBytes, ref scanned);
+                if (stop == Stop.None && !scanned.Boundary && filled < buffer.Length)
+                {
+                    // Only part of a message so far: fill the chunk first. The message is of no use to
+                    // the receiver before its end, and every write is a syscall.
+                    continue;
+                }
+
+                if (scanned.End > 0)
+                {
+                    counters.BeginForward();
+                    try
+                    {
+                        await destination.WriteAsync(buffer.AsMemory(0, scanned.End)).ConfigureAwait(false);
+                    }
+                    catch (Exception)
+                    {
+                        counters.ForwardFailed();
+                        destination.Failed();
+                        source.Park(cursor, buffer.AsSpan(scanned.End, filled - scanned.End));
+                        return new RelayOutcome(RelayEnd.DestinationFailed);
+                    }
+                    counters.EndForward(scanned.PayloadBytes, scanned.Messages);
+                    if (observing)
+                    {
+                        Observe(ref sentCursor, ref observed, buffer.AsSpan(0, scanned.End), options);
+                    }
+                }
+                sentCursor = cursor;
+
+                switch (stop)
+                {
+                    case Stop.Closed:
+                        if (!CloseFrame.TryRead(buffer.AsSpan(scanned.End, filled - scanned.End), out var status, out var description))
+                        {
+                            return Failed(source);
+                        }
+                        source.CloseReceived();
+                        return new RelayOutcome(RelayEnd.SourceClosed, status, description);
+                    case Stop.Violation:
+                        return Failed(source);
+                    case Stop.Oversize:
+                        source.Park(cursor, buffer.AsSpan(scanned.End, filled - scanned.End));
+                        return new RelayOutcome(RelayEnd.SourceOversize);
+                }
+
+                // Keep the unfinished header (or close frame) at the start for the next read.
+                var tail = filled - scanned.End;
+                buffer.AsSpan(scanned.End, tail).CopyTo(buffer);
+                filled = tail;
+                scanned = default;
+                if (tail == 0 && !cursor.InMessage && cursor.Remaining == 0)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
+                else if (cursor.InMessage ? buffer.Length < LargeChunkBytes && cursor.Remaining > buffer.Length - tail : buffer.Length > ChunkBytes)
+                {
+                    // Into the large chunk for the rest of a large message; back to the small one after it.
+                    var next = ArrayPool<byte>.Shared.Rent(cursor.InMessage ? LargeChunkBytes : ChunkBytes);
+                    buffer.AsSpan(0, tail).CopyTo(next);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = next;
+                }
+            }
+        }
+        finally
+        {
+            if (observed.Tapped)
+            {
+                options.Tap!.Abandon();
+            }
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private static RelayOutcome Failed(WebSocketLeg source)
+    {
+        source.Failed();
+        return new RelayOutcome(RelayEnd.SourceFailed);
+    }
+
+    /// <summary>
+    /// Passes over data[scanned.End..], checking each header, up to the first point that cannot be
+    /// forwarded yet: an unfinished header, a close frame (whole or not), a violation or a frame that
+    /// would take its message over the limit. Everything before that point may be written as it is.
+    /// </summary>
+    private static Stop Scan(ref FrameCursor cursor, ReadOnlySpan<byte> data, long maxMessageBytes, ref Scanned scanned)
+    {
+        var pos = scanned.End;
+        try
+        {
+            while (pos < data.Length)
+            {
+                FrameProgress progress;
+                if (cursor.Remaining > 0)
+                {
+                    var take = (int)Math.Min(cursor.Remaining, data.Length - pos);
+                    if (cursor.Frame.IsData)
+                    {
+                        scanned.PayloadBytes += take;
+                    }
+                    progress = cursor.Consume(take);
+                    pos += take;
+                }
+                else
+                {
+                    if (!FrameHeader.TryRead(data[pos..], out var header))
+                    {
+                        return Stop.None;
+                    }
+                    if (!cursor.Accepts(header))
+                    {
+                        return Stop.Violation;
+                    }
+                    if (header.Opcode == FrameOpcode.Close)
+                    {
+                        return data.Length - pos >= header.Length + header.PayloadLength ? Stop.Closed : Stop.None;
+                    }
+                    if (header.IsData && cursor.PayloadWith(header) > maxMessageBytes)
+                    {
+                        return Stop.Oversize;
+                    }
+                    pos += header.Length;
+                    progress = cursor.Enter(header);
+                }
+                if (progress == FrameProgress.MessageDone)
+                {
+                    scanned.Messages++;
+                    scanned.Boundary = true;
+                }
+                else if (progress == FrameProgress.ControlDone)
+                {
+                    scanned.Boundary = true;
+                }
+            }
+            return Stop.None;
+        }
+        finally
+        {
+            scanned.End = pos;
+        }
+    }
+
+    /// <summary>
+    /// Walks bytes already forwarded and shows their data payload to the observers: unmasked in place
+    /// (the buffer is ours again once written), the first piece of each message to the logger's header
+    /// reader and the tap, text messages in full to a tap that asked for them.
+    /// </summary>
+    private static void Observe(ref FrameCursor cursor, ref Observed observed, Span<byte> data, Options options)
+    {
+        long? timestamp = null;
+        var pos = 0;
+        while (pos < data.Length)
+        {
+            if (cursor.Remaining == 0)
+            {
+                FrameHeader.TryRead(data[pos..], out var header);
+                pos += header.Length;
+                if (header.Opcode is FrameOpcode.Text or FrameOpcode.Binary)
+                {
+                    observed = new Observed { Text = header.Opcode == FrameOpcode.Text };
+                }
+                if (cursor.Enter(header) == FrameProgress.MessageDone)
+                {
+                    EndMessage(ref observed, options, ref timestamp);
+                }
+                continue;
+            }
+            var frame = cursor.Frame;
+            var offset = cursor.FrameOffset;
+            var take = (int)Math.Min(cursor.Remaining, data.Length - pos);
+            var progress = cursor.Consume(take);
+            var piece = data.Slice(pos, take);
+            pos += take;
+            if (!frame.IsData)
+            {
+                continue;
+            }
+            observed.Bytes += take;
+            var ends = progress == FrameProgress.MessageDone;
+            if (!observed.Started)
+            {
+                observed.Started = true;
+                if (frame.Masked)
+                {
+                    PayloadMask.Apply(piece, frame.MaskKey, offset);
+                }
+                if (options.Logging is not null)
+                {
+                    observed.Header = CdpMessageLog.ReadHeader(piece);
+                }
+                observed.Tapped = observed.Text && options.Tap is { } tap && tap.Begin(piece, ends);
+            }
+            else if (observed.Tapped)
+            {
+                if (frame.Masked)
+                {
+                    PayloadMask.Apply(piece, frame.MaskKey, offset);
+                }
+                options.Tap!.Append(piece);
+            }
+            if (ends)
+            {
+                EndMessage(ref observed, options, ref timestamp);
+            }
+        }
+    }
+
+    private static void EndMessage(ref Observed observed, Options options, ref long? timestamp)
+    {
+        if (!observed.Started)
+        {
+            // A message without payload: its (empty) first piece is also its last.
+            observed.Tapped = observed.Text && options.Tap is { } tap && tap.Begin([], true);
+        }
+        if (observed.Tapped)
+        {
+            timestamp ??= options.Time.GetTimestamp();
+            options.Tap!.Forwarded(timestamp.Value);
+        }
+        options.Logging?.Log.Log(options.Logging.ConnectionId, options.Logging.Direction, observed.Header, observed.Bytes);
+        observed = default;
+    }
+}

@@ -1,0 +1,233 @@
+using System.Buffers;
+using System.Net.WebSockets;
+
+namespace CdpGateway.Proxy;
+
+/// <summary>
+/// One side of a relayed connection after its handshake: the raw byte stream, where its peer's frame
+/// stream stands, and the close handshake state. The relay reads and writes frames through it
+/// unchanged; this type adds only what the gateway itself says or waits for on that side: a close
+/// frame, an abort, draining until the peer's close reply.
+/// </summary>
+public sealed class WebSocketLeg : IDisposable
+{
+    private readonly Stream _stream;
+    private readonly Action? _abort;
+    private byte[]? _unread;
+    private int _unreadOffset;
+    private int _state = (int)WebSocketState.Open;
+
+    /// <param name="stream">The connection after the handshake.</param>
+    /// <param name="peerMasks">True for the client's side (its frames are masked), false for Chromium's.</param>
+    /// <param name="alreadyRead">Bytes read past the handshake, served before the stream's.</param>
+    /// <param name="abort">
+    /// Makes pending reads and writes fail. Null for a stream the leg owns: then aborting and disposing
+    /// both dispose the stream. A leg over a stream owned by someone else (Kestrel's upgraded request)
+    /// passes how to tear that connection down, and disposing it leaves the stream to its owner, so a
+    /// close frame already written still goes out when the request ends.
+    /// </param>
+    public WebSocketLeg(Stream stream, bool peerMasks, ReadOnlyMemory<byte> alreadyRead = default, Action? abort = null)
+    {
+        _stream = stream;
+        _abort = abort;
+        Cursor = new FrameCursor(peerMasks);
+        if (!alreadyRead.IsEmpty)
+        {
+            _unread = alreadyRead.ToArray();
+        }
+    }
+
+    public WebSocketState State => (WebSocketState)Volatile.Read(ref _state);
+
+    /// <summary>Where the peer's frames stand when no relay direction is reading them.</summary>
+    internal FrameCursor Cursor { get; private set; }
+
+    /// <summary>
+    /// Reads raw bytes. A zero-length read waits until data is there without taking any, which is how
+    /// an idle direction waits without a buffer.
+    /// </summary>
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (_unread is { } unread)
+        {
+            if (buffer.IsEmpty)
+            {
+                return ValueTask.FromResult(0);
+            }
+            var count = Math.Min(buffer.Length, unread.Length - _unreadOffset);
+            unread.AsSpan(_unreadOffset, count).CopyTo(buffer.Span);
+            _unreadOffset += count;
+            if (_unreadOffset == unread.Length)
+            {
+                _unread = null;
+                _unreadOffset = 0;
+            }
+            return ValueTask.FromResult(count);
+        }
+        return _stream.ReadAsync(buffer, cancellationToken);
+    }
+
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        _stream.WriteAsync(data, cancellationToken);
+
+    /// <summary>
+    /// A relay direction stopped reading before the peer's close: keeps its place in the frame stream
+    /// and the bytes it had read but not passed over, so <see cref="DrainUntilCloseAsync"/> goes on from there.
+    /// </summary>
+    internal void Park(FrameCursor cursor, ReadOnlySpan<byte> unread)
+    {
+        Cursor = cursor;
+        if (!unread.IsEmpty)
+        {
+            _unread = unread.ToArray();
+            _unreadOffset = 0;
+        }
+    }
+
+    /// <summary>The peer's close frame arrived.</summary>
+    internal void CloseReceived() => Transition(WebSocketState.CloseReceived);
+
+    /// <summary>Reading or writing failed, or the peer broke the protocol: no close handshake is possible any more.</summary>
+    internal void Failed() => Volatile.Write(ref _state, (int)WebSocketState.Aborted);
+
+    /// <summary>
+    /// Sends an unmasked close frame (the gateway speaks as the server on the client's side). Never
+    /// call it while a relay direction may be writing to this leg: frames must not interleave.
+    /// </summary>
+    public async Task<bool> SendCloseAsync(WebSocketCloseStatus status, string description, CancellationToken cancellationToken)
+    {
+        if (State is not (WebSocketState.Open or WebSocketState.CloseReceived))
+        {
+            return false;
+        }
+        var frame = ArrayPool<byte>.Shared.Rent(CloseFrame.MaxFrameBytes);
+        try
+        {
+            var length = CloseFrame.Write(frame, status, description);
+            await _stream.WriteAsync(frame.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Reset, abort, timeout: the close handshake is off.
+            return false;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
+        Transition(WebSocketState.CloseSent);
+        return true;
+    }
+
+    /// <summary>
+    /// Reads and discards the peer's frames until its close frame, so that closing the connection with
+    /// unread data does not turn into a TCP reset that overtakes our own close frame. Ends early on a
+    /// protocol error, end of stream or cancellation.
+    /// </summary>
+    public async Task DrainUntilCloseAsync(CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(4096);
+        var cursor = Cursor;
+        var filled = 0;
+        try
+        {
+            while (true)
+            {
+                var pos = 0;
+                while (true)
+                {
+                    if (cursor.Remaining > 0)
+                    {
+                        if (pos == filled)
+                        {
+                            break;
+                        }
+                        var take = (int)Math.Min(cursor.Remaining, filled - pos);
+                        cursor.Consume(take);
+                        pos += take;
+                        continue;
+                    }
+                    if (!FrameHeader.TryRead(buffer.AsSpan(pos, filled - pos), out var header))
+                    {
+                        break;
+                    }
+                    if (!cursor.Accepts(header))
+                    {
+                        return;
+                    }
+                    if (header.Opcode == FrameOpcode.Close)
+                    {
+                        if (filled - pos >= header.Length + header.PayloadLength)
+                        {
+                            CloseReceived();
+                            return;
+                        }
+                        break;
+                    }
+                    pos += header.Length;
+                    cursor.Enter(header);
+                }
+                buffer.AsSpan(pos, filled - pos).CopyTo(buffer);
+                filled -= pos;
+                var read = await ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return;
+                }
+                filled += read;
+            }
+        }
+        catch (Exception)
+        {
+            // Reset, abort, timeout: nothing more to wait for.
+        }
+        finally
+        {
+            Cursor = cursor;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Ends the leg at once: pending reads and writes fail, no close handshake, unsent bytes may be lost.</summary>
+    public void Abort()
+    {
+        Volatile.Write(ref _state, (int)WebSocketState.Aborted);
+        if (_abort is not null)
+        {
+            _abort();
+        }
+        else
+        {
+            _stream.Dispose();
+        }
+    }
+
+    /// <summary>Lets go of the leg: closes a stream it owns, leaves one it does not to its owner.</summary>
+    public void Dispose()
+    {
+        if (_abort is null)
+        {
+            Abort();
+        }
+    }
+
+    private void Transition(WebSocketState half)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref _state);
+            var next = current switch
+            {
+                (int)WebSocketState.Open => (int)half,
+                (int)WebSocketState.CloseSent when half == WebSocketState.CloseReceived => (int)WebSocketState.Closed,
+                (int)WebSocketState.CloseReceived when half == WebSocketState.CloseSent => (int)WebSocketState.Closed,
+                _ => current,
+            };
+            if (next == current || Interlocked.CompareExchange(ref _state, next, current) == current)
+            {
+                return;
+            }
+        }
+    }
+}
