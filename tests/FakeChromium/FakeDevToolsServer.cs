@@ -124,7 +124,14 @@ public sealed class FakeDevToolsServer : IAsyncDisposable
     {
         foreach (var session in _sessions.Keys)
         {
-            session.Context.Abort();
+            try
+            {
+                session.Context.Abort();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The session's request ended between the snapshot and the abort: nothing left to reset.
+            }
         }
     }
 

@@ -269,6 +269,7 @@ public sealed class CdpConnectionHandler(
                 // Complete the handshake the client started, with its own code.
                 RelayEnd.SourceClosed => (outcome.Value.CloseStatus ?? WebSocketCloseStatus.NormalClosure, outcome.Value.CloseDescription ?? ""),
                 RelayEnd.SourceOversize => (WebSocketCloseStatus.MessageTooBig, CloseCodes.TooBigText),
+                RelayEnd.SourceViolation => (WebSocketCloseStatus.ProtocolError, CloseCodes.ProtocolErrorText + outcome.Value.CloseDescription),
                 _ => null,
             };
         }

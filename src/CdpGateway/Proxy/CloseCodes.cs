@@ -11,4 +11,7 @@ public static class CloseCodes
     public const string ShuttingDownText = "gateway shutting down";
     public const string RequestCancelledText = "request cancelled";
     public const string TooBigText = "message too big";
+
+    /// <summary>Followed by what the client's frame got wrong ("client frames must be masked").</summary>
+    public const string ProtocolErrorText = "protocol error: ";
 }

@@ -42,18 +42,30 @@ public struct FrameCursor(bool peerMasks)
     public long MessagePayload { get; private set; }
 
     /// <summary>RFC 6455 §5 checks for a frame arriving at this point of the stream.</summary>
-    public readonly bool Accepts(in FrameHeader header)
+    public readonly bool Accepts(in FrameHeader header) => Violation(header) is null;
+
+    /// <summary>What is wrong with a frame arriving at this point of the stream, in a few words; null when nothing is.</summary>
+    public readonly string? Violation(in FrameHeader header)
     {
-        if (header.Reserved != 0 || header.PayloadLength < 0 || header.Masked != PeerMasks)
+        if (header.Reserved != 0)
         {
-            return false;
+            return "reserved bits set without an extension";
+        }
+        if (header.PayloadLength < 0)
+        {
+            return "invalid payload length";
+        }
+        if (header.Masked != PeerMasks)
+        {
+            return PeerMasks ? "client frames must be masked" : "server frames must not be masked";
         }
         return header.Opcode switch
         {
-            FrameOpcode.Continuation => InMessage,
-            FrameOpcode.Text or FrameOpcode.Binary => !InMessage,
-            FrameOpcode.Close or FrameOpcode.Ping or FrameOpcode.Pong => header.Fin && header.PayloadLength <= FrameHeader.MaxControlPayload,
-            _ => false,
+            FrameOpcode.Continuation => InMessage ? null : "continuation frame outside a message",
+            FrameOpcode.Text or FrameOpcode.Binary => InMessage ? "new message before the previous one ended" : null,
+            FrameOpcode.Close or FrameOpcode.Ping or FrameOpcode.Pong =>
+                header.Fin && header.PayloadLength <= FrameHeader.MaxControlPayload ? null : "fragmented or oversized control frame",
+            _ => "unknown opcode",
         };
     }
 

@@ -7,6 +7,12 @@ namespace CdpGateway.Proxy;
 /// </summary>
 public interface IMessageTap
 {
+    /// <summary>
+    /// Whether the tap looks at messages at all right now (command telemetry switched on); when false the relay
+    /// neither unmasks nor shows it the next message.
+    /// </summary>
+    bool WantsMessages { get; }
+
     /// <summary>The first chunk of a text message; true to be shown the rest.</summary>
     bool Begin(ReadOnlySpan<byte> firstChunk, bool endOfMessage);
 

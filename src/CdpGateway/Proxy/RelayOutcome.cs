@@ -11,6 +11,12 @@ public enum RelayEnd
     /// <summary>Reading failed: reset, abort, protocol error.</summary>
     SourceFailed,
 
+    /// <summary>
+    /// The side we read from broke the WebSocket protocol (an unmasked client frame, a reserved bit, ...); the
+    /// description says how. Its connection is still usable for a close frame.
+    /// </summary>
+    SourceViolation,
+
     /// <summary>The side we read from sent a message over the size limit.</summary>
     SourceOversize,
 

@@ -60,6 +60,9 @@ public static class WebSocketFrameRelay
 
         /// <summary>A message or control frame ended: worth sending now rather than waiting to fill the chunk.</summary>
         public bool Boundary;
+
+        /// <summary>For <see cref="Stop.Violation"/>: what the frame got wrong.</summary>
+        public string? Violation;
     }
 
     public static async Task<RelayOutcome> CopyAsync(WebSocketLeg source, WebSocketLeg destination, RelayCounters counters, Options options)
@@ -140,12 +143,14 @@ public static class WebSocketFrameRelay
                     case Stop.Closed:
                         if (!CloseFrame.TryRead(buffer.AsSpan(scanned.End, filled - scanned.End), out var status, out var description))
                         {
-                            return Failed(source);
+                            return new RelayOutcome(RelayEnd.SourceViolation, CloseDescription: "invalid close frame");
                         }
                         source.CloseReceived();
                         return new RelayOutcome(RelayEnd.SourceClosed, status, description);
                     case Stop.Violation:
-                        return Failed(source);
+                        // The peer may still read: it is told what it got wrong (the handler decides how).
+                        source.Park(cursor, buffer.AsSpan(scanned.End, filled - scanned.End));
+                        return new RelayOutcome(RelayEnd.SourceViolation, CloseDescription: scanned.Violation);
                     case Stop.Oversize:
                         source.Park(cursor, buffer.AsSpan(scanned.End, filled - scanned.End));
                         return new RelayOutcome(RelayEnd.SourceOversize);
@@ -219,8 +224,9 @@ public static class WebSocketFrameRelay
                     {
                         return Stop.None;
                     }
-                    if (!cursor.Accepts(header))
+                    if (cursor.Violation(header) is { } violation)
                     {
+                        scanned.Violation = violation;
                         return Stop.Violation;
                     }
                     if (header.Opcode == FrameOpcode.Close)
@@ -292,15 +298,20 @@ public static class WebSocketFrameRelay
             if (!observed.Started)
             {
                 observed.Started = true;
-                if (frame.Masked)
+                // A tap that wants nothing now (control telemetry off) costs no unmasking and no look at the text.
+                var tapWants = observed.Text && options.Tap is { WantsMessages: true };
+                if (tapWants || options.Logging is not null)
                 {
-                    PayloadMask.Apply(piece, frame.MaskKey, offset);
+                    if (frame.Masked)
+                    {
+                        PayloadMask.Apply(piece, frame.MaskKey, offset);
+                    }
+                    if (options.Logging is not null)
+                    {
+                        observed.Header = CdpMessageLog.ReadHeader(piece);
+                    }
+                    observed.Tapped = tapWants && options.Tap!.Begin(piece, ends);
                 }
-                if (options.Logging is not null)
-                {
-                    observed.Header = CdpMessageLog.ReadHeader(piece);
-                }
-                observed.Tapped = observed.Text && options.Tap is { } tap && tap.Begin(piece, ends);
             }
             else if (observed.Tapped)
             {
@@ -322,7 +333,7 @@ public static class WebSocketFrameRelay
         if (!observed.Started)
         {
             // A message without payload: its (empty) first piece is also its last.
-            observed.Tapped = observed.Text && options.Tap is { } tap && tap.Begin([], true);
+            observed.Tapped = observed.Text && options.Tap is { WantsMessages: true } tap && tap.Begin([], true);
         }
         if (observed.Tapped)
         {

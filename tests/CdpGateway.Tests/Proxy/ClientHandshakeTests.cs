@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using CdpGateway.Proxy;
+using CdpGateway.Telemetry;
 using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.Proxy;
@@ -42,9 +43,40 @@ public sealed class ClientHandshakeTests
         Assert.Empty(gw.AllEvents());
     }
 
-    private static async Task<string> UpgradeAsync(TestGateway gw, string key, string version, string extraHeaders = "")
+    [Fact]
+    public async Task AClientThatBreaksTheProtocolIsToldHowWith1002()
     {
+        await using var gw = await TestGateway.StartAsync();
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        var answer = await UpgradeAsync(gw, "dGhlIHNhbXBsZSBub25jZQ==", "13", socket: socket);
+        Assert.StartsWith("HTTP/1.1 101", answer);
+        await gw.WaitForEventAsync(ConnectionEventTypes.Connect);
+
+        // A text frame "hi" without the mask every client frame must carry.
+        await socket.SendAsync(new byte[] { 0x81, 0x02, (byte)'h', (byte)'i' });
+
+        var frame = new byte[256];
+        var length = 0;
+        using var timeout = new CancellationTokenSource(TestGateway.Patience);
+        while (length < 2 || length < 2 + frame[1])
+        {
+            var read = await socket.ReceiveAsync(frame.AsMemory(length), timeout.Token);
+            Assert.NotEqual(0, read);
+            length += read;
+        }
+        Assert.Equal(0x88, frame[0]); // a close frame, unmasked
+        Assert.Equal(1002, (frame[2] << 8) | frame[3]);
+        Assert.Equal("protocol error: client frames must be masked", Encoding.UTF8.GetString(frame, 4, frame[1] - 2));
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(DisconnectReason.ClientClose, data.GetProperty("reason").GetString());
+        Assert.Equal(1002, data.GetProperty("close_code").GetInt32());
+        Assert.Equal(0, data.GetProperty("messages_from_client").GetInt64());
+    }
+
+    private static async Task<string> UpgradeAsync(TestGateway gw, string key, string version, string extraHeaders = "", Socket? socket = null)
+    {
+        using var owned = socket is null ? new Socket(SocketType.Stream, ProtocolType.Tcp) : null;
+        socket ??= owned!;
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, gw.App.CdpPort));
         var request = "GET /devtools/browser/any HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n" +
             $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n{extraHeaders}\r\n";

@@ -33,6 +33,7 @@ public sealed class WebSocketFrameRelayTests
     {
         private readonly List<byte> _current = [];
         public List<string> Messages { get; } = [];
+        public bool WantsMessages { get; set; } = true;
         public List<int> WrittenAtForward { get; } = [];
         public List<(int Length, bool End)> Begins { get; } = [];
         public int Appends { get; private set; }
@@ -206,6 +207,28 @@ public sealed class WebSocketFrameRelayTests
     }
 
     [Fact]
+    public async Task ATapSwitchedOffIsShownNothingAndTheNextMessageAfterItIsSwitchedOnIsShownWhole()
+    {
+        var first = "{\"id\":1,\"method\":\"Input.insertText\",\"params\":{\"text\":\"secret\"}}";
+        var second = "{\"id\":2,\"method\":\"Input.insertText\",\"params\":{\"text\":\"other\"}}";
+        var d = new Direction(fromClient: true);
+        var tap = new RecordingTap(d.To) { WantsMessages = false };
+        var run = d.Run(tap: tap);
+        var firstFrame = Frames.Text(first, masked: true);
+        d.From.FeedCut(firstFrame, 7);
+        await WaitUntil(() => d.To.Written.Length == firstFrame.Length);
+        Assert.Empty(tap.Begins);
+
+        tap.WantsMessages = true;
+        d.From.Feed(Frames.Text(second, masked: true));
+        d.From.Feed(Frames.Close(1000, "", true));
+        await run.WaitAsync(Patience);
+
+        Assert.Equal([second], tap.Messages);
+        Assert.Equal(firstFrame, d.To.Written[..firstFrame.Length]);
+    }
+
+    [Fact]
     public async Task AMessageCutShortAbandonsTheTap()
     {
         var d = new Direction(fromClient: true);
@@ -221,7 +244,7 @@ public sealed class WebSocketFrameRelayTests
     }
 
     [Fact]
-    public async Task AnUnmaskedClientFrameFailsTheClient()
+    public async Task AnUnmaskedClientFrameEndsTheClientWithTheReason()
     {
         var d = new Direction(fromClient: true);
         var run = d.Run();
@@ -229,9 +252,10 @@ public sealed class WebSocketFrameRelayTests
 
         var outcome = await run.WaitAsync(Patience);
 
-        Assert.Equal(RelayEnd.SourceFailed, outcome.End);
+        Assert.Equal(RelayEnd.SourceViolation, outcome.End);
+        Assert.Equal("client frames must be masked", outcome.CloseDescription);
         Assert.Equal(Frames.Text("ok", masked: true), d.To.Written); // what came before still went through
-        Assert.Equal(WebSocketState.Aborted, d.Source.State);
+        Assert.Equal(WebSocketState.Open, d.Source.State); // so it can still be told
     }
 
     [Fact]
@@ -241,7 +265,7 @@ public sealed class WebSocketFrameRelayTests
         var run = d.Run();
         d.From.Feed(Frames.Text("x", masked: true));
 
-        Assert.Equal(RelayEnd.SourceFailed, (await run.WaitAsync(Patience)).End);
+        Assert.Equal(RelayEnd.SourceViolation, (await run.WaitAsync(Patience)).End);
         Assert.Empty(d.To.Written);
     }
 
@@ -263,7 +287,7 @@ public sealed class WebSocketFrameRelayTests
 
     [Theory]
     [MemberData(nameof(Violations))]
-    public async Task ProtocolViolationsFailTheSource(string what, byte[] stream)
+    public async Task ProtocolViolationsEndTheSourceWithAReason(string what, byte[] stream)
     {
         var d = new Direction(fromClient: true);
         var run = d.Run();
@@ -271,7 +295,8 @@ public sealed class WebSocketFrameRelayTests
 
         var outcome = await run.WaitAsync(Patience);
 
-        Assert.True(outcome.End == RelayEnd.SourceFailed, what);
+        Assert.True(outcome.End == RelayEnd.SourceViolation, what);
+        Assert.False(string.IsNullOrEmpty(outcome.CloseDescription), what);
     }
 
     [Fact]

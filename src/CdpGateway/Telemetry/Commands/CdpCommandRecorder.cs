@@ -66,6 +66,8 @@ public sealed class CdpCommandRecorder : IMessageTap
     /// <summary>Reported methods the operator excluded, counted apart from losses.</summary>
     public long Excluded => Interlocked.Read(ref _excluded);
 
+    public bool WantsMessages => _config.IsEnabled(EventCategory.Control);
+
     public bool Begin(ReadOnlySpan<byte> firstChunk, bool endOfMessage)
     {
         if (!_config.IsEnabled(EventCategory.Control))
