@@ -293,7 +293,7 @@ public static class CdpCommandClassifier
     {
         writer.WriteStartObject();
         writer.WriteString(MethodName, method.EncodedName());
-        writer.WriteString(ConnectionIdName, ClipId(connectionId));
+        writer.WriteString(ConnectionIdName, EncodedConnectionId(connectionId));
         if (commandId is long id)
         {
             writer.WriteNumber(CommandIdName, id);
@@ -307,6 +307,11 @@ public static class CdpCommandClassifier
     /// <summary>Matches a top-level method string's content (escapes in place) against the reported methods.</summary>
     internal static bool TryLookup(ReadOnlySpan<byte> content, out CdpMethod method)
     {
+        if (!content.Contains((byte)'\\'))
+        {
+            // The usual case: the bytes are the name (an escape-free JSON string is its own UTF-8).
+            return CdpMethods.TryParseUtf8(content, out method);
+        }
         Span<char> name = stackalloc char[CdpMethods.MaxNameLength];
         if (JsonStringText.TryDecodeShort(content, name, out int length))
         {
@@ -339,6 +344,20 @@ public static class CdpCommandClassifier
         }
         seen = true;
         return true;
+    }
+
+    // The worker publishes a connection's queued commands one after another: its id is clipped and encoded once per run.
+    [ThreadStatic] private static string? t_lastConnectionId;
+    [ThreadStatic] private static JsonEncodedText t_lastConnectionIdEncoded;
+
+    private static JsonEncodedText EncodedConnectionId(string connectionId)
+    {
+        if (!ReferenceEquals(connectionId, t_lastConnectionId))
+        {
+            t_lastConnectionIdEncoded = JsonEncodedText.Encode(ClipId(connectionId));
+            t_lastConnectionId = connectionId;
+        }
+        return t_lastConnectionIdEncoded;
     }
 
     /// <summary>A string of ours (the connection id) clipped like an opaque id, at a scalar boundary.</summary>

@@ -104,7 +104,7 @@ public sealed class CdpCommandRecorder : IMessageTap
         _captureMethod = method;
         _captureLength = 0;
         _captureOverBudget = false;
-        _capture = ArrayPool<byte>.Shared.Rent(Math.Max(firstChunk.Length, 1024));
+        _capture = CommandBufferPool.Rent(Math.Max(firstChunk.Length, 1024));
         Append(firstChunk);
         return true;
     }
@@ -123,9 +123,9 @@ public sealed class CdpCommandRecorder : IMessageTap
         }
         if (_captureLength + chunk.Length > _capture.Length)
         {
-            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(_capture.Length * 2, _captureLength + chunk.Length));
+            var grown = CommandBufferPool.Rent(Math.Max(_capture.Length * 2, _captureLength + chunk.Length));
             _capture.AsSpan(0, _captureLength).CopyTo(grown);
-            ArrayPool<byte>.Shared.Return(_capture);
+            CommandBufferPool.Return(_capture);
             _capture = grown;
         }
         chunk.CopyTo(_capture.AsSpan(_captureLength));
@@ -145,19 +145,19 @@ public sealed class CdpCommandRecorder : IMessageTap
         {
             if (_captureOverBudget || !CdpCommandClassifier.TryReadMethod(buffer.AsSpan(0, _captureLength), out method))
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                CommandBufferPool.Return(buffer);
                 return;
             }
             if (IsExcluded(method))
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                CommandBufferPool.Return(buffer);
                 return;
             }
         }
         if (_captureOverBudget)
         {
             Interlocked.Increment(ref _dropped);
-            ArrayPool<byte>.Shared.Return(buffer);
+            CommandBufferPool.Return(buffer);
             return;
         }
         Enqueue(new PendingCommand(buffer, _captureLength, method, timestamp));
@@ -167,7 +167,7 @@ public sealed class CdpCommandRecorder : IMessageTap
     {
         if (_capture is not null)
         {
-            ArrayPool<byte>.Shared.Return(_capture);
+            CommandBufferPool.Return(_capture);
             _capture = null;
         }
     }
@@ -214,7 +214,7 @@ public sealed class CdpCommandRecorder : IMessageTap
         }
         foreach (byte[] buffer in left)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            CommandBufferPool.Return(buffer);
         }
     }
 
@@ -244,7 +244,7 @@ public sealed class CdpCommandRecorder : IMessageTap
         {
             // Full, or after teardown.
             Interlocked.Increment(ref _dropped);
-            ArrayPool<byte>.Shared.Return(command.Buffer);
+            CommandBufferPool.Return(command.Buffer);
             return;
         }
         if (Interlocked.Exchange(ref _scheduled, 1) == 0)
@@ -306,7 +306,7 @@ public sealed class CdpCommandRecorder : IMessageTap
                     _queuedBytes -= command.Length;
                 }
             }
-            ArrayPool<byte>.Shared.Return(command.Buffer);
+            CommandBufferPool.Return(command.Buffer);
         }
     }
 

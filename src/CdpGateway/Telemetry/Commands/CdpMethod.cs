@@ -110,6 +110,13 @@ public static class CdpMethods
     private static readonly FrozenDictionary<string, CdpMethod>.AlternateLookup<ReadOnlySpan<char>> BySpan =
         ByName.GetAlternateLookup<ReadOnlySpan<char>>();
 
+    private static readonly byte[][] Utf8Names = Array.ConvertAll(Names, static n => System.Text.Encoding.UTF8.GetBytes(n));
+
+    // The methods whose wire name has a given UTF-8 length: a library method of another length is turned away at once.
+    private static readonly CdpMethod[][] ByUtf8Length = Enumerable.Range(0, MaxNameLength + 1)
+        .Select(length => Enumerable.Range(0, Names.Length).Where(i => Utf8Names[i].Length == length).Select(i => (CdpMethod)i).ToArray())
+        .ToArray();
+
     /// <summary>Every reported method, in declaration order.</summary>
     public static IReadOnlyList<CdpMethod> All { get; } = Enum.GetValues<CdpMethod>();
 
@@ -127,4 +134,22 @@ public static class CdpMethods
 
     /// <inheritdoc cref="TryParse(string, out CdpMethod)"/>
     public static bool TryParse(ReadOnlySpan<char> name, out CdpMethod method) => BySpan.TryGetValue(name, out method);
+
+    /// <summary>The reported method whose wire name is exactly these UTF-8 bytes (no JSON escapes in them).</summary>
+    internal static bool TryParseUtf8(ReadOnlySpan<byte> name, out CdpMethod method)
+    {
+        if (name.Length <= MaxNameLength)
+        {
+            foreach (CdpMethod candidate in ByUtf8Length[name.Length])
+            {
+                if (name.SequenceEqual(Utf8Names[(int)candidate]))
+                {
+                    method = candidate;
+                    return true;
+                }
+            }
+        }
+        method = default;
+        return false;
+    }
 }
