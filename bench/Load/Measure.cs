@@ -16,6 +16,21 @@ public static class Measure
     public static byte[] Command(long id, string method = "Runtime.evaluate", string @params = "{\"expression\":\"1+1\"}") =>
         Encoding.UTF8.GetBytes($"{{\"id\":{id},\"method\":\"{method}\",\"params\":{@params}}}");
 
+    /// <summary>
+    /// A click as a Playwright-style client sends it: find and check the element (library calls), then move, press and
+    /// release the mouse (three reported commands), then a last check. Three of seven messages are control commands.
+    /// </summary>
+    public static byte[][] Click() =>
+    [
+        Command(1, "Runtime.callFunctionOn", "{\"functionDeclaration\":\"function(){return this.isConnected}\",\"objectId\":\"1.2.3\",\"returnByValue\":true}"),
+        Command(2, "DOM.getContentQuads", "{\"objectId\":\"1.2.3\"}"),
+        Command(3, "Runtime.callFunctionOn", "{\"functionDeclaration\":\"function(x,y){return document.elementFromPoint(x,y)===this}\",\"objectId\":\"1.2.3\",\"arguments\":[{\"value\":100},{\"value\":200}]}"),
+        Command(4, ControlMethod, "{\"type\":\"mouseMoved\",\"x\":100,\"y\":200,\"button\":\"none\"}"),
+        Command(5, ControlMethod, "{\"type\":\"mousePressed\",\"x\":100,\"y\":200,\"button\":\"left\",\"clickCount\":1}"),
+        Command(6, ControlMethod, "{\"type\":\"mouseReleased\",\"x\":100,\"y\":200,\"button\":\"left\",\"clickCount\":1}"),
+        Command(7, "Runtime.evaluate", "{\"expression\":\"document.readyState\"}"),
+    ];
+
     public const string ControlMethod = "Input.dispatchMouseEvent";
     public const string ControlParams = "{\"type\":\"mouseMoved\",\"x\":100,\"y\":200,\"button\":\"none\"}";
 
@@ -53,9 +68,12 @@ public static class Measure
     /// Closed-loop load: <paramref name="connections"/> connections, each with one command in flight.
     /// Also reports the proxy's CPU time per request (from /proc).
     /// </summary>
-    public static async Task<RateResult> RequestsPerSecondAsync(Target target, int connections, double seconds, byte[]? message = null)
+    public static Task<RateResult> RequestsPerSecondAsync(Target target, int connections, double seconds, byte[]? message = null) =>
+        RequestsPerSecondAsync(target, connections, seconds, [message ?? Command(1)]);
+
+    /// <summary>The same closed loop, each connection sending <paramref name="cycle"/>'s messages in turn.</summary>
+    public static async Task<RateResult> RequestsPerSecondAsync(Target target, int connections, double seconds, byte[][] cycle)
     {
-        message ??= Command(1);
         var sockets = new WsConnection[connections];
         for (int i = 0; i < connections; i++)
         {
@@ -70,9 +88,11 @@ public static class Measure
             var ws = sockets[i];
             loops[i] = Task.Run(async () =>
             {
+                int next = 0;
                 while (!Volatile.Read(ref stop))
                 {
-                    await ws.SendAsync(1, message);
+                    await ws.SendAsync(1, cycle[next]);
+                    next = next + 1 == cycle.Length ? 0 : next + 1;
                     await ws.ReceiveAsync();
                     counts[slot]++;
                 }

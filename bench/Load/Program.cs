@@ -237,7 +237,11 @@ async Task RunMicroAsync()
         // On and off run back to back in every round (which goes first alternates), so each pair shares the machine's
         // state of the moment; the cost is the median of the pairs' ratios. A ratio of medians taken over rounds far
         // apart in time mostly measures how the load of the shared box drifted between them.
-        var control = Measure.Command(1, Measure.ControlMethod, Measure.ControlParams);
+        byte[][] control = [Measure.Command(1, Measure.ControlMethod, Measure.ControlParams)];
+        byte[][] clicks = Measure.Click();
+        var mixOn = new List<double>();
+        var mixOff = new List<double>();
+        var mixRatios = new List<double>();
         var on = new List<double>();
         var off = new List<double>();
         var ratios = new List<double>();
@@ -267,6 +271,22 @@ async Task RunMicroAsync()
                 }
             }
             ratios.Add(pairOn / pairOff);
+            foreach (bool enabled in pair)
+            {
+                Log($"clicks (3 of 7 messages control commands) at 16 connections, round {r + 1}/{rounds}, gateway, control telemetry {(enabled ? "on" : "off")}");
+                toggled &= await SetControlTelemetryAsync(enabled);
+                var res = await Measure.RequestsPerSecondAsync(gateway, 16, secs, clicks);
+                (enabled ? mixOn : mixOff).Add(res.PerSecond);
+                if (enabled)
+                {
+                    pairOn = res.PerSecond;
+                }
+                else
+                {
+                    pairOff = res.PerSecond;
+                }
+            }
+            mixRatios.Add(pairOn / pairOff);
             if (r < Math.Max(1, rounds / 3))
             {
                 // nginx and direct only give the on/off figures their context: a few rounds suffice.
@@ -295,6 +315,11 @@ async Task RunMicroAsync()
                 ["pair_costs_percent"] = string.Join(" ", ratios.Select(v => ((1 - v) * 100).ToString("F1"))),
             },
             cost < 5);
+        double mixCost = (1 - Stats.Median(mixRatios)) * 100;
+        Add("telemetry_mix_on", "messages/s, clicks (3 of 7 control commands), 16 connections, telemetry on", "req/s", "higher", Stats.Median(mixOn), double.NaN, double.NaN);
+        Add("telemetry_mix_off", "messages/s, clicks (3 of 7 control commands), 16 connections, telemetry off", "req/s", "higher", Stats.Median(mixOff), double.NaN, double.NaN);
+        Add("telemetry_mix_cost", "telemetry cost on clicks: 1 - median of paired rounds (gateway)", "%", "lower", mixCost, double.NaN, double.NaN, "gateway < 5 %",
+            new JsonObject { ["pair_costs_percent"] = string.Join(" ", mixRatios.Select(v => ((1 - v) * 100).ToString("F1"))) }, mixCost < 5);
         // Throughput on a shared 2-core box swings by 10-30 % between rounds; the gateway's own CPU time per command
         // moves less, so it shows what telemetry adds even when the throughput ratio is lost in noise.
         double cOn = Stats.Median(cpuOn), cOff = Stats.Median(cpuOff);
