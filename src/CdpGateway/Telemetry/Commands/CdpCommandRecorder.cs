@@ -8,19 +8,23 @@ namespace CdpGateway.Telemetry.Commands;
 /// <summary>
 /// One connection's <c>cdp_command</c> reporting. On the forwarding path it only decides admission
 /// (control on, a reported and not excluded top-level method) and copies admitted messages into a
-/// pooled buffer; after Chromium took the message it queues it. A worker classifies and publishes
-/// off that path. The queue is bounded (frames and bytes): when full, a command is counted as dropped
+/// capture buffer of its own; after Chromium took the message it appends it to the pending
+/// <see cref="CommandBatch"/>. A worker takes the batch whole, classifies and publishes off that path. The queue is bounded (frames and bytes): when full, a command is counted as dropped
 /// rather than slowing the relay, and library traffic never enters it, so it cannot crowd commands out.
 /// </summary>
 /// <remarks>
 /// The worker is shared by every connection of one publisher (<see cref="CdpCommandWorker"/>) and runs in short
-/// batches, so a command costs no thread hop of its own; each connection's queue is still worked in order by one
-/// thread at a time. Nothing (queue, worker) is created until a connection's first admitted command.
+/// batches, so a command costs no thread hop of its own and the relay and worker threads meet once per batch, not
+/// once per command; each connection's commands are still worked in order by one thread at a time. Nothing (batch,
+/// worker) is created until a connection's first admitted command.
 /// </remarks>
 public sealed class CdpCommandRecorder : IMessageTap
 {
     public const int QueueFrames = 256;
     public const long QueueBytes = 8L * 1024 * 1024;
+
+    // A capture buffer this large is given back after its message; a smaller one stays for the next message.
+    private const int KeptCaptureBytes = 16 * 1024;
 
     private readonly string _connectionId;
     private readonly TelemetryConfig _config;
@@ -29,14 +33,22 @@ public sealed class CdpCommandRecorder : IMessageTap
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    // The queue and its state, guarded by _lock (the relay thread enqueues, the worker dequeues, the drain ends it).
+    // The hand-over, guarded by _lock: the relay thread appends to the pending batch, the worker takes it whole, the
+    // drain ends it. Frames and bytes count the pending batch and the one being worked.
     private readonly Lock _lock = new();
-    private Queue<PendingCommand>? _queue;
-    private long _queuedBytes; // queued and in-flight commands
+    private CommandBatch? _pending;
+    private CommandBatch? _spare;
+    private int _queuedFrames;
+    private long _queuedBytes;
     private bool _closed;
     private bool _inFlight;
     private TaskCompletionSource? _drained;
     private volatile bool _drainGaveUp;
+
+    // The batch being worked: its size and how many of its commands are done (written by the worker, read by a drain
+    // that gives up, to count what was not published).
+    private int _workingCount;
+    private volatile int _workingDone;
 
     private CdpCommandWorker? _worker;
     private int _scheduled; // 1 while this recorder is on the worker's ready list (or being worked)
@@ -45,6 +57,7 @@ public sealed class CdpCommandRecorder : IMessageTap
 
     // The message being captured (only the client-to-browser loop touches these).
     private byte[]? _capture;
+    private bool _capturing;
     private int _captureLength;
     private bool _captureKnown;
     private CdpMethod _captureMethod;
@@ -104,14 +117,19 @@ public sealed class CdpCommandRecorder : IMessageTap
         _captureMethod = method;
         _captureLength = 0;
         _captureOverBudget = false;
-        _capture = CommandBufferPool.Rent(Math.Max(firstChunk.Length, 1024));
+        _capturing = true;
+        if (_capture is null || _capture.Length < firstChunk.Length)
+        {
+            ReleaseCapture();
+            _capture = ArrayPool<byte>.Shared.Rent(Math.Max(firstChunk.Length, 1024));
+        }
         Append(firstChunk);
         return true;
     }
 
     public void Append(ReadOnlySpan<byte> chunk)
     {
-        if (_capture is null || _captureOverBudget)
+        if (!_capturing || _captureOverBudget)
         {
             return;
         }
@@ -121,11 +139,11 @@ public sealed class CdpCommandRecorder : IMessageTap
             _captureOverBudget = true;
             return;
         }
-        if (_captureLength + chunk.Length > _capture.Length)
+        if (_captureLength + chunk.Length > _capture!.Length)
         {
-            var grown = CommandBufferPool.Rent(Math.Max(_capture.Length * 2, _captureLength + chunk.Length));
+            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(_capture.Length * 2, _captureLength + chunk.Length));
             _capture.AsSpan(0, _captureLength).CopyTo(grown);
-            CommandBufferPool.Return(_capture);
+            ArrayPool<byte>.Shared.Return(_capture);
             _capture = grown;
         }
         chunk.CopyTo(_capture.AsSpan(_captureLength));
@@ -134,42 +152,34 @@ public sealed class CdpCommandRecorder : IMessageTap
 
     public void Forwarded(long timestamp)
     {
-        var buffer = _capture;
-        if (buffer is null)
+        if (!_capturing)
         {
             return;
         }
-        _capture = null;
+        _capturing = false;
         var method = _captureMethod;
         if (!_captureKnown)
         {
-            if (_captureOverBudget || !CdpCommandClassifier.TryReadMethod(buffer.AsSpan(0, _captureLength), out method))
+            if (_captureOverBudget || !CdpCommandClassifier.TryReadMethod(_capture.AsSpan(0, _captureLength), out method) || IsExcluded(method))
             {
-                CommandBufferPool.Return(buffer);
-                return;
-            }
-            if (IsExcluded(method))
-            {
-                CommandBufferPool.Return(buffer);
+                EndCapture();
                 return;
             }
         }
         if (_captureOverBudget)
         {
             Interlocked.Increment(ref _dropped);
-            CommandBufferPool.Return(buffer);
+            EndCapture();
             return;
         }
-        Enqueue(new PendingCommand(buffer, _captureLength, method, timestamp));
+        Enqueue(method, timestamp, _capture.AsSpan(0, _captureLength));
+        EndCapture();
     }
 
     public void Abandon()
     {
-        if (_capture is not null)
-        {
-            CommandBufferPool.Return(_capture);
-            _capture = null;
-        }
+        _capturing = false;
+        EndCapture();
     }
 
     /// <summary>
@@ -182,8 +192,9 @@ public sealed class CdpCommandRecorder : IMessageTap
         lock (_lock)
         {
             _closed = true;
-            if ((_queue is null || _queue.Count == 0) && !_inFlight)
+            if (_pending is null && !_inFlight)
             {
+                ReleaseBatches();
                 return;
             }
             _drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -196,25 +207,20 @@ public sealed class CdpCommandRecorder : IMessageTap
         }
 
         // The publisher is stuck (on one of ours or another connection's command): by the disconnect, whatever is
-        // in flight or queued has not been published. The worker drops what it still reaches.
-        List<byte[]> left = [];
+        // being worked or still pending has not been published. The worker stops at its next command.
         lock (_lock)
         {
             _drainGaveUp = true;
-            if (_inFlight)
+            long lost = _inFlight ? _workingCount - _workingDone : 0;
+            if (_pending is not null)
             {
-                Interlocked.Increment(ref _dropped);
+                lost += _pending.Count;
+                _queuedFrames -= _pending.Count;
+                _queuedBytes -= _pending.CommandBytes;
+                _pending.Release();
+                _pending = null;
             }
-            while (_queue!.TryDequeue(out var command))
-            {
-                Interlocked.Increment(ref _dropped);
-                _queuedBytes -= command.Length;
-                left.Add(command.Buffer);
-            }
-        }
-        foreach (byte[] buffer in left)
-        {
-            CommandBufferPool.Return(buffer);
+            Interlocked.Add(ref _dropped, lost);
         }
     }
 
@@ -228,14 +234,34 @@ public sealed class CdpCommandRecorder : IMessageTap
         return false;
     }
 
-    private void Enqueue(PendingCommand command)
+    /// <summary>After a message: keeps a small capture buffer for the next one, gives a large one back.</summary>
+    private void EndCapture()
+    {
+        if (_capture is { Length: > KeptCaptureBytes })
+        {
+            ReleaseCapture();
+        }
+    }
+
+    private void ReleaseCapture()
+    {
+        if (_capture is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_capture);
+            _capture = null;
+        }
+    }
+
+    private void Enqueue(CdpMethod method, long timestamp, ReadOnlySpan<byte> command)
     {
         bool queued = false;
         lock (_lock)
         {
-            if (!_closed && (_queue is null || _queue.Count < QueueFrames) && _queuedBytes + command.Length <= QueueBytes)
+            if (!_closed && _queuedFrames < QueueFrames && _queuedBytes + command.Length <= QueueBytes)
             {
-                (_queue ??= new Queue<PendingCommand>()).Enqueue(command);
+                CommandBatch batch = _pending ??= TakeSpare();
+                batch.Append(method, timestamp, command);
+                _queuedFrames++;
                 _queuedBytes += command.Length;
                 queued = true;
             }
@@ -244,7 +270,6 @@ public sealed class CdpCommandRecorder : IMessageTap
         {
             // Full, or after teardown.
             Interlocked.Increment(ref _dropped);
-            CommandBufferPool.Return(command.Buffer);
             return;
         }
         if (Interlocked.Exchange(ref _scheduled, 1) == 0)
@@ -253,79 +278,108 @@ public sealed class CdpCommandRecorder : IMessageTap
         }
     }
 
+    private CommandBatch TakeSpare()
+    {
+        CommandBatch? spare = _spare;
+        _spare = null;
+        return spare ?? new CommandBatch();
+    }
+
+    private void ReleaseBatches()
+    {
+        _pending?.Release();
+        _pending = null;
+        _spare?.Release();
+        _spare = null;
+    }
+
     /// <summary>
-    /// On the worker: classifies and publishes everything queued, in order. Never throws; a throwing publisher
-    /// costs the one command it was given.
+    /// On the worker: takes everything pending in one go and classifies and publishes it, in order. Never throws; a
+    /// throwing publisher costs the one command it was given.
     /// </summary>
     internal void RunQueued(CdpPayloadWriter payload)
     {
         // Cleared first: a command queued from here on schedules this recorder again.
         Interlocked.Exchange(ref _scheduled, 0);
-        while (true)
+        CommandBatch? batch;
+        TaskCompletionSource? drained = null;
+        lock (_lock)
         {
-            PendingCommand command;
-            TaskCompletionSource? drained = null;
-            bool work = false;
-            lock (_lock)
+            batch = _pending;
+            _pending = null;
+            if (batch is null)
             {
-                if (_queue is not null && _queue.TryDequeue(out command))
+                if (_closed && !_inFlight)
                 {
-                    if (_drainGaveUp)
-                    {
-                        // Too late to precede the disconnect: a loss, like anything the drain takes back.
-                        Interlocked.Increment(ref _dropped);
-                        _queuedBytes -= command.Length;
-                    }
-                    else
-                    {
-                        _inFlight = true;
-                        work = true;
-                    }
-                }
-                else
-                {
-                    if (_closed)
-                    {
-                        drained = _drained;
-                        _drained = null;
-                    }
-                    command = default;
+                    drained = _drained;
+                    _drained = null;
                 }
             }
-            if (command.Buffer is null)
+            else
             {
-                drained?.TrySetResult();
-                return;
+                _inFlight = true;
+                _workingCount = batch.Count;
+                _workingDone = 0;
             }
-            if (work)
-            {
-                Process(command, payload);
-                lock (_lock)
-                {
-                    _inFlight = false;
-                    _queuedBytes -= command.Length;
-                }
-            }
-            CommandBufferPool.Return(command.Buffer);
         }
+        if (batch is null)
+        {
+            drained?.TrySetResult();
+            return;
+        }
+
+        var records = batch.Read();
+        int done = 0;
+        while (!_drainGaveUp && records.TryNext(out CdpMethod method, out long timestamp, out ReadOnlyMemory<byte> command))
+        {
+            Process(method, timestamp, command, payload);
+            _workingDone = ++done;
+        }
+
+        lock (_lock)
+        {
+            _inFlight = false;
+            _queuedFrames -= batch.Count;
+            _queuedBytes -= batch.CommandBytes;
+            if (_closed)
+            {
+                batch.Release();
+                if (_pending is null)
+                {
+                    _spare?.Release();
+                    _spare = null;
+                    drained = _drained;
+                    _drained = null;
+                }
+            }
+            else if (_spare is null && batch.Capacity <= CommandBatch.ReusableBytes)
+            {
+                batch.Clear();
+                _spare = batch;
+            }
+            else
+            {
+                batch.Release();
+            }
+        }
+        drained?.TrySetResult();
     }
 
-    private void Process(PendingCommand command, CdpPayloadWriter payload)
+    private void Process(CdpMethod method, long timestamp, ReadOnlyMemory<byte> command, CdpPayloadWriter payload)
     {
         try
         {
-            var outcome = CdpCommandClassifier.ClassifyInto(command.Buffer.AsMemory(0, command.Length), command.Method, _connectionId,
-                payload, out _);
+            var outcome = CdpCommandClassifier.ClassifyInto(command, method, _connectionId, payload, out _);
             if (outcome == ClassifyOutcome.Reported)
             {
-                var at = _time.GetUtcNow() - _time.GetElapsedTime(command.Timestamp);
+                var at = _time.GetUtcNow() - _time.GetElapsedTime(timestamp);
                 if (_stream is not null)
                 {
                     _stream.PublishUtf8(CdpCommandEvents.Type, CdpCommandEvents.Category, payload.WrittenSpan, at);
                 }
                 else
                 {
-                    _publisher.PublishCommand(new CdpCommandData(command.Method, payload.WrittenSpan.ToArray()), at);
+                    _publisher.PublishCommand(new CdpCommandData(method, payload.WrittenSpan.ToArray()), at);
                 }
             }
             else if (outcome == ClassifyOutcome.Malformed)
@@ -395,6 +449,4 @@ public sealed class CdpCommandRecorder : IMessageTap
             return PartialScan.NotReported;
         }
     }
-
-    private readonly record struct PendingCommand(byte[] Buffer, int Length, CdpMethod Method, long Timestamp);
 }
