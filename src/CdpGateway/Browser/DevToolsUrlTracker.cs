@@ -110,6 +110,12 @@ public sealed class DevToolsUrlTracker
             }
         }
 
+        /// <summary>
+        /// True once a URL is there to take (<see cref="TryTake"/>), false once the subscription is disposed or the
+        /// tracker stops. Never throws: nothing to cancel, it ends with the subscription.
+        /// </summary>
+        public ValueTask<bool> WaitAsync() => _channel.Reader.WaitToReadAsync(CancellationToken.None);
+
         public bool TryTake(out string url) => _channel.Reader.TryRead(out url!);
 
         public void Dispose()

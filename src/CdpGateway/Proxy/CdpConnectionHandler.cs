@@ -155,15 +155,15 @@ public sealed class CdpConnectionHandler(
             options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "->") : null, commands));
         var upstreamToClient = WebSocketFrameRelay.CopyAsync(upstream, client, fromUpstream, new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
             options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "<-") : null));
-        using var watchCancel = new CancellationTokenSource();
-        var browserMoved = WaitForNewBrowserAsync(subscription, dialedBrowserUrl, watchCancel.Token);
+        var stopWatching = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var browserMoved = WaitForNewBrowserAsync(subscription, dialedBrowserUrl, stopWatching.Task);
 
         var first = await Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask).ConfigureAwait(false);
         var disconnectedAt = time.GetTimestamp();
         var disconnectedWall = time.GetUtcNow();
 
-        watchCancel.Cancel();
-        await browserMoved.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        stopWatching.TrySetResult();
+        await browserMoved.ConfigureAwait(false);
 
         PumpExitCause cause;
         RelayOutcome? outcome = null;
@@ -298,18 +298,38 @@ public sealed class CdpConnectionHandler(
     private static Task WaitAsync(Task direction) =>
         direction.IsCompleted ? Task.CompletedTask : Task.WhenAny(direction, Task.Delay(CloseGrace, NetworkClock));
 
-    private static async Task WaitForNewBrowserAsync(DevToolsUrlTracker.Subscription subscription, string dialedBrowserUrl, CancellationToken cancellationToken)
+    /// <summary>
+    /// Completes when the browser this connection was dialled to is replaced, or when <paramref name="stop"/> does.
+    /// Stopping is a plain signal rather than a cancellation: every connection ends this watch, and a cancelled wait
+    /// costs an exception thrown through the async chain.
+    /// </summary>
+    private static async Task WaitForNewBrowserAsync(DevToolsUrlTracker.Subscription subscription, string dialedBrowserUrl, Task stop)
     {
         while (true)
         {
-            var next = await subscription.NextAsync(cancellationToken).ConfigureAwait(false);
-            if (next is null)
+            var announced = subscription.WaitAsync();
+            if (!announced.IsCompleted)
             {
-                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                // The pending wait ends when the subscription is disposed, after the connection is reported.
+                var waiting = announced.AsTask();
+                if (await Task.WhenAny(waiting, stop).ConfigureAwait(false) == stop)
+                {
+                    return;
+                }
+                announced = new ValueTask<bool>(waiting);
             }
-            else if (DisconnectReasonResolver.HasMoved(next, dialedBrowserUrl))
+            if (!await announced.ConfigureAwait(false))
             {
+                // No more announcements (the gateway is stopping): only the stop signal ends the watch.
+                await stop.ConfigureAwait(false);
                 return;
+            }
+            while (subscription.TryTake(out var next))
+            {
+                if (DisconnectReasonResolver.HasMoved(next, dialedBrowserUrl))
+                {
+                    return;
+                }
             }
         }
     }

@@ -101,12 +101,26 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
             var stream = new NetworkStream(socket, ownsSocket: true);
             var leftover = await UpgradeAsync(stream, uri, cancellationToken).ConfigureAwait(false);
-            return new WebSocketLeg(stream, peerMasks: false, leftover);
+            // Ending the leg shuts the socket down rather than closing it under a pending read: the read then sees
+            // the end of the stream (a value) instead of a disposed socket (an exception per connection).
+            return new WebSocketLeg(stream, peerMasks: false, leftover, abort: () => ShutDown(socket), disposeStream: true);
         }
         catch
         {
             socket.Dispose();
             throw;
+        }
+    }
+
+    private static void ShutDown(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Already reset or closed: nothing left to end.
         }
     }
 

@@ -13,6 +13,7 @@ public sealed class WebSocketLeg : IDisposable
 {
     private readonly Stream _stream;
     private readonly Action? _abort;
+    private readonly bool _disposeStream;
     private byte[]? _unread;
     private int _unreadOffset;
     private int _state = (int)WebSocketState.Open;
@@ -26,10 +27,15 @@ public sealed class WebSocketLeg : IDisposable
     /// passes how to tear that connection down, and disposing it leaves the stream to its owner, so a
     /// close frame already written still goes out when the request ends.
     /// </param>
-    public WebSocketLeg(Stream stream, bool peerMasks, ReadOnlyMemory<byte> alreadyRead = default, Action? abort = null)
+    /// <param name="disposeStream">
+    /// With <paramref name="abort"/>: the leg owns the stream after all, and disposing the leg aborts it, then
+    /// disposes the stream (the browser leg: its abort shuts the socket down so a pending read ends without an error).
+    /// </param>
+    public WebSocketLeg(Stream stream, bool peerMasks, ReadOnlyMemory<byte> alreadyRead = default, Action? abort = null, bool disposeStream = false)
     {
         _stream = stream;
         _abort = abort;
+        _disposeStream = disposeStream;
         Cursor = new FrameCursor(peerMasks);
         if (!alreadyRead.IsEmpty)
         {
@@ -209,6 +215,11 @@ public sealed class WebSocketLeg : IDisposable
         if (_abort is null)
         {
             Abort();
+        }
+        else if (_disposeStream)
+        {
+            Abort();
+            _stream.Dispose();
         }
     }
 
