@@ -253,40 +253,8 @@ async Task RunMicroAsync()
         for (int r = 0; r < rounds; r++)
         {
             var pair = r % 2 == 0 ? new[] { true, false } : new[] { false, true };
-            double pairOn = 0, pairOff = 0;
-            foreach (bool enabled in pair)
-            {
-                Log($"control commands at 16 connections, round {r + 1}/{rounds}, gateway, control telemetry {(enabled ? "on" : "off")}");
-                toggled &= await SetControlTelemetryAsync(enabled);
-                var res = await Measure.RequestsPerSecondAsync(gateway, 16, secs, control);
-                (enabled ? on : off).Add(res.PerSecond);
-                (enabled ? cpuOn : cpuOff).Add(res.ProxyCpuMicrosPerOp);
-                if (enabled)
-                {
-                    pairOn = res.PerSecond;
-                }
-                else
-                {
-                    pairOff = res.PerSecond;
-                }
-            }
-            ratios.Add(pairOn / pairOff);
-            foreach (bool enabled in pair)
-            {
-                Log($"clicks (3 of 7 messages control commands) at 16 connections, round {r + 1}/{rounds}, gateway, control telemetry {(enabled ? "on" : "off")}");
-                toggled &= await SetControlTelemetryAsync(enabled);
-                var res = await Measure.RequestsPerSecondAsync(gateway, 16, secs, clicks);
-                (enabled ? mixOn : mixOff).Add(res.PerSecond);
-                if (enabled)
-                {
-                    pairOn = res.PerSecond;
-                }
-                else
-                {
-                    pairOff = res.PerSecond;
-                }
-            }
-            mixRatios.Add(pairOn / pairOff);
+            ratios.Add(await PairAsync(r, pair, "control commands", control, on, off, cpuOn, cpuOff));
+            mixRatios.Add(await PairAsync(r, pair, "clicks (3 of 7 messages control commands)", clicks, mixOn, mixOff, null, null));
             if (r < Math.Max(1, rounds / 3))
             {
                 // nginx and direct only give the on/off figures their context: a few rounds suffice.
@@ -299,6 +267,31 @@ async Task RunMicroAsync()
             }
         }
         await SetControlTelemetryAsync(true);
+
+        // One round's on and off measurements back to back, in the given order; returns on/off.
+        async Task<double> PairAsync(int round, bool[] order, string what, byte[][] cycle, List<double> onRates, List<double> offRates,
+            List<double>? onCpu, List<double>? offCpu)
+        {
+            double pairOn = 0, pairOff = 0;
+            foreach (bool enabled in order)
+            {
+                Log($"{what} at 16 connections, round {round + 1}/{rounds}, gateway, control telemetry {(enabled ? "on" : "off")}");
+                toggled &= await SetControlTelemetryAsync(enabled);
+                var res = await Measure.RequestsPerSecondAsync(gateway, 16, secs, cycle);
+                (enabled ? onRates : offRates).Add(res.PerSecond);
+                (enabled ? onCpu : offCpu)?.Add(res.ProxyCpuMicrosPerOp);
+                if (enabled)
+                {
+                    pairOn = res.PerSecond;
+                }
+                else
+                {
+                    pairOff = res.PerSecond;
+                }
+            }
+            return pairOn / pairOff;
+        }
+
         if (!toggled)
         {
             notes.Add("PATCH /telemetry was not accepted: the telemetry on/off figures are the same configuration twice");
