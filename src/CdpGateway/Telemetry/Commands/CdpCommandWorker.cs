@@ -89,6 +89,7 @@ internal sealed class CdpCommandWorker
 
     private void Loop()
     {
+        BatchScheduling.TryApplyToCurrentThread();
         long idleSince = Environment.TickCount64;
         while (true)
         {
