@@ -65,7 +65,9 @@ public sealed class DevToolsUrlTracker
         var channel = Channel.CreateBounded<string>(new BoundedChannelOptions(1)
         {
             FullMode = BoundedChannelFullMode.DropOldest,
-            SingleReader = true,
+            // A connection's browser watch may still have a wait pending (it ends with the subscription) while the
+            // reason resolver reads: two readers, though only one ever takes URLs at a time.
+            SingleReader = false,
             SingleWriter = false,
         });
         lock (_gate)
