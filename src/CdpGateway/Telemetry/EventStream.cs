@@ -67,7 +67,20 @@ public sealed class EventStream : IEventPublisher
         }
     }
 
-    public long Publish<T>(string type, string category, T data, JsonTypeInfo<T> dataType, DateTimeOffset? timestamp = null)
+    public long Publish<T>(string type, string category, T data, JsonTypeInfo<T> dataType, DateTimeOffset? timestamp = null) =>
+        PublishCore(type, category, new SerializedData<T>(data, dataType), timestamp);
+
+    /// <summary>
+    /// Publishes an event whose <c>data</c> is already serialized: <paramref name="dataJson"/> must be one compact UTF-8
+    /// JSON object (no raw newline); it is embedded unchanged, exactly as a converter writing it raw would. Same
+    /// contract as <see cref="Publish{T}"/> (never throws, never blocks on a reader), without a data object or a
+    /// serializer pass.
+    /// </summary>
+    public long PublishUtf8(string type, string category, ReadOnlySpan<byte> dataJson, DateTimeOffset? timestamp = null) =>
+        PublishCore(type, category, new Utf8Data(dataJson), timestamp);
+
+    private long PublishCore<TData>(string type, string category, TData data, DateTimeOffset? timestamp)
+        where TData : IEventData, allows ref struct
     {
         if (!_config.IsEnabled(category))
         {
@@ -80,7 +93,7 @@ public sealed class EventStream : IEventPublisher
         {
             writer ??= new EventJsonWriter();
             long ts = ToUnixMicroseconds(timestamp ?? _time.GetUtcNow());
-            writer.Write(ts, type, category, data, dataType);
+            data.WriteTo(writer, ts, type, category);
             long seq = Append(category, type, writer.WrittenSpan);
             t_eventWriter = writer;
             return seq;
@@ -95,35 +108,24 @@ public sealed class EventStream : IEventPublisher
         }
     }
 
-    /// <summary>
-    /// Publishes an event whose <c>data</c> is already serialized: <paramref name="dataJson"/> must be one compact UTF-8
-    /// JSON object (no raw newline); it is embedded unchanged, exactly as a converter writing it raw would. Same
-    /// contract as <see cref="Publish{T}"/> (never throws, never blocks on a reader), without a data object or a
-    /// serializer pass.
-    /// </summary>
-    public long PublishUtf8(string type, string category, ReadOnlySpan<byte> dataJson, DateTimeOffset? timestamp = null)
+    /// <summary>How one event's data goes into the envelope: serialized now, or already serialized.</summary>
+    private interface IEventData
     {
-        if (!_config.IsEnabled(category))
-        {
-            return 0;
-        }
+        void WriteTo(EventJsonWriter writer, long tsMicroseconds, string type, string category);
+    }
 
-        EventJsonWriter? writer = t_eventWriter;
-        t_eventWriter = null;
-        try
-        {
-            writer ??= new EventJsonWriter();
-            long ts = ToUnixMicroseconds(timestamp ?? _time.GetUtcNow());
-            writer.WriteUtf8(ts, type, category, dataJson);
-            long seq = Append(category, type, writer.WrittenSpan);
-            t_eventWriter = writer;
-            return seq;
-        }
-        catch (Exception)
-        {
-            Interlocked.Increment(ref _droppedEvents);
-            return 0;
-        }
+    private readonly struct SerializedData<T>(T data, JsonTypeInfo<T> dataType) : IEventData
+    {
+        public void WriteTo(EventJsonWriter writer, long tsMicroseconds, string type, string category) =>
+            writer.Write(tsMicroseconds, type, category, data, dataType);
+    }
+
+    private readonly ref struct Utf8Data(ReadOnlySpan<byte> dataJson) : IEventData
+    {
+        private readonly ReadOnlySpan<byte> _dataJson = dataJson;
+
+        public void WriteTo(EventJsonWriter writer, long tsMicroseconds, string type, string category) =>
+            writer.WriteUtf8(tsMicroseconds, type, category, _dataJson);
     }
 
     /// <summary>

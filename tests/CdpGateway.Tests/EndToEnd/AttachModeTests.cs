@@ -46,13 +46,7 @@ public sealed partial class AttachModeTests(ITestOutputHelper output)
         Assert.True(closeCode is 1011 or 1012, $"close code {closeCode?.ToString() ?? "none (no close frame)"}, wanted 1011 or 1012");
         var secondUrl = await WaitForAnnouncementAsync(log, 2);
         Assert.NotEqual(firstUrl, secondUrl);
-        var disconnect = await gateway.WaitForDisconnectAsync(ConnectionIdOf(connect));
-        Assert.Equal("upstream_changed", disconnect.GetProperty("reason").GetString());
-        Assert.Equal(closeCode, disconnect.GetProperty("close_code").GetInt32());
-        // The duration ends when the old browser went, not when the new one announced itself.
-        var duration = disconnect.GetProperty("duration_ms").GetDouble();
-        Assert.True(duration <= clientLifetime.Elapsed.TotalMilliseconds + 50,
-            $"duration_ms {duration} but the client saw the connection live {clientLifetime.Elapsed.TotalMilliseconds:F0} ms");
+        await gateway.AssertEndedByBrowserChangeAsync(ConnectionIdOf(connect), closeCode, clientLifetime.Elapsed);
 
         // The same gateway endpoint now leads to the new fake.
         Assert.Equal(secondUrl, await gateway.WaitHealthyAsync(notUrl: firstUrl));

@@ -338,6 +338,21 @@ public sealed class GatewayProcess : IAsyncDisposable
         return DataOf(found[0]);
     }
 
+    /// <summary>
+    /// The connection ended because its browser went away: reason <c>upstream_changed</c>, the close code the client
+    /// saw, and a duration that ends when the old browser went (within the time the client saw it live), not when the
+    /// new one announced itself.
+    /// </summary>
+    public async Task AssertEndedByBrowserChangeAsync(string connectionId, int? closeCodeSeen, TimeSpan clientSawItLive)
+    {
+        var disconnect = await WaitForDisconnectAsync(connectionId);
+        Assert.Equal("upstream_changed", disconnect.GetProperty("reason").GetString());
+        Assert.Equal(closeCodeSeen, disconnect.GetProperty("close_code").GetInt32());
+        var duration = disconnect.GetProperty("duration_ms").GetDouble();
+        Assert.True(duration <= clientSawItLive.TotalMilliseconds + 50,
+            $"duration_ms {duration} but the client saw the connection live {clientSawItLive.TotalMilliseconds:F0} ms");
+    }
+
     // ---- processes ----
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
