@@ -151,7 +151,7 @@ public sealed record CdpArgument
         switch (Treatment)
         {
             case CdpArgumentTreatment.Enum:
-                writer.WriteString(_name, Values!.FindJson(content) ?? CdpVocabulary.Other);
+                writer.WriteString(_name, Values!.FindJsonOrOther(content));
                 return;
             case CdpArgumentTreatment.Length:
                 writer.WriteNumber(_name, JsonStringText.Utf16Length(content));
@@ -170,9 +170,12 @@ public sealed record CdpArgument
                 }
                 return;
             case CdpArgumentTreatment.NamedKey:
-                if (CdpVocabulary.NamedKeys.FindJson(content) is { } key)
                 {
-                    writer.WriteString(_name, key);
+                    JsonEncodedText key = CdpVocabulary.NamedKeys.FindJson(content, out bool named);
+                    if (named)
+                    {
+                        writer.WriteString(_name, key);
+                    }
                 }
                 return;
             default:

@@ -92,7 +92,7 @@ public static class CdpCommandClassifier
         CdpPayloadWriter payload = CdpPayloadWriter.Rent();
         try
         {
-            ClassifyOutcome outcome = ClassifyInto(frame.ToArray(), method, connectionId, payload, out string? problem);
+            ClassifyOutcome outcome = ClassifyInto(frame.ToArray(), method, EncodeConnectionId(connectionId), payload, out string? problem);
             return outcome switch
             {
                 ClassifyOutcome.Reported => ClassifyResult.Reported(new CdpCommandData(method, payload.WrittenSpan.ToArray())),
@@ -111,7 +111,7 @@ public static class CdpCommandClassifier
     /// in <paramref name="payload"/> (<see cref="CdpPayloadWriter.WrittenSpan"/>). The frame is read in place (the
     /// params object is indexed straight from it, not copied).
     /// </summary>
-    internal static ClassifyOutcome ClassifyInto(ReadOnlyMemory<byte> frame, CdpMethod method, string connectionId,
+    internal static ClassifyOutcome ClassifyInto(ReadOnlyMemory<byte> frame, CdpMethod method, JsonEncodedText connectionId,
         CdpPayloadWriter payload, out string? problem)
     {
         problem = null;
@@ -253,7 +253,7 @@ public static class CdpCommandClassifier
         }
     }
 
-    private static void BuildPayload(CdpPayloadWriter payload, CdpMethod method, string connectionId, long? commandId,
+    private static void BuildPayload(CdpPayloadWriter payload, CdpMethod method, JsonEncodedText connectionId, long? commandId,
         bool hasSession, ReadOnlySpan<char> sessionId, JsonElement parameters, CdpOnePassParams? onePass,
         ReadOnlySpan<CdpCapturedArgument> captured, ReadOnlySpan<byte> frame)
     {
@@ -288,12 +288,12 @@ public static class CdpCommandClassifier
         writer.Flush();
     }
 
-    private static void WriteCommon(Utf8JsonWriter writer, CdpMethod method, string connectionId, long? commandId,
+    private static void WriteCommon(Utf8JsonWriter writer, CdpMethod method, JsonEncodedText connectionId, long? commandId,
         bool hasSession, ReadOnlySpan<char> sessionId)
     {
         writer.WriteStartObject();
         writer.WriteString(MethodName, method.EncodedName());
-        writer.WriteString(ConnectionIdName, EncodedConnectionId(connectionId));
+        writer.WriteString(ConnectionIdName, connectionId);
         if (commandId is long id)
         {
             writer.WriteNumber(CommandIdName, id);
@@ -346,19 +346,8 @@ public static class CdpCommandClassifier
         return true;
     }
 
-    // The worker publishes a connection's queued commands one after another: its id is clipped and encoded once per run.
-    [ThreadStatic] private static string? t_lastConnectionId;
-    [ThreadStatic] private static JsonEncodedText t_lastConnectionIdEncoded;
-
-    private static JsonEncodedText EncodedConnectionId(string connectionId)
-    {
-        if (!ReferenceEquals(connectionId, t_lastConnectionId))
-        {
-            t_lastConnectionIdEncoded = JsonEncodedText.Encode(ClipId(connectionId));
-            t_lastConnectionId = connectionId;
-        }
-        return t_lastConnectionIdEncoded;
-    }
+    /// <summary>A connection id as <c>connection_id</c> reports it: clipped like an opaque id, encoded once per connection.</summary>
+    internal static JsonEncodedText EncodeConnectionId(string connectionId) => JsonEncodedText.Encode(ClipId(connectionId));
 
     /// <summary>A string of ours (the connection id) clipped like an opaque id, at a scalar boundary.</summary>
     private static string ClipId(string value)

@@ -27,6 +27,7 @@ public sealed class CdpCommandRecorder : IMessageTap
     private const int KeptCaptureBytes = 16 * 1024;
 
     private readonly string _connectionId;
+    private readonly JsonEncodedText _encodedConnectionId;
     private readonly TelemetryConfig _config;
     private readonly IEventPublisher _publisher;
     private readonly EventStream? _stream;
@@ -66,6 +67,7 @@ public sealed class CdpCommandRecorder : IMessageTap
     public CdpCommandRecorder(string connectionId, TelemetryConfig config, IEventPublisher publisher, TimeProvider time, ILogger logger)
     {
         _connectionId = connectionId;
+        _encodedConnectionId = CdpCommandClassifier.EncodeConnectionId(connectionId);
         _config = config;
         _publisher = publisher;
         _stream = publisher as EventStream;
@@ -272,7 +274,10 @@ public sealed class CdpCommandRecorder : IMessageTap
             Interlocked.Increment(ref _dropped);
             return;
         }
-        if (Interlocked.Exchange(ref _scheduled, 1) == 0)
+        // Read before the exchange: while the worker has this recorder on its list (most commands under load) that
+        // costs no atomic write to a line the worker also touches. A worker that took the batch before this append
+        // cleared the flag before taking it, and the lock above orders that clear before this read.
+        if (Volatile.Read(ref _scheduled) == 0 && Interlocked.Exchange(ref _scheduled, 1) == 0)
         {
             (_worker ??= CdpCommandWorker.For(_publisher)).Schedule(this);
         }
@@ -369,7 +374,7 @@ public sealed class CdpCommandRecorder : IMessageTap
     {
         try
         {
-            var outcome = CdpCommandClassifier.ClassifyInto(command, method, _connectionId, payload, out _);
+            var outcome = CdpCommandClassifier.ClassifyInto(command, method, _encodedConnectionId, payload, out _);
             if (outcome == ClassifyOutcome.Reported)
             {
                 var at = _time.GetUtcNow() - _time.GetElapsedTime(timestamp);

@@ -1,3 +1,6 @@
+using System.Text;
+using System.Text.Json;
+
 namespace CdpGateway.Telemetry.Commands;
 
 /// <summary>
@@ -7,13 +10,19 @@ namespace CdpGateway.Telemetry.Commands;
 /// </summary>
 public sealed class CdpEnumSet
 {
+    private static readonly JsonEncodedText EncodedOther = JsonEncodedText.Encode(CdpVocabulary.Other);
+
     private readonly string[] _values;
+    private readonly byte[][] _utf8;
+    private readonly JsonEncodedText[] _encoded;
     private readonly int _maxLength;
 
     public CdpEnumSet(string name, params string[] values)
     {
         Name = name;
         _values = values;
+        _utf8 = [.. values.Select(Encoding.UTF8.GetBytes)];
+        _encoded = [.. values.Select(v => JsonEncodedText.Encode(v))];
         _maxLength = values.Max(v => v.Length);
     }
 
@@ -26,25 +35,52 @@ public sealed class CdpEnumSet
     /// <summary>The canonical value equal to <paramref name="value"/>, or null.</summary>
     public string? Find(ReadOnlySpan<char> value)
     {
-        if (value.Length > _maxLength)
-        {
-            return null;
-        }
-        foreach (string candidate in _values)
-        {
-            if (value.SequenceEqual(candidate))
-            {
-                return candidate;
-            }
-        }
-        return null;
+        int index = value.Length > _maxLength ? -1 : IndexOf(value);
+        return index >= 0 ? _values[index] : null;
     }
 
-    /// <summary>Like <see cref="Find"/> on the content of a JSON string (escapes in place).</summary>
-    internal string? FindJson(ReadOnlySpan<byte> content)
+    /// <summary>
+    /// Like <see cref="Find"/> on the content of a JSON string (escapes in place), as the value ready to write:
+    /// <paramref name="found"/> is false when nothing matched.
+    /// </summary>
+    internal JsonEncodedText FindJson(ReadOnlySpan<byte> content, out bool found)
     {
+        int index = IndexOfJson(content);
+        found = index >= 0;
+        return found ? _encoded[index] : EncodedOther;
+    }
+
+    /// <summary><see cref="FindJson(ReadOnlySpan{byte}, out bool)"/> with <c>other</c> for no match.</summary>
+    internal JsonEncodedText FindJsonOrOther(ReadOnlySpan<byte> content) => FindJson(content, out _);
+
+    private int IndexOfJson(ReadOnlySpan<byte> content)
+    {
+        if (!content.Contains((byte)'\\'))
+        {
+            // The usual case: an escape-free JSON string's content is its own UTF-8, compared without decoding.
+            for (int i = 0; i < _utf8.Length; i++)
+            {
+                if (content.SequenceEqual(_utf8[i]))
+                {
+                    return i;
+                }
+            }
+            return -1;
+        }
         Span<char> buffer = stackalloc char[_maxLength];
-        return JsonStringText.TryDecodeShort(content, buffer, out int written) ? Find(buffer[..written]) : null;
+        return JsonStringText.TryDecodeShort(content, buffer, out int written) ? IndexOf(buffer[..written]) : -1;
+    }
+
+    private int IndexOf(ReadOnlySpan<char> value)
+    {
+        for (int i = 0; i < _values.Length; i++)
+        {
+            if (value.SequenceEqual(_values[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
     }
 }
 

@@ -455,6 +455,17 @@ public sealed class CdpCommandClassificationTests
     };
 
     [Theory]
+    [InlineData("""{"method":"Input.dispatchMouseEvent","params":{"type":"mouse\u0050ressed","x":1,"y":2,"button":"\u006c\u0065ft"}}""", "button", "left")]
+    [InlineData("""{"method":"Input.dispatchMouseEvent","params":{"type":"mouse\u0050ressed","x":1,"y":2}}""", "event_type", "mousePressed")]
+    [InlineData("""{"method":"Input.dispatchKeyEvent","params":{"type":"keyDown","key":"\u0045nter"}}""", "named_key", "Enter")]
+    [InlineData("""{"method":"Input.dispatchKeyEvent","params":{"type":"keyDown","key":"Arrow\u004ceft"}}""", "named_key", "ArrowLeft")]
+    public void Escaped_enum_values_and_named_keys_match_like_plain_ones(string frame, string field, string expected)
+    {
+        using var payload = System.Text.Json.JsonDocument.Parse(Payload(frame));
+        Assert.Equal(expected, payload.RootElement.GetProperty(field).GetString());
+    }
+
+    [Theory]
     [MemberData(nameof(UnknownEnums))]
     public void Unknown_enum_values_report_as_other(string frame, string field)
     {

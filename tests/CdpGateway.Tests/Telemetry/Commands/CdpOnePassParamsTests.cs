@@ -87,7 +87,7 @@ public sealed class CdpOnePassParamsTests
         CdpCommandClassifier.UseDocumentPath = documentPath;
         try
         {
-            ClassifyOutcome outcome = CdpCommandClassifier.ClassifyInto(Encoding.UTF8.GetBytes(frame), method, "c1", payload, out string? problem);
+            ClassifyOutcome outcome = CdpCommandClassifier.ClassifyInto(Encoding.UTF8.GetBytes(frame), method, CdpCommandClassifier.EncodeConnectionId("c1"), payload, out string? problem);
             return (outcome, outcome == ClassifyOutcome.Reported ? Encoding.UTF8.GetString(payload.WrittenSpan) : null, problem);
         }
         finally
