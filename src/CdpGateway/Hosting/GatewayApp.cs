@@ -74,6 +74,7 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton<PendingDisconnects>();
         services.AddSingleton<AccessControl>();
         services.AddSingleton<CdpConnectionHandler>();
+        services.AddSingleton<GatewayMetrics>();
         services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser));
 
         configureServices?.Invoke(builder.Services);
@@ -100,6 +101,7 @@ public sealed class GatewayApp : IAsyncDisposable
                 ChromiumEndpoints.Map(endpoints);
                 TelemetryEndpoints.Map(endpoints);
                 TelemetryConfigEndpoints.Map(endpoints);
+                MetricsEndpoint.Map(endpoints);
             });
         });
     }

@@ -25,6 +25,7 @@ public sealed class CdpConnectionHandler(
     IChromiumControl chromium,
     CdpMessageLog messageLog,
     TelemetryConfig telemetryConfig,
+    GatewayMetrics metrics,
     TimeProvider time,
     ILogger<CdpConnectionHandler> logger)
 {
@@ -97,6 +98,7 @@ public sealed class CdpConnectionHandler(
         var connectedAt = time.GetTimestamp();
         events.Publish(ConnectionEventTypes.Connect, EventCategory.Connection,
             new CdpConnectData(connectionId, target.TelemetryName), TelemetryJsonContext.Default.CdpConnectData);
+        metrics.ConnectionOpened(target.TelemetryName);
         var disconnectPublished = false;
         try
         {
@@ -150,7 +152,7 @@ public sealed class CdpConnectionHandler(
         var dialedBrowserUrl = dial.BrowserUrl;
         var fromClient = new RelayCounters();
         var fromUpstream = new RelayCounters();
-        var commands = new CdpCommandRecorder(connectionId, telemetryConfig, events, time, logger);
+        var commands = new CdpCommandRecorder(connectionId, telemetryConfig, events, time, logger, metrics);
         var clientToUpstream = WebSocketFrameRelay.CopyAsync(client, upstream, fromClient, new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
             options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "->") : null, commands));
         var upstreamToClient = WebSocketFrameRelay.CopyAsync(upstream, client, fromUpstream, new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
@@ -338,7 +340,7 @@ public sealed class CdpConnectionHandler(
         RelayCounters fromClient, RelayCounters fromUpstream, int? closeCode, long telemetryDropped = 0, long telemetryExcluded = 0)
     {
         var duration = time.GetElapsedTime(connectedAt, disconnectedAt);
-        events.Publish(ConnectionEventTypes.Disconnect, EventCategory.Connection, new CdpDisconnectData
+        var ended = new CdpDisconnectData
         {
             ConnectionId = connectionId,
             Reason = reason,
@@ -350,6 +352,8 @@ public sealed class CdpConnectionHandler(
             CloseCode = closeCode,
             TelemetryDropped = telemetryDropped,
             TelemetryExcluded = telemetryExcluded,
-        }, TelemetryJsonContext.Default.CdpDisconnectData, disconnectedWall);
+        };
+        metrics.ConnectionEnded(ended);
+        events.Publish(ConnectionEventTypes.Disconnect, EventCategory.Connection, ended, TelemetryJsonContext.Default.CdpDisconnectData, disconnectedWall);
     }
 }

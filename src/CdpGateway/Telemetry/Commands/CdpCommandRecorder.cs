@@ -33,6 +33,7 @@ public sealed class CdpCommandRecorder : IMessageTap
     private readonly EventStream? _stream;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly GatewayMetrics? _metrics;
 
     // The hand-over, guarded by _lock: the relay thread appends to the pending batch, the worker takes it whole, the
     // drain ends it. Frames and bytes count the pending batch and the one being worked.
@@ -64,8 +65,10 @@ public sealed class CdpCommandRecorder : IMessageTap
     private CdpMethod _captureMethod;
     private bool _captureOverBudget;
 
-    public CdpCommandRecorder(string connectionId, TelemetryConfig config, IEventPublisher publisher, TimeProvider time, ILogger logger)
+    public CdpCommandRecorder(string connectionId, TelemetryConfig config, IEventPublisher publisher, TimeProvider time, ILogger logger,
+        GatewayMetrics? metrics = null)
     {
+        _metrics = metrics;
         _connectionId = connectionId;
         _encodedConnectionId = CdpCommandClassifier.EncodeConnectionId(connectionId);
         _config = config;
@@ -386,6 +389,7 @@ public sealed class CdpCommandRecorder : IMessageTap
                 {
                     _publisher.PublishCommand(new CdpCommandData(method, payload.WrittenSpan.ToArray()), at);
                 }
+                _metrics?.CommandReported(method);
             }
             else if (outcome == ClassifyOutcome.Malformed)
             {
