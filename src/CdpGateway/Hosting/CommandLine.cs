@@ -15,7 +15,7 @@ public static class CommandLine
     [
         new("bind", "ADDR", "address both ports listen on (default 127.0.0.1)", (o, v) => o.Bind = v),
         new("cdp-port", "N", "DevTools proxy port clients connect to (default 9222)", (o, v) => o.CdpPort = Port("cdp-port", v)),
-        new("api-port", "N", "control API, telemetry, health and /metrics port (default 10001)", (o, v) => o.ApiPort = Port("api-port", v)),
+        new("api-port", "N", "control API, telemetry, health, /metrics and dashboard port (default 10001)", (o, v) => o.ApiPort = Port("api-port", v)),
         new("chromium", "PATH", "Chromium executable to launch (default: chromium on PATH)", (o, v) => o.Chromium = v),
         new("chromium-flags", "\"...\"", "extra flags for Chromium, space separated", (o, v) => o.ChromiumFlags = v),
         new("headful", null, "run Chromium with a window instead of headless", (o, v) => o.Headful = Bool("headful", v)),

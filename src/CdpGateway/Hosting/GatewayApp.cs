@@ -102,6 +102,7 @@ public sealed class GatewayApp : IAsyncDisposable
                 TelemetryEndpoints.Map(endpoints);
                 TelemetryConfigEndpoints.Map(endpoints);
                 MetricsEndpoint.Map(endpoints);
+                DashboardEndpoint.Map(endpoints);
             });
         });
     }

@@ -180,9 +180,12 @@ public sealed class GatewayProcess : IAsyncDisposable
     public Uri ApiHttp(string path) => new($"http://127.0.0.1:{ApiPort}{path}");
 
     /// <summary>GET /health on the API port: the status code and, when ready, the DevTools URL.</summary>
+    /// <summary>The --token the gateway was started with, for this class's own requests.</summary>
+    public string? Token { get; set; }
+
     public async Task<(HttpStatusCode Status, string? DevToolsUrl)> HealthAsync()
     {
-        using var response = await Http.GetAsync(ApiHttp("/health"));
+        using var response = await Http.GetAsync(ApiHttp(Token is null ? "/health" : "/health?token=" + Uri.EscapeDataString(Token)));
         string? url = null;
         if (response.IsSuccessStatusCode)
         {

@@ -51,6 +51,38 @@ public sealed class RealClientTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task The_dashboard_opened_in_chromium_through_the_gateway_shows_its_own_connection_live()
+    {
+        await using var gateway = Start(output, "--token", "s3cret");
+        gateway.Token = "s3cret";
+        await gateway.WaitHealthyAsync();
+
+        var browser = await Pptr.Puppeteer.ConnectAsync(new Pptr.ConnectOptions
+        {
+            BrowserWSEndpoint = gateway.CdpWs("/devtools/browser/any?token=s3cret").ToString(),
+        }).WaitAsync(Patience);
+        try
+        {
+            var page = await browser.NewPageAsync().WaitAsync(Patience);
+            await page.GoToAsync(gateway.ApiHttp("/?token=s3cret").ToString()).WaitAsync(Patience);
+
+            // The page's event list fills from /telemetry/stream and its cards from /chromium and /metrics: this very
+            // connection is there, and the browser is ready.
+            await page.WaitForFunctionAsync(
+                "() => document.querySelector('#events tr[data-type=\"cdp_connect\"]') !== null" +
+                " && document.getElementById('chromium-state').textContent === 'ready'" +
+                " && Number(document.getElementById('connections-open').textContent) >= 1" +
+                " && document.getElementById('stream-state').textContent === 'live'").WaitAsync(Patience);
+            Assert.Equal("", await page.EvaluateExpressionAsync<string>("document.getElementById('problem').textContent").WaitAsync(Patience));
+            await page.CloseAsync().WaitAsync(Patience);
+        }
+        finally
+        {
+            browser.Disconnect();
+        }
+    }
+
+    [Fact]
     public async Task Playwright_connects_over_cdp_drives_a_page_and_closing_it_is_a_client_close_that_leaves_chromium_running()
     {
         await using var gateway = Start(output);

@@ -1,0 +1,41 @@
+using System.Net;
+using CdpGateway.Tests.Support;
+
+namespace CdpGateway.Tests.Api;
+
+public sealed class DashboardEndpointTests
+{
+    [Fact]
+    public async Task TheRootIsASelfContainedPageReadingTheApiOfThisPort()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var http = new HttpClient();
+
+        using var response = await http.GetAsync(gw.ApiHttp("/"));
+        string page = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("utf-8", response.Content.Headers.ContentType.CharSet);
+        // Nothing is loaded from another origin, and the page may only call this one.
+        Assert.Contains("default-src 'none'", response.Headers.GetValues("Content-Security-Policy").Single());
+        Assert.Contains("connect-src 'self'", response.Headers.GetValues("Content-Security-Policy").Single());
+        Assert.DoesNotContain("http://", page);
+        Assert.DoesNotContain("https://", page);
+        Assert.Contains("/telemetry/stream?replay=all", page);
+        Assert.Contains("/metrics", page);
+        Assert.Contains("/chromium", page);
+        // Event data reaches the page as text only.
+        Assert.DoesNotContain("innerHTML", page);
+    }
+
+    [Fact]
+    public async Task WithATokenTheDashboardWantsIt()
+    {
+        await using var gw = await TestGateway.StartAsync(o => o.Token = "s3cret");
+        using var http = new HttpClient();
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(gw.ApiHttp("/"))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(gw.ApiHttp("/?token=s3cret"))).StatusCode);
+    }
+}
