@@ -119,15 +119,26 @@ public sealed class CdpConnectionHandler(
         DevToolsUrlTracker.Subscription subscription, string connectionId, long connectedAt, Action published)
     {
         using var dialCancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.Stopping);
-        DialResult dial;
-        try
+        // The dial may last the whole dial window while Chromium restarts: the client is watched meanwhile, so one
+        // that gives up is let go (and reported as leaving) at once rather than when the dial ends.
+        var dialEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var leaving = ClientLeaveWatch.WatchAsync(client, dialEnded.Task);
+        var dialing = DialAsync(target, browserUrl, subscription, dialCancel.Token);
+        long? leftAt = null;
+        if (await Task.WhenAny(dialing, leaving).ConfigureAwait(false) == leaving && leaving.Result.Leave != ClientLeave.None)
         {
-            dial = await dialer.DialAsync(target, browserUrl, subscription, options.DialRetryWindow, dialCancel.Token).ConfigureAwait(false);
+            leftAt = time.GetTimestamp();
+            await dialCancel.CancelAsync().ConfigureAwait(false);
         }
-        catch (Exception ex)
+        var dial = await dialing.ConfigureAwait(false);
+        dialEnded.TrySetResult();
+        var left = await leaving.ConfigureAwait(false);
+        if (left.Leave != ClientLeave.None)
         {
-            // A cancelled connect can surface as a WebSocketException; the tokens decide what it was.
-            dial = new DialResult(null, browserUrl, ex.Message);
+            dial.Upstream?.Dispose();
+            published();
+            await EndLeftWhileDialingAsync(client, left, connectionId, connectedAt, leftAt ?? time.GetTimestamp()).ConfigureAwait(false);
+            return false;
         }
         if (!dial.Succeeded)
         {
@@ -287,6 +298,41 @@ public sealed class CdpConnectionHandler(
     }
 
     /// <summary>Sends the close frame and returns its code, or null when it could not be sent.</summary>
+    private async Task<DialResult> DialAsync(UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await dialer.DialAsync(target, browserUrl, subscription, options.DialRetryWindow, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // A cancelled connect can surface as a WebSocketException; the tokens decide what it was.
+            return new DialResult(null, browserUrl, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// The client left before the browser was reached: its close frame is answered (no browser to pass it to) and
+    /// the connection ends as the client's leaving, with the code it closed with.
+    /// </summary>
+    private async Task EndLeftWhileDialingAsync(WebSocketLeg client, ClientLeaveResult left, string connectionId, long connectedAt, long leftAt)
+    {
+        var leftWall = time.GetUtcNow() - time.GetElapsedTime(leftAt);
+        int? closeCode = null;
+        if (left.Leave == ClientLeave.CloseFrame)
+        {
+            client.CloseReceived();
+            await CloseClientAsync(client, left.Status, left.Description).ConfigureAwait(false);
+            closeCode = (int)left.Status;
+        }
+        else
+        {
+            client.Failed();
+        }
+        PublishDisconnect(connectionId, DisconnectReason.ClientClose, connectedAt, leftAt, leftWall, new RelayCounters(), new RelayCounters(), closeCode);
+    }
+
     private static async Task<int?> CloseClientAsync(WebSocketLeg client, WebSocketCloseStatus status, string text)
     {
         if (client.State is not (WebSocketState.Open or WebSocketState.CloseReceived))

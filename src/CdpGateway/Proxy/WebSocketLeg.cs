@@ -16,6 +16,7 @@ public sealed class WebSocketLeg : IDisposable
     private readonly bool _disposeStream;
     private byte[]? _unread;
     private int _unreadOffset;
+    private Task<int>? _handedRead;
     private int _state = (int)WebSocketState.Open;
 
     /// <param name="stream">The connection after the handshake.</param>
@@ -70,7 +71,45 @@ public sealed class WebSocketLeg : IDisposable
             }
             return ValueTask.FromResult(count);
         }
+        if (_handedRead is { } handed)
+        {
+            // A zero-byte read the dial-phase watch left pending: it says data is there (or the stream ended).
+            _handedRead = null;
+            return buffer.IsEmpty ? new ValueTask<int>(handed) : ReadAfterAsync(handed, buffer, cancellationToken);
+        }
         return _stream.ReadAsync(buffer, cancellationToken);
+    }
+
+    private async ValueTask<int> ReadAfterAsync(Task<int> handed, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        await handed.ConfigureAwait(false);
+        return await _stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>For <see cref="ClientLeaveWatch"/>: a read on the stream itself, past any unread bytes.</summary>
+    internal ValueTask<int> ReadStreamAsync(Memory<byte> buffer) => _stream.ReadAsync(buffer);
+
+    /// <summary>For <see cref="ClientLeaveWatch"/>: a zero-byte read it started and did not finish, for the next reader.</summary>
+    internal void HandOver(Task<int> zeroByteRead) => _handedRead = zeroByteRead;
+
+    /// <summary>For <see cref="ClientLeaveWatch"/>: takes the bytes not read yet (they come back with <see cref="PutBack"/>).</summary>
+    internal byte[] TakeUnread()
+    {
+        if (_unread is not { } unread)
+        {
+            return [];
+        }
+        var rest = unread.AsSpan(_unreadOffset).ToArray();
+        _unread = null;
+        _unreadOffset = 0;
+        return rest;
+    }
+
+    /// <summary>For <see cref="ClientLeaveWatch"/>: bytes it read ahead, served before the stream's.</summary>
+    internal void PutBack(ReadOnlySpan<byte> bytes)
+    {
+        _unread = bytes.IsEmpty ? null : bytes.ToArray();
+        _unreadOffset = 0;
     }
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
