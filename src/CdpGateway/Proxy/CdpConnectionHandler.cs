@@ -297,7 +297,6 @@ public sealed class CdpConnectionHandler(
             : (WebSocketCloseStatus.InternalServerError, CloseCodes.UpstreamErrorText);
     }
 
-    /// <summary>Sends the close frame and returns its code, or null when it could not be sent.</summary>
     private async Task<DialResult> DialAsync(UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription,
         CancellationToken cancellationToken)
     {
@@ -333,6 +332,7 @@ public sealed class CdpConnectionHandler(
         PublishDisconnect(connectionId, DisconnectReason.ClientClose, connectedAt, leftAt, leftWall, new RelayCounters(), new RelayCounters(), closeCode);
     }
 
+    /// <summary>Sends the close frame and returns its code, or null when it could not be sent.</summary>
     private static async Task<int?> CloseClientAsync(WebSocketLeg client, WebSocketCloseStatus status, string text)
     {
         if (client.State is not (WebSocketState.Open or WebSocketState.CloseReceived))

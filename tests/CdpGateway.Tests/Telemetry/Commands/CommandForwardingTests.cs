@@ -68,6 +68,64 @@ public sealed class CommandForwardingTests
         await sender;
     }
 
+    /// <summary>Holds every cdp_command until released, then passes it on to the stream.</summary>
+    private sealed class GatedPublisher : IEventPublisher
+    {
+        public readonly ManualResetEventSlim Open = new();
+        public EventStream? Inner;
+
+        public long Publish<T>(string type, string category, T data, JsonTypeInfo<T> dataType, DateTimeOffset? timestamp = null)
+        {
+            if (type == CdpCommandEvents.Type)
+            {
+                Open.Wait();
+            }
+            return Inner!.Publish(type, category, data, dataType, timestamp);
+        }
+    }
+
+    [Fact]
+    public async Task AFloodOfLibraryTrafficNeverCrowdsOutCommands()
+    {
+        // While the publisher holds the commands back, 600 library messages of 20 KB (12 MB: past both the
+        // 256-frame and the 8 MiB bound) go through among 20 commands; had library traffic entered the queue,
+        // commands would have been dropped.
+        var publisher = new GatedPublisher();
+        await using var gw = await TestGateway.StartAsync(services: services =>
+            services.AddSingleton<IEventPublisher>(sp =>
+            {
+                publisher.Inner = sp.GetRequiredService<EventStream>();
+                return publisher;
+            }));
+        using var client = await gw.ConnectAsync();
+        var padding = new string('x', 20_000);
+        string Message(int i) => i % 31 == 0
+            ? Click.Replace("%ID%", i.ToString())
+            : "{\"id\":" + i + ",\"method\":\"Runtime.evaluate\",\"params\":{\"expression\":\"" + padding + "\"}}";
+        const int count = 620;
+
+        var sender = Task.Run(async () =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await client.SendTextAsync(Message(i));
+            }
+        });
+        for (var i = 0; i < count; i++)
+        {
+            var (_, data) = await client.ReceiveMessageAsync();
+            Assert.Equal(Message(i), Encoding.UTF8.GetString(data));
+        }
+        await sender;
+        publisher.Open.Set();
+        await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        var disconnect = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+
+        var commands = gw.EventsOfType(CdpCommandEvents.Type).Select(e => e.GetProperty("event").GetProperty("data").GetProperty("command_id").GetInt64());
+        Assert.Equal(Enumerable.Range(0, count).Where(i => i % 31 == 0).Select(i => (long)i), commands);
+        Assert.Equal(0, disconnect.GetProperty("telemetry_dropped").GetInt64());
+    }
+
     [Fact]
     public async Task CommandsAreReportedInOrderAfterTheirForward_AndLibraryTrafficIsNot()
     {
