@@ -82,6 +82,23 @@ public sealed class ClientLeavesWhileDialingTests
     }
 
     [Fact]
+    public async Task AMessageLargerThanTheWatchKeeps_IsStillForwardedWholeOnceTheBrowserIsUp()
+    {
+        var (gw, client) = await ConnectWhileTheBrowserIsDownAsync();
+        await using (gw)
+        {
+            var large = "{\"id\":1,\"params\":\"" + new string('y', 3 * ClientLeaveWatch.MaxBufferedBytes) + "\"}";
+            var sending = client.SendTextAsync(large); // completes as TCP takes it: the watch keeps 1 MiB, the rest waits
+
+            await gw.StartBrowserAsync();
+            await sending.WaitAsync(TestGateway.Patience);
+
+            var (_, echoed) = await client.ReceiveMessageAsync();
+            Assert.Equal(large, Encoding.UTF8.GetString(echoed));
+        }
+    }
+
+    [Fact]
     public void FindClose_WaitsForWholeFrames_AndReadsTheCloseWithoutUnmaskingTheBytesInPlace()
     {
         byte[] text = Frames.Text("{\"id\":1}", masked: true);
