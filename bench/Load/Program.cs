@@ -446,4 +446,50 @@ async Task RunChromiumAsync()
         new JsonObject { ["reply_bytes"] = shotBytes });
     Add("chromium_screenshot_per_s", "Chromium screenshots per second", "shot/s", "higher",
         Stats.Median(shots["gateway"]), Stats.Median(shots["nginx"]), Stats.Median(shots["direct"]));
+
+    // Telemetry's cost where a browser is behind the gateway: 16 connections sending Input.dispatchMouseEvent to the
+    // page as fast as Chromium answers, control telemetry on and off back to back in each pair (as in the stand-in
+    // run, whose figure is the worst case: there the gateway itself is the bottleneck).
+    byte[][] mouse = [Measure.Command(1, Measure.ControlMethod, Measure.ControlParams)];
+    await Measure.RequestsPerSecondAsync(gateway, 16, quick ? 0.5 : 2, mouse);
+    var onRates = new List<double>();
+    var offRates = new List<double>();
+    var pairRatios = new List<double>();
+    bool accepted = true;
+    int pairs = quick ? rounds : Math.Max(rounds, 8);
+    for (int r = 0; r < pairs; r++)
+    {
+        double pairOn = 0, pairOff = 0;
+        foreach (bool enabled in r % 2 == 0 ? new[] { true, false } : new[] { false, true })
+        {
+            Log($"Input.dispatchMouseEvent at 16 connections, round {r + 1}/{pairs}, gateway, control telemetry {(enabled ? "on" : "off")}");
+            accepted &= await SetControlTelemetryAsync(enabled);
+            double rate = (await Measure.RequestsPerSecondAsync(gateway, 16, secs, mouse)).PerSecond;
+            (enabled ? onRates : offRates).Add(rate);
+            if (enabled)
+            {
+                pairOn = rate;
+            }
+            else
+            {
+                pairOff = rate;
+            }
+        }
+        pairRatios.Add(pairOn / pairOff);
+    }
+    await SetControlTelemetryAsync(true);
+    if (!accepted)
+    {
+        notes.Add("PATCH /telemetry was not accepted: the Chromium telemetry figures are the same configuration twice");
+    }
+    double chromiumCost = (1 - Stats.Median(pairRatios)) * 100;
+    Add("chromium_telemetry_cost", $"Chromium: telemetry cost, Input.dispatchMouseEvent at 16 connections ({Stats.Median(offRates):F0}/s off): 1 - median of paired on/off rounds",
+        "%", "lower", chromiumCost, double.NaN, double.NaN, "gateway < 5 %",
+        new JsonObject
+        {
+            ["on_rounds"] = string.Join(" ", onRates.Select(v => v.ToString("F0"))),
+            ["off_rounds"] = string.Join(" ", offRates.Select(v => v.ToString("F0"))),
+            ["pair_costs_percent"] = string.Join(" ", pairRatios.Select(v => ((1 - v) * 100).ToString("F1"))),
+        },
+        chromiumCost < 5);
 }
