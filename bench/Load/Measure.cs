@@ -202,7 +202,8 @@ public static class Measure
         return new ConnResult(completed / elapsed, completed, failed);
     }
 
-    public sealed record IdleResult(double KibPerConnection, double RssBeforeMib, double RssAfterMib, double ProbeP50, double ProbeP99, int Opened, double OpenSeconds);
+    public sealed record IdleResult(double KibPerConnection, double RssBeforeMib, double RssAfterMib, double ProbeP50, double ProbeP99, int Opened, double OpenSeconds,
+        double BaselineP99);
 
     /// <summary>
     /// Opens <paramref name="count"/> connections (each does one round trip, so both legs exist), lets the
@@ -211,6 +212,9 @@ public static class Measure
     public static async Task<IdleResult> IdleAsync(Target target, int count, double probeSeconds)
     {
         await Task.Delay(1000);
+        // The same probe with nothing else open, just before: the p99 the idle connections are held against, taken
+        // in the same minute (a p99 from minutes earlier differs by ±20 µs on this kind of machine).
+        var baseline = await RoundTripsAsync(target, probeSeconds);
         double before = Proc.RssKib(target.Pids);
         var sockets = new WsConnection?[count];
         var message = Command(1);
@@ -255,7 +259,7 @@ public static class Measure
         // Let the proxy take its connections down before the next measurement.
         await Proc.WaitUntilQuietAsync(target.Pids, TimeSpan.FromSeconds(60));
         return new IdleResult((after - before) / Math.Max(1, opened), before / 1024, after / 1024,
-            Stats.Percentile(probe, 50), Stats.Percentile(probe, 99), opened, openSeconds);
+            Stats.Percentile(probe, 50), Stats.Percentile(probe, 99), opened, openSeconds, Stats.Percentile(baseline, 99));
     }
 }
 
