@@ -96,6 +96,34 @@ async Task<bool> SetControlTelemetryAsync(bool enabled)
     return response.IsSuccessStatusCode;
 }
 
+// Single pairs swing by several percent on a shared 2-core box, so a full run takes at least 8 of them (the target is a
+// few percent; the median of 3 flipped between met and missed from run to run).
+int telemetryPairs = quick ? rounds : Math.Max(rounds, 8);
+
+// One round's telemetry pair on the gateway: on and off back to back at 16 connections (which goes first alternates
+// with the round), so both share the machine's state of the moment. Accepted is false if a PATCH was refused.
+async Task<(Measure.RateResult On, Measure.RateResult Off, bool Accepted)> TelemetryPairAsync(string what, int round, byte[][] cycle)
+{
+    Measure.RateResult? on = null, off = null;
+    bool accepted = true;
+    foreach (bool enabled in round % 2 == 0 ? new[] { true, false } : new[] { false, true })
+    {
+        Log($"{what} at 16 connections, round {round + 1}/{telemetryPairs}, gateway, control telemetry {(enabled ? "on" : "off")}");
+        accepted &= await SetControlTelemetryAsync(enabled);
+        var result = await Measure.RequestsPerSecondAsync(gateway, 16, secs, cycle);
+        if (enabled)
+        {
+            on = result;
+        }
+        else
+        {
+            off = result;
+        }
+    }
+    await SetControlTelemetryAsync(true);
+    return (on!, off!, accepted);
+}
+
 if (mode == "chromium")
 {
     await RunChromiumAsync();
@@ -255,49 +283,33 @@ async Task RunMicroAsync()
         var cpuOn = new List<double>();
         var cpuOff = new List<double>();
         bool toggled = true;
-        // Single pairs swing by several percent on a shared 2-core box, so a full run takes at least 8 of them (the
-        // target is a few percent; the median of 3 flipped between met and missed from run to run).
-        int pairs = quick ? rounds : Math.Max(rounds, 8);
-        for (int r = 0; r < pairs; r++)
+        for (int r = 0; r < telemetryPairs; r++)
         {
-            var pair = r % 2 == 0 ? new[] { true, false } : new[] { false, true };
-            ratios.Add(await PairAsync(r, pair, "control commands", control, on, off, cpuOn, cpuOff));
-            mixRatios.Add(await PairAsync(r, pair, "clicks (3 of 7 messages control commands)", clicks, mixOn, mixOff, null, null));
+            ratios.Add(await PairAsync(r, "control commands", control, on, off, cpuOn, cpuOff));
+            mixRatios.Add(await PairAsync(r, "clicks (3 of 7 messages control commands)", clicks, mixOn, mixOff, null, null));
             if (r < Math.Max(1, rounds / 3))
             {
                 // nginx and direct only give the on/off figures their context: a few rounds suffice.
                 foreach (var t in Order(r, nginx, direct))
                 {
-                    Log($"control commands at 16 connections, round {r + 1}/{pairs}, {t.Name}");
+                    Log($"control commands at 16 connections, round {r + 1}/{telemetryPairs}, {t.Name}");
                     var res = await Measure.RequestsPerSecondAsync(t, 16, secs, control);
                     (t == nginx ? ng : di).Add(res.PerSecond);
                 }
             }
         }
-        await SetControlTelemetryAsync(true);
 
-        // One round's on and off measurements back to back, in the given order; returns on/off.
-        async Task<double> PairAsync(int round, bool[] order, string what, byte[][] cycle, List<double> onRates, List<double> offRates,
+        // One round's pair, recorded; returns on/off.
+        async Task<double> PairAsync(int round, string what, byte[][] cycle, List<double> onRates, List<double> offRates,
             List<double>? onCpu, List<double>? offCpu)
         {
-            double pairOn = 0, pairOff = 0;
-            foreach (bool enabled in order)
-            {
-                Log($"{what} at 16 connections, round {round + 1}/{pairs}, gateway, control telemetry {(enabled ? "on" : "off")}");
-                toggled &= await SetControlTelemetryAsync(enabled);
-                var res = await Measure.RequestsPerSecondAsync(gateway, 16, secs, cycle);
-                (enabled ? onRates : offRates).Add(res.PerSecond);
-                (enabled ? onCpu : offCpu)?.Add(res.ProxyCpuMicrosPerOp);
-                if (enabled)
-                {
-                    pairOn = res.PerSecond;
-                }
-                else
-                {
-                    pairOff = res.PerSecond;
-                }
-            }
-            return pairOn / pairOff;
+            var (pairOn, pairOff, accepted) = await TelemetryPairAsync(what, round, cycle);
+            toggled &= accepted;
+            onRates.Add(pairOn.PerSecond);
+            offRates.Add(pairOff.PerSecond);
+            onCpu?.Add(pairOn.ProxyCpuMicrosPerOp);
+            offCpu?.Add(pairOff.ProxyCpuMicrosPerOp);
+            return pairOn.PerSecond / pairOff.PerSecond;
         }
 
         if (!toggled)
@@ -465,28 +477,14 @@ async Task RunChromiumAsync()
     var offRates = new List<double>();
     var pairRatios = new List<double>();
     bool accepted = true;
-    int pairs = quick ? rounds : Math.Max(rounds, 8);
-    for (int r = 0; r < pairs; r++)
+    for (int r = 0; r < telemetryPairs; r++)
     {
-        double pairOn = 0, pairOff = 0;
-        foreach (bool enabled in r % 2 == 0 ? new[] { true, false } : new[] { false, true })
-        {
-            Log($"Input.dispatchMouseEvent at 16 connections, round {r + 1}/{pairs}, gateway, control telemetry {(enabled ? "on" : "off")}");
-            accepted &= await SetControlTelemetryAsync(enabled);
-            double rate = (await Measure.RequestsPerSecondAsync(gateway, 16, secs, mouse)).PerSecond;
-            (enabled ? onRates : offRates).Add(rate);
-            if (enabled)
-            {
-                pairOn = rate;
-            }
-            else
-            {
-                pairOff = rate;
-            }
-        }
-        pairRatios.Add(pairOn / pairOff);
+        var (pairOn, pairOff, ok) = await TelemetryPairAsync("Input.dispatchMouseEvent", r, mouse);
+        accepted &= ok;
+        onRates.Add(pairOn.PerSecond);
+        offRates.Add(pairOff.PerSecond);
+        pairRatios.Add(pairOn.PerSecond / pairOff.PerSecond);
     }
-    await SetControlTelemetryAsync(true);
     if (!accepted)
     {
         notes.Add("PATCH /telemetry was not accepted: the Chromium telemetry figures are the same configuration twice");

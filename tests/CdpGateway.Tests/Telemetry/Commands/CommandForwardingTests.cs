@@ -51,19 +51,22 @@ public sealed class CommandForwardingTests
             return publisher;
         });
 
-    private static async Task RoundTripAsync(WebSocket client, int count)
+    private static Task RoundTripAsync(WebSocket client, int count) => RoundTripAsync(client, count, Frame);
+
+    /// <summary>Sends message 0..count-1 while reading the echoes, each of which must come back unchanged and in order.</summary>
+    private static async Task RoundTripAsync(WebSocket client, int count, Func<int, string> message)
     {
         var sender = Task.Run(async () =>
         {
             for (var i = 0; i < count; i++)
             {
-                await client.SendTextAsync(Frame(i));
+                await client.SendTextAsync(message(i));
             }
         });
         for (var i = 0; i < count; i++)
         {
             var (_, data) = await client.ReceiveMessageAsync();
-            Assert.Equal(Frame(i), Encoding.UTF8.GetString(data));
+            Assert.Equal(message(i), Encoding.UTF8.GetString(data));
         }
         await sender;
     }
@@ -104,19 +107,7 @@ public sealed class CommandForwardingTests
             : "{\"id\":" + i + ",\"method\":\"Runtime.evaluate\",\"params\":{\"expression\":\"" + padding + "\"}}";
         const int count = 620;
 
-        var sender = Task.Run(async () =>
-        {
-            for (var i = 0; i < count; i++)
-            {
-                await client.SendTextAsync(Message(i));
-            }
-        });
-        for (var i = 0; i < count; i++)
-        {
-            var (_, data) = await client.ReceiveMessageAsync();
-            Assert.Equal(Message(i), Encoding.UTF8.GetString(data));
-        }
-        await sender;
+        await RoundTripAsync(client, count, Message);
         publisher.Open.Set();
         await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
         var disconnect = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
