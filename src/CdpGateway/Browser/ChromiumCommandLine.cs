@@ -39,6 +39,17 @@ public static class ChromiumCommandLine
     /// <summary>The profile directory under the data dir.</summary>
     public static string ProfileDir(GatewayOptions options) => Path.Combine(Path.GetFullPath(options.DataDir), "profile");
 
+    /// <summary>
+    /// Environment for the launched browser. Chromium keeps its crash reports (and runs its crashpad handlers on them)
+    /// under <c>$XDG_CONFIG_HOME/chromium</c>, not the profile: pointing that into the data dir keeps everything the
+    /// browser writes there (nothing under the user's <c>~/.config</c>), and makes the handlers recognisable as this
+    /// gateway's by the data dir in their command line.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Environment(GatewayOptions options) => new Dictionary<string, string>
+    {
+        ["XDG_CONFIG_HOME"] = Path.Combine(Path.GetFullPath(options.DataDir), "chromium-config"),
+    };
+
     /// <summary>The command line after the executable, ending with the start page.</summary>
     public static IReadOnlyList<string> Build(GatewayOptions options, IReadOnlyList<string> runtimeFlags)
     {

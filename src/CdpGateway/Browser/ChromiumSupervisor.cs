@@ -490,7 +490,8 @@ public sealed class ChromiumSupervisor : IChromiumControl
                 _state = ChromiumState.Starting;
             }
         }
-        var running = LaunchedChromium.Start(_launcher!, _executable!, arguments, generation, _time, _logger, OnOutputLine);
+        var running = LaunchedChromium.Start(_launcher!, _executable!, arguments, generation, _time, _logger, OnOutputLine,
+            ChromiumCommandLine.Environment(_options));
         lock (_gate)
         {
             _current = running;

@@ -111,7 +111,8 @@ internal sealed class LaunchedChromium
         long generation,
         TimeProvider time,
         ILogger logger,
-        Action<LaunchedChromium, string> onLine)
+        Action<LaunchedChromium, string> onLine,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var chain = LaunchChain(executable, arguments);
         var info = new ProcessStartInfo(chain[0])
@@ -121,6 +122,10 @@ internal sealed class LaunchedChromium
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
         foreach (var arg in chain.Skip(1))
         {
             info.ArgumentList.Add(arg);

@@ -21,7 +21,7 @@ public static class CommandLine
         new("headful", null, "run Chromium with a window instead of headless", (o, v) => o.Headful = Bool("headful", v)),
         new("chromium-log", "FILE", "attach mode: launch nothing, follow FILE for the DevTools line", (o, v) => o.ChromiumLog = v),
         new("restart-command", "CMD", "attach mode: shell command that restarts Chromium", (o, v) => o.RestartCommand = v),
-        new("data-dir", "DIR", "Chromium user data dir and persisted state (default ~/.local/share/cdp-gateway)", (o, v) => o.DataDir = v),
+        new("data-dir", "DIR", "Chromium profile, crash reports and persisted state (default ~/.local/share/cdp-gateway)", (o, v) => o.DataDir = v),
         new("events-file", "FILE", "append every telemetry envelope to FILE as one JSON line", (o, v) => o.EventsFile = v),
         new("restart-confirm-wait", "DURATION", "how long an upstream loss waits for a new DevTools URL (default 10s)", (o, v) => o.RestartConfirmWait = Duration("restart-confirm-wait", v)),
         new("max-message-bytes", "N", "largest WebSocket message relayed either way (default 104857600)", (o, v) => o.MaxMessageBytes = Positive("max-message-bytes", v)),

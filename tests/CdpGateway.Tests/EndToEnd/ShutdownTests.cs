@@ -55,6 +55,23 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         Assert.Equal(seqs.Order(), seqs);
     }
 
+    /// <summary>
+    /// Chromium's crash reporter keeps its reports under the data dir, not the user's ~/.config, so its handler
+    /// processes carry the data dir too and the "nothing left behind" checks cover them.
+    /// </summary>
+    [Fact]
+    public async Task Chromiums_crash_reports_and_their_handlers_stay_in_the_data_dir()
+    {
+        await using var gateway = Start(output);
+        await gateway.WaitHealthyAsync();
+
+        var handlers = ProcessesMentioning(gateway.DataDir).Where(p => p.Args[0].EndsWith("chrome_crashpad_handler", StringComparison.Ordinal)).ToList();
+
+        Assert.NotEmpty(handlers);
+        var database = "--database=" + Path.Combine(Path.GetFullPath(gateway.DataDir), "chromium-config");
+        Assert.All(handlers, h => Assert.Contains(h.Args, a => a.StartsWith(database, StringComparison.Ordinal)));
+    }
+
     /// <summary>Even a gateway that gets no chance to clean up (SIGKILL, OOM kill) takes its Chromium with it.</summary>
     [Fact]
     public async Task Sigkill_of_the_gateway_leaves_no_chromium_behind()
