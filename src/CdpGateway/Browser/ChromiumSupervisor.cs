@@ -10,7 +10,8 @@ namespace CdpGateway.Browser;
 /// ready (<c>Browser.getVersion</c>), brings it back after a crash with backoff (250 ms doubling to 10 s,
 /// reset after a minute of healthy uptime; three quick deaths in a row is a crash loop, retried at the cap),
 /// restarts it on request or with new flags (serialized), and stops it with its whole process group. A
-/// browser that prints no DevTools line within <see cref="StartTimeout"/> is killed and counts as a crash.
+/// browser that is not ready (DevTools line and <c>Browser.getVersion</c> answered) within <see cref="StartTimeout"/> is
+/// killed and counts as a crash.
 /// One loop task makes every start and stop decision, so no two launches ever race; requests only signal it.
 /// Every timer runs on the injected <see cref="TimeProvider"/>.
 /// </summary>
@@ -378,12 +379,12 @@ public sealed class ChromiumSupervisor : IChromiumControl
     }
 
     /// <summary>
-    /// Waits until the browser exits, a restart or shutdown is asked for, or (true) it has printed no
-    /// DevTools line within <see cref="StartTimeout"/> of its launch.
+    /// Waits until the browser exits, a restart or shutdown is asked for, or (true) it has not become ready (its
+    /// DevTools line, then an answer to <c>Browser.getVersion</c>) within <see cref="StartTimeout"/> of its launch.
     /// </summary>
     private async Task<bool> WaitWhileRunningAsync(LaunchedChromium running, Task request, Task shutdown)
     {
-        if (running.Announced.IsCompleted)
+        if (running.Ready.IsCompleted)
         {
             await Task.WhenAny(running.Exited, request, shutdown).ConfigureAwait(false);
             return false;
@@ -398,8 +399,8 @@ public sealed class ChromiumSupervisor : IChromiumControl
         }
         try
         {
-            var first = await Task.WhenAny(running.Exited, request, shutdown, running.Announced, timer).ConfigureAwait(false);
-            if (first == running.Announced && !running.Exited.IsCompleted && !request.IsCompleted && !shutdown.IsCompleted)
+            var first = await Task.WhenAny(running.Exited, request, shutdown, running.Ready, timer).ConfigureAwait(false);
+            if (first == running.Ready && !running.Exited.IsCompleted && !request.IsCompleted && !shutdown.IsCompleted)
             {
                 lock (_gate)
                 {
@@ -408,7 +409,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
                 await Task.WhenAny(running.Exited, request, shutdown).ConfigureAwait(false);
                 return false;
             }
-            return timer.IsCompleted && !running.Announced.IsCompleted
+            return timer.IsCompleted && !running.Ready.IsCompleted
                 && !running.Exited.IsCompleted && !request.IsCompleted && !shutdown.IsCompleted;
         }
         finally
@@ -421,16 +422,21 @@ public sealed class ChromiumSupervisor : IChromiumControl
         }
     }
 
-    /// <summary>A browser that never announced itself: killed with its group, recorded as a crash, retried with the backoff.</summary>
+    /// <summary>
+    /// A browser that never became ready (no DevTools line, or a line but no answer to <c>Browser.getVersion</c>):
+    /// killed with its group, recorded as a crash, retried with the backoff.
+    /// </summary>
     private async Task KillHungAsync(LaunchedChromium running)
     {
-        var reason = $"no DevTools line within {StartTimeout.TotalSeconds:0} s";
-        _logger.LogError("Chromium (pid {Pid}) printed {Reason} of its launch; killing its process group", running.Pid, reason);
+        var (what, reason) = running.Announced.IsCompleted
+            ? ("answered", $"no Browser.getVersion within {StartTimeout.TotalSeconds:0} s")
+            : ("printed", $"no DevTools line within {StartTimeout.TotalSeconds:0} s");
+        _logger.LogError("Chromium (pid {Pid}) {What} {Reason} of its launch; killing its process group", running.Pid, what, reason);
         _readiness.MarkNotReady();
         await running.ReapAsync().ConfigureAwait(false);
         lock (_gate)
         {
-            _lastError = $"Chromium printed {reason} of its launch";
+            _lastError = $"Chromium {what} {reason} of its launch";
         }
         await RecordCrashAsync(running, reason).ConfigureAwait(false);
     }
@@ -545,7 +551,8 @@ public sealed class ChromiumSupervisor : IChromiumControl
         {
             if (_current == running && !running.Exited.IsCompleted && _readiness.ReadyGeneration == running.Generation)
             {
-                running.WasReady = ready = true;
+                running.MarkReady();
+                ready = true;
                 _state = ChromiumState.Ready;
             }
         }

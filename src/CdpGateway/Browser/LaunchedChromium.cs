@@ -22,6 +22,7 @@ internal sealed class LaunchedChromium
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly TaskCompletionSource _announced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ProcessGroupWatchdog? _watchdog;
     private Task _stdout = Task.CompletedTask;
     private Task _stderr = Task.CompletedTask;
@@ -72,8 +73,18 @@ internal sealed class LaunchedChromium
     /// <summary>Completes once the watchdog has exited and the output readers are done (or given up on).</summary>
     public Task CleanedUp => _cleanedUp;
 
-    /// <summary>Set once this browser answered <c>Browser.getVersion</c>.</summary>
-    public bool WasReady { get; set; }
+    /// <summary>Set once this browser answered <c>Browser.getVersion</c> (through <see cref="MarkReady"/>).</summary>
+    public bool WasReady { get; private set; }
+
+    /// <summary>Completes when this browser first answered <c>Browser.getVersion</c>.</summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>Records that the browser answered (call once, under the owner's lock).</summary>
+    public void MarkReady()
+    {
+        WasReady = true;
+        _ready.TrySetResult();
+    }
 
     /// <summary>Records the DevTools line (call once, under the owner's lock).</summary>
     public void MarkAnnounced(string url, long at)

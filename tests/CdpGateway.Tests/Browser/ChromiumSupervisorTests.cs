@@ -154,6 +154,39 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_browser_that_prints_its_devtools_line_but_never_answers_is_killed_after_the_start_timeout()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var logger = new RecordingLogger<ChromiumSupervisor>();
+        // Announces a DevTools URL nothing listens on, then hangs: Browser.getVersion can never be answered.
+        var hung = _fakes.Script($"echo \"DevTools listening on ws://127.0.0.1:{CdpGateway.Tests.Proxy.DisconnectScenarioTests.DeadPort()}/devtools/browser/hung\" >&2\nsleep 600 &\nwait");
+        var (supervisor, events, tracker) = _fakes.Supervisor(hung, clock, logger: logger);
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+        var pid = supervisor.Pid!.Value;
+        await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
+        await FakeBrowsers.EventuallyAsync(() => supervisor.StartDeadline is not null, "the start timeout armed");
+
+        clock.Advance(ChromiumSupervisor.StartTimeout - TimeSpan.FromMilliseconds(1));
+        await Task.Delay(100);
+        Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited));
+        Assert.Equal(ChromiumState.Starting, supervisor.Status.State);
+        Assert.False(supervisor.IsReady);
+
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        var exited = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited);
+        Assert.Equal("crash", exited.GetProperty("cause").GetString());
+        Assert.Equal(pid, exited.GetProperty("pid").GetInt32());
+        Assert.DoesNotContain(FakeBrowsers.ProcessesWith("600"), p => FakeBrowsers.ProcessGroupOf(p) == pid);
+        var status = supervisor.Status;
+        Assert.Equal(ChromiumState.Backoff, status.State);
+        Assert.Equal("no Browser.getVersion within 60 s", status.LastExit!.Reason);
+        Assert.Contains("Chromium answered no Browser.getVersion within 60 s of its launch", status.LastError);
+        Assert.Contains(logger.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Error
+            && e.Message.Contains($"Chromium (pid {pid}) answered no Browser.getVersion within 60 s", StringComparison.Ordinal));
+        Assert.EndsWith("/devtools/browser/hung", tracker.Current);
+    }
+
+    [Fact]
     public async Task A_browser_that_announced_itself_in_time_is_never_hit_by_the_start_timeout()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
