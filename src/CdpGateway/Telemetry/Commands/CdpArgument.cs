@@ -213,6 +213,15 @@ public sealed record CdpArgument
                 {
                     break;
                 }
+                if (!reader.HasValueSequence && PlainDecimal.TryGetCanonicalLength(reader.ValueSpan, out int canonical))
+                {
+                    // Most coordinates: the token's own digits are what the writer would print, so no parse and format.
+                    captured.State = CdpCaptureState.Value;
+                    captured.NumberIsText = true;
+                    captured.Start = checked((int)reader.TokenStartIndex);
+                    captured.Length = canonical;
+                    return;
+                }
                 if (reader.TryGetDouble(out double number) && double.IsFinite(number))
                 {
                     captured.State = CdpCaptureState.Value;
@@ -299,6 +308,10 @@ public sealed record CdpArgument
         ReadOnlySpan<byte> content = frame.Slice(captured.Start, captured.Length);
         switch (Treatment)
         {
+            case CdpArgumentTreatment.Number when captured.NumberIsText:
+                writer.WritePropertyName(_name);
+                writer.WriteRawValue(content, skipInputValidation: true);
+                return;
             case CdpArgumentTreatment.Number:
                 writer.WriteNumber(_name, captured.Number);
                 return;

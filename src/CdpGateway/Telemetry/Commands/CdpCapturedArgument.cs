@@ -15,9 +15,12 @@ internal struct CdpCapturedArgument
 
     public bool Boolean;
     public double Number;
+
+    /// <summary>A number kept as its canonical text (<see cref="Start"/>, <see cref="Length"/>) instead of <see cref="Number"/>.</summary>
+    public bool NumberIsText;
     public long Integer;
 
-    /// <summary>A string's content (escapes in place) as an offset and length into the frame, or an array's count.</summary>
+    /// <summary>A string's content (escapes in place) or a number's canonical text as an offset and length into the frame, or an array's count.</summary>
     public int Start;
     public int Length;
 }
