@@ -120,8 +120,10 @@ public sealed class CdpConnectionHandler(
     {
         using var dialCancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.Stopping);
         // The dial may last the whole dial window while Chromium restarts: the client is watched meanwhile, so one
-        // that gives up is let go (and reported as leaving) at once rather than when the dial ends.
-        var dialEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // that gives up is let go (and reported as leaving) at once rather than when the dial ends. This signal and
+        // stopWatching below run their continuations inline: only this connection's own watch awaits them, nothing is
+        // locked when they are set, and a thread-pool hop per signal costs a worker wake-up per connection.
+        var dialEnded = new TaskCompletionSource();
         var leaving = ClientLeaveWatch.WatchAsync(client, dialEnded.Task);
         var dialing = DialAsync(target, browserUrl, subscription, dialCancel.Token);
         long? leftAt = null;
@@ -168,7 +170,7 @@ public sealed class CdpConnectionHandler(
             options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "->") : null, commands));
         var upstreamToClient = WebSocketFrameRelay.CopyAsync(upstream, client, fromUpstream, new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
             options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "<-") : null));
-        var stopWatching = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stopWatching = new TaskCompletionSource();
         var browserMoved = WaitForNewBrowserAsync(subscription, dialedBrowserUrl, stopWatching.Task);
 
         var first = await Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask).ConfigureAwait(false);
