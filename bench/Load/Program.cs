@@ -98,7 +98,8 @@ async Task<bool> SetControlTelemetryAsync(bool enabled)
 
 // Single pairs swing by several percent on a shared 2-core box, so a full run takes at least 8 of them (the target is a
 // few percent; the median of 3 flipped between met and missed from run to run).
-int telemetryPairs = quick ? rounds : Math.Max(rounds, 8);
+// On/off pairs for the telemetry figures: at least 8 in a full run (the median of 3 flipped between met and missed).
+int telemetryPairs = int.Parse(Opt("pairs", (quick ? rounds : Math.Max(rounds, 8)).ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
 // One round's telemetry pair on the gateway: on and off back to back at 16 connections (which goes first alternates
 // with the round), so both share the machine's state of the moment. Accepted is false if a PATCH was refused.

@@ -260,6 +260,7 @@ public sealed class CdpCommandRecorder : IMessageTap
     private void Enqueue(CdpMethod method, long timestamp, ReadOnlySpan<byte> command)
     {
         bool queued = false;
+        bool filling = false;
         lock (_lock)
         {
             if (!_closed && _queuedFrames < QueueFrames && _queuedBytes + command.Length <= QueueBytes)
@@ -267,6 +268,8 @@ public sealed class CdpCommandRecorder : IMessageTap
                 CommandBatch batch = _pending ??= TakeSpare();
                 batch.Append(method, timestamp, command);
                 _queuedFrames++;
+                filling = _queuedFrames == CdpCommandWorker.WakeFrames ||
+                    (_queuedBytes < CdpCommandWorker.WakeBytes && _queuedBytes + command.Length >= CdpCommandWorker.WakeBytes);
                 _queuedBytes += command.Length;
                 queued = true;
             }
@@ -283,6 +286,11 @@ public sealed class CdpCommandRecorder : IMessageTap
         if (Volatile.Read(ref _scheduled) == 0 && Interlocked.Exchange(ref _scheduled, 1) == 0)
         {
             (_worker ??= CdpCommandWorker.For(_publisher)).Schedule(this);
+        }
+        if (filling)
+        {
+            // A burst: worked now rather than at the end of the batch, long before the queue's bound drops anything.
+            _worker?.WakeEarly();
         }
     }
 

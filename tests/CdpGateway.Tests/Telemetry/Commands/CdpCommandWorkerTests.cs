@@ -29,6 +29,47 @@ public sealed class CdpCommandWorkerTests
         Assert.Equal(0, recorder.Dropped);
     }
 
+    [Fact]
+    public void A_connection_whose_queue_fills_wakes_the_worker_once_long_before_the_queue_bound()
+    {
+        var stream = new EventStream(TimeProvider.System, new TelemetryConfig());
+        CdpCommandWorker worker = CdpCommandWorker.CreateManual(stream);
+        var recorder = new CdpCommandRecorder("c1", new TelemetryConfig(), stream, TimeProvider.System, NullLogger.Instance);
+
+        Send(recorder, Click, CdpCommandWorker.WakeFrames - 1);
+        Assert.Equal(0, worker.EarlyWakes); // a trickle waits for its batch
+        Send(recorder, Click, 1);
+        Assert.Equal(1, worker.EarlyWakes);
+        Send(recorder, Click, 10);
+        Assert.Equal(1, worker.EarlyWakes); // once per filling, not once per command after the mark
+
+        worker.RunPending();
+        Assert.Equal(CdpCommandWorker.WakeFrames + 10, stream.Seq);
+        Send(recorder, Click, CdpCommandWorker.WakeFrames);
+        Assert.Equal(2, worker.EarlyWakes); // the queue emptied, so the next burst wakes it again
+
+        // A few large commands reach the byte mark before the frame mark.
+        worker.RunPending();
+        string text = new('a', (int)(CdpCommandWorker.WakeBytes / 3));
+        byte[] large = Encoding.UTF8.GetBytes("{\"id\":2,\"method\":\"Input.insertText\",\"params\":{\"text\":\"" + text + "\"}}");
+        Send(recorder, large, 2);
+        Assert.Equal(2, worker.EarlyWakes);
+        Send(recorder, large, 1);
+        Assert.Equal(3, worker.EarlyWakes);
+        worker.RunPending();
+        Assert.Equal(0, recorder.Dropped);
+        Assert.Equal(2 * CdpCommandWorker.WakeFrames + 10 + 3, stream.Seq);
+    }
+
+    private static void Send(CdpCommandRecorder recorder, byte[] command, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            Assert.True(recorder.Begin(command, endOfMessage: true));
+            recorder.Forwarded(TimeProvider.System.GetTimestamp());
+        }
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition, string what)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
