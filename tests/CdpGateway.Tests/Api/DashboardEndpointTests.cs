@@ -28,14 +28,4 @@ public sealed class DashboardEndpointTests
         // Event data reaches the page as text only.
         Assert.DoesNotContain("innerHTML", page);
     }
-
-    [Fact]
-    public async Task WithATokenTheDashboardWantsIt()
-    {
-        await using var gw = await TestGateway.StartAsync(o => o.Token = "s3cret");
-        using var http = new HttpClient();
-
-        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(gw.ApiHttp("/"))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(gw.ApiHttp("/?token=s3cret"))).StatusCode);
-    }
 }

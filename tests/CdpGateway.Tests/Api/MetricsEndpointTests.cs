@@ -119,16 +119,6 @@ public sealed class MetricsEndpointTests
         Assert.Equal(0, (await ScrapeAsync(second))["cdp_gateway_connections_total{target=\"browser\"}"]);
     }
 
-    [Fact]
-    public async Task WithATokenMetricsWantIt()
-    {
-        await using var gw = await TestGateway.StartAsync(o => o.Token = "s3cret");
-        using var http = new HttpClient();
-
-        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(gw.ApiHttp("/metrics"))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(gw.ApiHttp("/metrics?token=s3cret"))).StatusCode);
-    }
-
     /// <summary>
     /// With the connection category off there is no cdp_disconnect to await: scrape until the counts show the end
     /// (the handler counts it once the reason is resolved, just after the client saw its close).

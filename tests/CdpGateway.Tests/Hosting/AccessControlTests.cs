@@ -31,6 +31,20 @@ public sealed class AccessControlTests
         Assert.Equal("{}", await client.EchoAsync("{}"));
     }
 
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/metrics")]
+    [InlineData("/telemetry")]
+    [InlineData("/chromium")]
+    public async Task WithATokenEveryApiPageWantsIt_AndTakesItFromTheQuery(string path)
+    {
+        await using var gw = await TestGateway.StartAsync(o => o.Token = "s3cret");
+        using var http = new HttpClient();
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(gw.ApiHttp(path))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(gw.ApiHttp(path + "?token=s3cret"))).StatusCode);
+    }
+
     [Fact]
     public async Task AQueryTokenIsCarriedIntoEveryRewrittenUrl()
     {
