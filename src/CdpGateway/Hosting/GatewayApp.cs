@@ -2,6 +2,9 @@ using System.Net;
 using CdpGateway.Api;
 using CdpGateway.Browser;
 using CdpGateway.Proxy;
+using CdpGateway.Proxy.Epoll;
+using CdpGateway.Proxy.Transport;
+using Microsoft.AspNetCore.Connections;
 using CdpGateway.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -53,10 +56,17 @@ public sealed class GatewayApp : IAsyncDisposable
         // handed to the thread pool once more (input and output pipes alike): fewer context switches
         // per relayed message. Safe because nothing after a socket await blocks (see RuntimeTuning).
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+        // Where the epoll relay runs, the CDP port gets a transport whose sockets live on its loops, so the relay can
+        // take a client's socket over after the upgrade; elsewhere Kestrel's own socket transport serves both ports.
+        var epoll = EpollRelay.Shared;
+        if (epoll is not null)
+        {
+            builder.Services.AddSingleton<IConnectionListenerFactory>(new CdpSocketTransportFactory(epoll));
+        }
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(bind, options.CdpPort, listen => _cdp.Listen = listen);
+            kestrel.Listen(epoll is null ? new IPEndPoint(bind, options.CdpPort) : new CdpSocketEndPoint(bind, options.CdpPort), listen => _cdp.Listen = listen);
             kestrel.Listen(bind, options.ApiPort, listen => _api.Listen = listen);
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace);

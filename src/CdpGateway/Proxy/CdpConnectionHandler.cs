@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using CdpGateway.Browser;
 using CdpGateway.Hosting;
+using CdpGateway.Proxy.Epoll;
 using CdpGateway.Telemetry;
 using CdpGateway.Telemetry.Commands;
 using Microsoft.AspNetCore.Http;
@@ -125,7 +126,7 @@ public sealed class CdpConnectionHandler(
         // locked when they are set, and a thread-pool hop per signal costs a worker wake-up per connection.
         var dialEnded = new TaskCompletionSource();
         var leaving = ClientLeaveWatch.WatchAsync(client, dialEnded.Task);
-        var dialing = DialAsync(target, browserUrl, subscription, dialCancel.Token);
+        var dialing = DialAsync(target, browserUrl, subscription, dialCancel.Token, client.LoopSocket?.Loop);
         long? leftAt = null;
         if (await Task.WhenAny(dialing, leaving).ConfigureAwait(false) == leaving && leaving.Result.Leave != ClientLeave.None)
         {
@@ -166,10 +167,12 @@ public sealed class CdpConnectionHandler(
         var fromClient = new RelayCounters();
         var fromUpstream = new RelayCounters();
         var commands = new CdpCommandRecorder(connectionId, telemetryConfig, events, time, logger, metrics);
-        var clientToUpstream = WebSocketFrameRelay.CopyAsync(client, upstream, fromClient, new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
-            options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "->") : null, commands));
-        var upstreamToClient = WebSocketFrameRelay.CopyAsync(upstream, client, fromUpstream, new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
-            options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "<-") : null));
+        var toUpstream = new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
+            options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "->") : null, commands);
+        var toClient = new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
+            options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "<-") : null);
+        var (clientToUpstream, upstreamToClient) = EpollRelay.Shared?.TryStart(client, upstream, fromClient, fromUpstream, toUpstream, toClient)
+            ?? (WebSocketFrameRelay.CopyAsync(client, upstream, fromClient, toUpstream), WebSocketFrameRelay.CopyAsync(upstream, client, fromUpstream, toClient));
         var stopWatching = new TaskCompletionSource();
         var browserMoved = WaitForNewBrowserAsync(subscription, dialedBrowserUrl, stopWatching.Task);
 
@@ -300,11 +303,11 @@ public sealed class CdpConnectionHandler(
     }
 
     private async Task<DialResult> DialAsync(UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, EpollLoop? loop)
     {
         try
         {
-            return await dialer.DialAsync(target, browserUrl, subscription, options.DialRetryWindow, cancellationToken).ConfigureAwait(false);
+            return await dialer.DialAsync(target, browserUrl, subscription, options.DialRetryWindow, cancellationToken, loop).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using CdpGateway.Proxy.Transport;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -30,6 +31,11 @@ public static class ClientHandshake
         headers.Upgrade = "websocket";
         headers[HeaderNames.SecWebSocketAccept] = AcceptFor(key);
         var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
+        if (context.Features.Get<CdpSocketConnection>() is { } connection && connection.TryTakeOver(out var socketStream, out var buffered))
+        {
+            // The relay drives the socket itself from here; Kestrel closes it when the request ends.
+            return new WebSocketLeg(socketStream, peerMasks: true, buffered, abort: () => connection.Abort());
+        }
         // A read in flight on Kestrel's upgraded stream is not woken by CancelPendingRead (tried); only
         // aborting the connection ends it, so the handler aborts only a client that is not answering.
         return new WebSocketLeg(stream, peerMasks: true, abort: context.Abort);

@@ -67,6 +67,12 @@ public static class ClientLeaveWatch
                     }
                     await pending.ConfigureAwait(false);
                 }
+                if (!client.Readable())
+                {
+                    // A socket's zero-byte read can end without data (a readiness left over from bytes already
+                    // read); a real read now would wait past the dial's end, so wait again.
+                    continue;
+                }
                 if (buffer.Length - filled < ReadBytes)
                 {
                     Array.Resize(ref buffer, Math.Max(buffer.Length * 2, filled + ReadBytes));

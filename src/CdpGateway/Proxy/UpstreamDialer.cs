@@ -5,6 +5,7 @@ using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
 using CdpGateway.Browser;
+using CdpGateway.Proxy.Epoll;
 using Microsoft.Extensions.Logging;
 
 namespace CdpGateway.Proxy;
@@ -25,7 +26,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
 {
     public async Task<DialResult> DialAsync(
         UpgradeTarget target, string initialBrowserUrl, DevToolsUrlTracker.Subscription subscription,
-        TimeSpan window, CancellationToken cancellationToken)
+        TimeSpan window, CancellationToken cancellationToken, EpollLoop? loop = null)
     {
         var browserUrl = initialBrowserUrl;
         using var deadline = new CancellationTokenSource(window, time);
@@ -37,7 +38,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             var url = target.UpstreamUrl(browserUrl);
             try
             {
-                var socket = await ConnectAsync(url, linked.Token).ConfigureAwait(false);
+                var socket = await ConnectAsync(url, linked.Token, loop).ConfigureAwait(false);
                 return new DialResult(socket, browserUrl, null);
             }
             catch (Exception) when (cancellationToken.IsCancellationRequested)
@@ -84,7 +85,11 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
     /// RFC 6455 upgrade (no compression offered, no subprotocol, no Origin). What follows is raw frames
     /// for the relay; bytes that came in right behind the 101 are handed to the leg to read first.
     /// </summary>
-    internal static async Task<WebSocketLeg> ConnectAsync(string url, CancellationToken cancellationToken)
+    /// <param name="loop">
+    /// The epoll loop of the client's socket: the browser's socket then joins it (and the runtime's socket engine never
+    /// waits on it), so the relay can drive both. Null: the runtime's sockets.
+    /// </param>
+    internal static async Task<WebSocketLeg> ConnectAsync(string url, CancellationToken cancellationToken, EpollLoop? loop = null)
     {
         var uri = new Uri(url);
         if (uri.Scheme != "ws")
@@ -92,14 +97,29 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             throw new WebSocketException(WebSocketError.NotAWebSocket, $"unsupported upstream scheme '{uri.Scheme}' (Chromium's DevTools URLs are ws://)");
         }
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream? stream = null;
         try
         {
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
             EndPoint endPoint = IPAddress.TryParse(uri.IdnHost, out var address)
                 ? new IPEndPoint(address, uri.Port)
                 : new DnsEndPoint(uri.IdnHost, uri.Port);
-            await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
-            var stream = new NetworkStream(socket, ownsSocket: true);
+            if (loop is null)
+            {
+                await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+                stream = new NetworkStream(socket, ownsSocket: true);
+            }
+            else
+            {
+                // A blocking connect (immediate on the loopback Chromium listens on), cut short by closing the socket:
+                // an asynchronous one would register the socket with the runtime's engine for good.
+                using (cancellationToken.UnsafeRegister(static s => ((Socket)s!).Dispose(), socket))
+                {
+                    socket.Connect(endPoint);
+                }
+                cancellationToken.ThrowIfCancellationRequested();
+                stream = new LoopSocketStream(new LoopSocket(socket, loop), ownsSocket: true);
+            }
             var leftover = await UpgradeAsync(stream, uri, cancellationToken).ConfigureAwait(false);
             // Ending the leg shuts the socket down rather than closing it under a pending read: the read then sees
             // the end of the stream (a value) instead of a disposed socket (an exception per connection).
@@ -107,6 +127,8 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
         }
         catch
         {
+            // A stream on a loop lets go of the socket's descriptor before closing it.
+            stream?.Dispose();
             socket.Dispose();
             throw;
         }
@@ -128,7 +150,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
     private const string WebSocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
     /// <summary>Sends the upgrade request and checks the 101 answer; returns bytes read past its end.</summary>
-    private static async Task<byte[]> UpgradeAsync(NetworkStream stream, Uri uri, CancellationToken cancellationToken)
+    private static async Task<byte[]> UpgradeAsync(Stream stream, Uri uri, CancellationToken cancellationToken)
     {
         Span<byte> nonce = stackalloc byte[16];
         RandomNumberGenerator.Fill(nonce);

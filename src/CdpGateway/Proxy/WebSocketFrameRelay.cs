@@ -33,7 +33,7 @@ public static class WebSocketFrameRelay
     /// <summary>What one direction needs besides its two legs.</summary>
     public sealed record Options(long MaxMessageBytes, TimeProvider Time, MessageLogging? Logging = null, IMessageTap? Tap = null);
 
-    private enum Stop
+    internal enum Stop
     {
         None,
         Closed,
@@ -42,7 +42,7 @@ public static class WebSocketFrameRelay
     }
 
     /// <summary>What the observers know about the data message they are being shown.</summary>
-    private struct Observed
+    internal struct Observed
     {
         public bool Started;
         public bool Text;
@@ -52,7 +52,7 @@ public static class WebSocketFrameRelay
     }
 
     /// <summary>What the bytes scanned since the last write hold.</summary>
-    private struct Scanned
+    internal struct Scanned
     {
         public int End;
         public long PayloadBytes;
@@ -138,22 +138,9 @@ public static class WebSocketFrameRelay
                 }
                 sentCursor = cursor;
 
-                switch (stop)
+                if (Ending(stop, source, cursor, buffer.AsSpan(scanned.End, filled - scanned.End), scanned.Violation) is { } ending)
                 {
-                    case Stop.Closed:
-                        if (!CloseFrame.TryRead(buffer.AsSpan(scanned.End, filled - scanned.End), out var status, out var description))
-                        {
-                            return new RelayOutcome(RelayEnd.SourceViolation, CloseDescription: "invalid close frame");
-                        }
-                        source.CloseReceived();
-                        return new RelayOutcome(RelayEnd.SourceClosed, status, description);
-                    case Stop.Violation:
-                        // The peer may still read: it is told what it got wrong (the handler decides how).
-                        source.Park(cursor, buffer.AsSpan(scanned.End, filled - scanned.End));
-                        return new RelayOutcome(RelayEnd.SourceViolation, CloseDescription: scanned.Violation);
-                    case Stop.Oversize:
-                        source.Park(cursor, buffer.AsSpan(scanned.End, filled - scanned.End));
-                        return new RelayOutcome(RelayEnd.SourceOversize);
+                    return ending;
                 }
 
                 // Keep the unfinished header (or close frame) at the start for the next read.
@@ -189,7 +176,34 @@ public static class WebSocketFrameRelay
         }
     }
 
-    private static RelayOutcome Failed(WebSocketLeg source)
+    /// <summary>
+    /// How a direction ends at a stop <see cref="Scan"/> found, given the bytes from that point on; null for none. The
+    /// source leg learns of a close frame, or keeps its place for a close of the gateway's own after a violation.
+    /// </summary>
+    internal static RelayOutcome? Ending(Stop stop, WebSocketLeg source, FrameCursor cursor, Span<byte> rest, string? violation)
+    {
+        switch (stop)
+        {
+            case Stop.Closed:
+                if (!CloseFrame.TryRead(rest, out var status, out var description))
+                {
+                    return new RelayOutcome(RelayEnd.SourceViolation, CloseDescription: "invalid close frame");
+                }
+                source.CloseReceived();
+                return new RelayOutcome(RelayEnd.SourceClosed, status, description);
+            case Stop.Violation:
+                // The peer may still read: it is told what it got wrong (the handler decides how).
+                source.Park(cursor, rest);
+                return new RelayOutcome(RelayEnd.SourceViolation, CloseDescription: violation);
+            case Stop.Oversize:
+                source.Park(cursor, rest);
+                return new RelayOutcome(RelayEnd.SourceOversize);
+            default:
+                return null;
+        }
+    }
+
+    internal static RelayOutcome Failed(WebSocketLeg source)
     {
         source.Failed();
         return new RelayOutcome(RelayEnd.SourceFailed);
@@ -200,7 +214,7 @@ public static class WebSocketFrameRelay
     /// forwarded yet: an unfinished header, a close frame (whole or not), a violation or a frame that
     /// would take its message over the limit. Everything before that point may be written as it is.
     /// </summary>
-    private static Stop Scan(ref FrameCursor cursor, ReadOnlySpan<byte> data, long maxMessageBytes, ref Scanned scanned)
+    internal static Stop Scan(ref FrameCursor cursor, ReadOnlySpan<byte> data, long maxMessageBytes, ref Scanned scanned)
     {
         var pos = scanned.End;
         try
@@ -263,7 +277,7 @@ public static class WebSocketFrameRelay
     /// (the buffer is ours again once written), the first piece of each message to the logger's header
     /// reader and the tap, text messages in full to a tap that asked for them.
     /// </summary>
-    private static void Observe(ref FrameCursor cursor, ref Observed observed, Span<byte> data, Options options)
+    internal static void Observe(ref FrameCursor cursor, ref Observed observed, Span<byte> data, Options options)
     {
         long? timestamp = null;
         var pos = 0;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using CdpGateway.Proxy.Epoll;
 
 namespace CdpGateway.Proxy;
 
@@ -34,6 +35,7 @@ public sealed class WebSocketLeg : IDisposable
     /// </param>
     public WebSocketLeg(Stream stream, bool peerMasks, ReadOnlyMemory<byte> alreadyRead = default, Action? abort = null, bool disposeStream = false)
     {
+        LoopSocket = (stream as LoopSocketStream)?.Socket;
         _stream = stream;
         _abort = abort;
         _disposeStream = disposeStream;
@@ -43,6 +45,9 @@ public sealed class WebSocketLeg : IDisposable
             _unread = alreadyRead.ToArray();
         }
     }
+
+    /// <summary>The socket under the stream when an epoll loop drives it (the relay may then too), else null.</summary>
+    internal LoopSocket? LoopSocket { get; }
 
     public WebSocketState State => (WebSocketState)Volatile.Read(ref _state);
 
@@ -88,6 +93,19 @@ public sealed class WebSocketLeg : IDisposable
 
     /// <summary>For <see cref="ClientLeaveWatch"/>: a read on the stream itself, past any unread bytes.</summary>
     internal ValueTask<int> ReadStreamAsync(Memory<byte> buffer) => _stream.ReadAsync(buffer);
+
+    /// <summary>For <see cref="ClientLeaveWatch"/>: whether a read would return at once (data or end of stream is there).</summary>
+    internal bool Readable()
+    {
+        try
+        {
+            return LoopSocket is not { } socket || socket.Socket.Poll(0, System.Net.Sockets.SelectMode.SelectRead);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            return true;
+        }
+    }
 
     /// <summary>For <see cref="ClientLeaveWatch"/>: a zero-byte read it started and did not finish, for the next reader.</summary>
     internal void HandOver(Task<int> zeroByteRead) => _handedRead = zeroByteRead;

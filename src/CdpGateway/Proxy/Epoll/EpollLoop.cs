@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using static CdpGateway.Proxy.Epoll.LinuxSockets;
+
+namespace CdpGateway.Proxy.Epoll;
+
+/// <summary>
+/// One relay thread: its epoll set, the connections registered in it and the one buffer every read of theirs goes
+/// through (an idle connection holds none). Only this thread touches its connections' relay state.
+/// </summary>
+public sealed unsafe class EpollLoop
+{
+    /// <summary>One read's worth: large messages move in reads of up to this much.</summary>
+    public const int BufferBytes = 256 * 1024;
+
+    private const int MaxEvents = 256;
+    private const ulong WakeToken = ulong.MaxValue;
+
+    private readonly int _epoll;
+    private readonly int _wake;
+    private readonly ConcurrentQueue<EpollRelayConnection> _incoming = new();
+    private readonly ConcurrentQueue<int> _freed = new();
+    private readonly Lock _slotsGate = new();
+    private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferBytes, pinned: true);
+    private readonly Stack<int> _freeSlots = new();
+    private LoopSocket?[] _slots = new LoopSocket?[64];
+    private int _slotsUsed;
+
+    internal EpollLoop(int index)
+    {
+        _epoll = CreateEpoll();
+        _wake = CreateEventFd();
+        if (Control(_epoll, EPOLL_CTL_ADD, _wake, EPOLLIN, WakeToken) is not 0 and var errno)
+        {
+            throw new InvalidOperationException($"epoll_ctl of the wake-up descriptor failed: errno {errno}");
+        }
+        new Thread(Run) { IsBackground = true, Name = $"cdp-relay-{index}" }.Start();
+    }
+
+    internal int Epoll => _epoll;
+
+    internal void Add(EpollRelayConnection connection)
+    {
+        _incoming.Enqueue(connection);
+        Signal(_wake);
+    }
+
+    /// <summary>Any thread: a slot for a new socket (its events carry the slot's number).</summary>
+    internal int Allocate(LoopSocket socket)
+    {
+        lock (_slotsGate)
+        {
+            if (!_freeSlots.TryPop(out int slot))
+            {
+                if (_slotsUsed == _slots.Length)
+                {
+                    var larger = new LoopSocket?[_slots.Length * 2];
+                    _slots.CopyTo(larger, 0);
+                    Volatile.Write(ref _slots, larger);
+                }
+                slot = _slotsUsed++;
+            }
+            Volatile.Write(ref _slots[slot], socket);
+            return slot;
+        }
+    }
+
+    /// <summary>
+    /// Any thread, after the socket left the epoll set: the slot is emptied and reused only between batches of
+    /// events on the loop's thread, so an event already fetched for the old socket cannot reach a new one.
+    /// </summary>
+    internal void Free(int slot)
+    {
+        _freed.Enqueue(slot);
+        Signal(_wake);
+    }
+
+    private void Run()
+    {
+        var events = stackalloc EpollEvent[MaxEvents];
+        while (true)
+        {
+            int count = EpollWait(_epoll, events, MaxEvents, -1);
+            if (count < 0)
+            {
+                // EINTR (a signal); nothing else is expected from a valid epoll descriptor.
+                continue;
+            }
+            for (int i = 0; i < count; i++)
+            {
+                ulong data = events[i].Data;
+                if (data == WakeToken)
+                {
+                    Drain(_wake);
+                    while (_incoming.TryDequeue(out var connection))
+                    {
+                        connection.Attach(_buffer);
+                    }
+                    continue;
+                }
+                if (Volatile.Read(ref _slots)[(int)data] is { } target)
+                {
+                    target.OnEvent(events[i].Events, _buffer);
+                }
+            }
+            if (!_freed.IsEmpty)
+            {
+                lock (_slotsGate)
+                {
+                    while (_freed.TryDequeue(out int slot))
+                    {
+                        _slots[slot] = null;
+                        _freeSlots.Push(slot);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+using static CdpGateway.Proxy.Epoll.LinuxSockets;
+
+namespace CdpGateway.Proxy.Epoll;
+
+/// <summary>
+/// Both directions of one relayed connection on an <see cref="EpollLoop"/>. Side 0 is the client's socket, side 1
+/// the browser's. A socket waits for reading while its reading direction may read (it has not ended and has no unsent
+/// bytes), for writing while the other direction has unsent bytes for it, and for neither otherwise, so an idle
+/// connection costs no wake-ups. A direction's task completes only after the sockets' registrations reflect its end.
+/// </summary>
+internal sealed class EpollRelayConnection
+{
+    private readonly LoopSocket _client;
+    private readonly LoopSocket _upstream;
+    private readonly EpollRelayDirection _toUpstream;
+    private readonly EpollRelayDirection _toClient;
+    private bool _detached;
+
+    private EpollRelayConnection(LoopSocket client, LoopSocket upstream, EpollRelayDirection toUpstream, EpollRelayDirection toClient)
+    {
+        _client = client;
+        _upstream = upstream;
+        _toUpstream = toUpstream;
+        _toClient = toClient;
+    }
+
+    public EpollLoop Loop => _client.Loop;
+    public Task<RelayOutcome> ClientToUpstream => _toUpstream.Done;
+    public Task<RelayOutcome> UpstreamToClient => _toClient.Done;
+
+    /// <summary>Null unless both legs are sockets of the same loop.</summary>
+    public static EpollRelayConnection? TryCreate(WebSocketLeg client, WebSocketLeg upstream, RelayCounters fromClient, RelayCounters fromUpstream,
+        WebSocketFrameRelay.Options toUpstream, WebSocketFrameRelay.Options toClient)
+    {
+        if (client.LoopSocket is not { } clientSocket || upstream.LoopSocket is not { } upstreamSocket || clientSocket.Loop != upstreamSocket.Loop)
+        {
+            return null;
+        }
+        return new EpollRelayConnection(clientSocket, upstreamSocket,
+            new EpollRelayDirection(client, upstream, clientSocket.Fd, upstreamSocket.Fd, fromClient, toUpstream),
+            new EpollRelayDirection(upstream, client, upstreamSocket.Fd, clientSocket.Fd, fromUpstream, toClient));
+    }
+
+    /// <summary>On the loop's thread: bytes the legs already hold go first, then the sockets wait for more.</summary>
+    public void Attach(byte[] buffer)
+    {
+        _client.Relay = this;
+        _client.RelaySide = 0;
+        _upstream.Relay = this;
+        _upstream.RelaySide = 1;
+        try
+        {
+            _toUpstream.ReadHeld(buffer);
+            _toClient.ReadHeld(buffer);
+        }
+        catch (Exception ex)
+        {
+            Fault(ex);
+        }
+        Settle();
+    }
+
+    /// <summary>On the loop's thread: readiness of one socket.</summary>
+    public void OnEvent(int side, uint events, byte[] buffer)
+    {
+        if (_detached)
+        {
+            return;
+        }
+        var reading = side == 0 ? _toUpstream : _toClient;
+        var writing = side == 0 ? _toClient : _toUpstream;
+        try
+        {
+            if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0 && writing.HasUnsent)
+            {
+                writing.OnWritable(buffer);
+            }
+            if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 && reading.MayRead)
+            {
+                reading.OnReadable(buffer);
+            }
+        }
+        catch (Exception ex)
+        {
+            Fault(ex);
+        }
+        Settle();
+    }
+
+    /// <summary>
+    /// A fault of ours (an observer is never supposed to throw): both directions end as failed reads, so the
+    /// connection is reported and closed rather than left hanging.
+    /// </summary>
+    private void Fault(Exception ex)
+    {
+        _toUpstream.Fault(ex);
+        _toClient.Fault(ex);
+    }
+
+    /// <summary>Registers each socket for what its directions wait for now, then tells the handler of any end.</summary>
+    private void Settle()
+    {
+        if (_toUpstream.Ended && _toClient.Ended)
+        {
+            if (!_detached)
+            {
+                _detached = true;
+                _client.SetRelayEvents(0);
+                _upstream.SetRelayEvents(0);
+                _client.Relay = null;
+                _upstream.Relay = null;
+            }
+        }
+        else
+        {
+            _client.SetRelayEvents((_toUpstream.MayRead ? EPOLLIN : 0) | (_toClient.HasUnsent ? EPOLLOUT : 0));
+            _upstream.SetRelayEvents((_toClient.MayRead ? EPOLLIN : 0) | (_toUpstream.HasUnsent ? EPOLLOUT : 0));
+        }
+        _toUpstream.Publish();
+        _toClient.Publish();
+    }
+}

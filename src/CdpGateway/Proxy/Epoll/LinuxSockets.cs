@@ -1,0 +1,103 @@
+using System.Runtime.InteropServices;
+
+namespace CdpGateway.Proxy.Epoll;
+
+/// <summary>The few Linux calls the epoll relay makes itself (x86-64 layout of <c>struct epoll_event</c>).</summary>
+internal static unsafe class LinuxSockets
+{
+    public const uint EPOLLIN = 0x001;
+    public const uint EPOLLOUT = 0x004;
+    public const uint EPOLLERR = 0x008;
+    public const uint EPOLLHUP = 0x010;
+    public const uint EPOLLRDHUP = 0x2000;
+
+    public const int EPOLL_CTL_ADD = 1;
+    public const int EPOLL_CTL_DEL = 2;
+    public const int EPOLL_CTL_MOD = 3;
+
+    public const int EAGAIN = 11;
+    public const int EINTR = 4;
+
+    private const int F_GETFL = 3;
+    private const int F_SETFL = 4;
+    private const int O_NONBLOCK = 0x800;
+    private const int EFD_CLOEXEC = 0x80000;
+    private const int EPOLL_CLOEXEC = 0x80000;
+
+    public const int MSG_PEEK = 0x2;
+
+    /// <summary>No SIGPIPE for a peer that is gone: the call fails with EPIPE instead.</summary>
+    public const int MSG_NOSIGNAL = 0x4000;
+
+    [StructLayout(LayoutKind.Sequential, Pack = 1)]
+    public struct EpollEvent
+    {
+        public uint Events;
+        public ulong Data;
+    }
+
+    /// <summary>The layout above is x86-64's (packed); elsewhere the relay stays on the runtime's sockets.</summary>
+    public static bool Supported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+
+    [DllImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
+    private static extern int EpollCreate1(int flags);
+
+    [DllImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
+    private static extern int EpollCtl(int epfd, int op, int fd, EpollEvent* ev);
+
+    [DllImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
+    public static extern int EpollWait(int epfd, EpollEvent* events, int maxEvents, int timeout);
+
+    [DllImport("libc", EntryPoint = "recv", SetLastError = true)]
+    public static extern nint Recv(int fd, byte* buffer, nint length, int flags);
+
+    [DllImport("libc", EntryPoint = "send", SetLastError = true)]
+    public static extern nint Send(int fd, byte* buffer, nint length, int flags);
+
+    [DllImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    private static extern int EventFd(uint initval, int flags);
+
+    [DllImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static extern nint Read(int fd, void* buffer, nint count);
+
+    [DllImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static extern nint Write(int fd, void* buffer, nint count);
+
+    [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static extern int Fcntl(int fd, int cmd, int arg);
+
+    public static int CreateEpoll() => Check(EpollCreate1(EPOLL_CLOEXEC), "epoll_create1");
+
+    public static int CreateEventFd() => Check(EventFd(0, EFD_CLOEXEC), "eventfd");
+
+    /// <summary>Registers, changes or removes <paramref name="fd"/>; 0 on success, else errno.</summary>
+    public static int Control(int epfd, int op, int fd, uint events, ulong data)
+    {
+        var ev = new EpollEvent { Events = events, Data = data };
+        return EpollCtl(epfd, op, fd, &ev) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
+    public static void Signal(int eventFd)
+    {
+        ulong one = 1;
+        Write(eventFd, &one, sizeof(ulong));
+    }
+
+    public static void Drain(int eventFd)
+    {
+        ulong count;
+        Read(eventFd, &count, sizeof(ulong));
+    }
+
+    public static void MakeNonBlocking(int fd)
+    {
+        int flags = Fcntl(fd, F_GETFL, 0);
+        if (flags >= 0 && (flags & O_NONBLOCK) == 0)
+        {
+            Fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+        }
+    }
+
+    private static int Check(int result, string call) =>
+        result >= 0 ? result : throw new InvalidOperationException($"{call} failed: errno {Marshal.GetLastPInvokeError()}");
+}

@@ -1,0 +1,146 @@
+using System.Runtime.InteropServices;
+using Microsoft.AspNetCore.Connections;
+using static CdpGateway.Proxy.Epoll.LinuxSockets;
+
+namespace CdpGateway.Proxy.Epoll;
+
+/// <summary>
+/// A <see cref="LoopSocket"/> as a stream, for what is read and written outside the relay: Kestrel's HTTP request and
+/// answers, the upgrade with Chromium, the dial-time watch, close frames. Each call tries the socket first and waits
+/// on the loop only when it would block. It knows whether a read is in flight: the relay may take the socket over only
+/// while nothing else is reading it.
+/// </summary>
+internal sealed class LoopSocketStream(LoopSocket socket, bool ownsSocket) : Stream
+{
+    private int _reading;
+
+    public LoopSocket Socket => socket;
+
+    public bool ReadInFlight => Volatile.Read(ref _reading) != 0;
+
+    public override bool CanRead => true;
+    public override bool CanWrite => true;
+    public override bool CanSeek => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    /// <summary>A zero-byte read waits until data (or the end) is there without taking any.</summary>
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        Volatile.Write(ref _reading, 1);
+        try
+        {
+            while (true)
+            {
+                int result = TryReceive(buffer.Span);
+                if (result >= 0)
+                {
+                    return result;
+                }
+                await socket.WaitAsync(EPOLLIN, cancellationToken).ConfigureAwait(false);
+                if (buffer.IsEmpty)
+                {
+                    return 0;
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _reading, 0);
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (!buffer.IsEmpty)
+        {
+            int sent = TrySend(buffer.Span);
+            if (sent > 0)
+            {
+                buffer = buffer[sent..];
+                continue;
+            }
+            await socket.WaitAsync(EPOLLOUT, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>When it owns the socket: leaves the loop and closes it.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && ownsSocket)
+        {
+            socket.Close();
+            socket.Socket.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Bytes read (0 at the end of the stream), or -1 when it would block.</summary>
+    private unsafe int TryReceive(Span<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(socket.IsClosed, this);
+        nint received;
+        if (buffer.IsEmpty)
+        {
+            // Whether data is there, without taking it.
+            byte probe;
+            received = Recv(socket.Fd, &probe, 1, MSG_PEEK);
+            if (received >= 0)
+            {
+                return 0;
+            }
+        }
+        else
+        {
+            fixed (byte* start = buffer)
+            {
+                received = Recv(socket.Fd, start, buffer.Length, 0);
+            }
+            if (received >= 0)
+            {
+                return (int)received;
+            }
+        }
+        return Marshal.GetLastPInvokeError() is EAGAIN or EINTR ? -1 : throw Failure("read");
+    }
+
+    /// <summary>Bytes sent, or 0 when it would block.</summary>
+    private unsafe int TrySend(ReadOnlySpan<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(socket.IsClosed, this);
+        nint sent;
+        fixed (byte* start = buffer)
+        {
+            sent = Send(socket.Fd, start, buffer.Length, MSG_NOSIGNAL);
+        }
+        if (sent >= 0)
+        {
+            return (int)sent;
+        }
+        return Marshal.GetLastPInvokeError() is EAGAIN or EINTR ? 0 : throw Failure("write");
+    }
+
+    // Kestrel takes an IOException of this kind for the client's leaving; so do the relay's callers.
+    private static ConnectionResetException Failure(string what) =>
+        new($"{what} failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count).GetAwaiter().GetResult();
+
+    public override void Flush()
+    {
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+}
