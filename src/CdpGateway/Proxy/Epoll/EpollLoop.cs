@@ -20,6 +20,7 @@ public sealed unsafe class EpollLoop
     private readonly int _wake;
     private readonly ConcurrentQueue<EpollRelayConnection> _incoming = new();
     private readonly ConcurrentQueue<int> _freed = new();
+    private readonly ConcurrentQueue<EpollRelayConnection> _kicked = new();
     private readonly Lock _slotsGate = new();
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferBytes, pinned: true);
     private readonly Stack<int> _freeSlots = new();
@@ -42,6 +43,13 @@ public sealed unsafe class EpollLoop
     internal void Add(EpollRelayConnection connection)
     {
         _incoming.Enqueue(connection);
+        Signal(_wake);
+    }
+
+    /// <summary>Any thread: the relay connection is to look at its sockets' state (one was closed under it).</summary>
+    internal void Kick(EpollRelayConnection connection)
+    {
+        _kicked.Enqueue(connection);
         Signal(_wake);
     }
 
@@ -95,6 +103,10 @@ public sealed unsafe class EpollLoop
                     while (_incoming.TryDequeue(out var connection))
                     {
                         connection.Attach(_buffer);
+                    }
+                    while (_kicked.TryDequeue(out var connection))
+                    {
+                        connection.OnEvent(0, 0, _buffer);
                     }
                     continue;
                 }

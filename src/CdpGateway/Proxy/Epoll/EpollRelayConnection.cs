@@ -44,12 +44,14 @@ internal sealed class EpollRelayConnection
     /// <summary>On the loop's thread: bytes the legs already hold go first, then the sockets wait for more.</summary>
     public void Attach(byte[] buffer)
     {
-        _client.Relay = this;
-        _client.RelaySide = 0;
-        _upstream.Relay = this;
-        _upstream.RelaySide = 1;
+        bool clientAttached = _client.TryAttach(this, 0);
+        bool upstreamAttached = _upstream.TryAttach(this, 1);
         try
         {
+            if (!clientAttached || !upstreamAttached)
+            {
+                throw new ObjectDisposedException("a leg was closed before its relay started");
+            }
             _toUpstream.ReadHeld(buffer);
             _toClient.ReadHeld(buffer);
         }
@@ -100,15 +102,31 @@ internal sealed class EpollRelayConnection
     /// <summary>Registers each socket for what its directions wait for now, then tells the handler of any end.</summary>
     private void Settle()
     {
+        // A socket closed under the relay: the directions that read or write it end now, so the loop can let go of it
+        // (its closer waits for that).
+        if (_client.CloseRequested)
+        {
+            _toUpstream.Fault(null);
+            _toClient.DestinationClosed();
+        }
+        if (_upstream.CloseRequested)
+        {
+            _toClient.Fault(null);
+            _toUpstream.DestinationClosed();
+        }
         if (_toUpstream.Ended && _toClient.Ended)
         {
             if (!_detached)
             {
                 _detached = true;
-                _client.SetRelayEvents(0);
-                _upstream.SetRelayEvents(0);
-                _client.Relay = null;
-                _upstream.Relay = null;
+                if (_client.Relay == this)
+                {
+                    _client.Detach();
+                }
+                if (_upstream.Relay == this)
+                {
+                    _upstream.Detach();
+                }
             }
         }
         else

@@ -109,10 +109,20 @@ internal sealed unsafe class EpollRelayDirection
         ReadHeld(buffer);
     }
 
-    public void Fault(Exception ex)
+    /// <summary>Ends the direction as a failed read (a fault of ours, or a socket closed under the relay).</summary>
+    public void Fault(Exception? ex)
     {
         _ = ex;
         End(WebSocketFrameRelay.Failed(_source));
+    }
+
+    /// <summary>The destination was closed under the relay: ends as a failed write.</summary>
+    public void DestinationClosed()
+    {
+        if (!Ended)
+        {
+            DestinationFailed();
+        }
     }
 
     private void ReadOnce(byte[] buffer)

@@ -63,6 +63,9 @@ internal static unsafe class LinuxSockets
     [DllImport("libc", EntryPoint = "write", SetLastError = true)]
     private static extern nint Write(int fd, void* buffer, nint count);
 
+    [DllImport("libc", EntryPoint = "shutdown", SetLastError = true)]
+    private static extern int ShutdownSocket(int fd, int how);
+
     [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static extern int Fcntl(int fd, int cmd, int arg);
 
@@ -88,6 +91,9 @@ internal static unsafe class LinuxSockets
         ulong count;
         Read(eventFd, &count, sizeof(ulong));
     }
+
+    /// <summary>Both directions: pending and future reads see the end of the stream, writes fail.</summary>
+    public static void Shutdown(int fd) => ShutdownSocket(fd, 2);
 
     public static void MakeNonBlocking(int fd)
     {

@@ -20,6 +20,7 @@ internal sealed class LoopSocket
     private uint _registered;
     private bool _added;
     private bool _closed;
+    private bool _closeRequested;
 
     public LoopSocket(Socket socket, EpollLoop loop)
     {
@@ -42,10 +43,45 @@ internal sealed class LoopSocket
 
     public bool IsClosed => Volatile.Read(ref _closed);
 
-    /// <summary>The relay connection this socket is side <see cref="RelaySide"/> of while it relays; loop thread only.</summary>
-    public EpollRelayConnection? Relay { get; set; }
+    /// <summary>Someone closed the socket while the relay drove it: the relay is to let go of it.</summary>
+    public bool CloseRequested => Volatile.Read(ref _closeRequested);
 
-    public int RelaySide { get; set; }
+    /// <summary>The relay connection this socket is side <see cref="RelaySide"/> of while it relays.</summary>
+    public EpollRelayConnection? Relay { get; private set; }
+
+    public int RelaySide { get; private set; }
+
+    /// <summary>Loop thread: the relay starts driving this socket; false when it is already closed.</summary>
+    public bool TryAttach(EpollRelayConnection relay, int side)
+    {
+        lock (_gate)
+        {
+            if (_closed || _closeRequested)
+            {
+                return false;
+            }
+            Relay = relay;
+            RelaySide = side;
+            return true;
+        }
+    }
+
+    /// <summary>Loop thread: the relay is done with this socket; a close asked for meanwhile happens now.</summary>
+    public void Detach()
+    {
+        bool close;
+        lock (_gate)
+        {
+            Relay = null;
+            _relayEvents = 0;
+            Apply();
+            close = _closeRequested;
+        }
+        if (close)
+        {
+            Close();
+        }
+    }
 
     /// <summary>Completes when the socket is readable (or writable), has failed, or is closed; throws when cancelled.</summary>
     public Task WaitAsync(uint events, CancellationToken cancellationToken)
@@ -97,6 +133,11 @@ internal sealed class LoopSocket
     /// <summary>Loop thread: readiness reported for this socket.</summary>
     public void OnEvent(uint events, byte[] buffer)
     {
+        if (Volatile.Read(ref _closed))
+        {
+            // An event fetched in the same batch as the close: the descriptor is not ours any more.
+            return;
+        }
         Relay?.OnEvent(RelaySide, events, buffer);
         if (Volatile.Read(ref _readWaiter) is null && Volatile.Read(ref _writeWaiter) is null)
         {
@@ -121,7 +162,11 @@ internal sealed class LoopSocket
         write?.TrySetResult();
     }
 
-    /// <summary>Leaves the loop and lets go of the descriptor; pending waits complete (the next call then fails).</summary>
+    /// <summary>
+    /// Leaves the loop and lets go of the descriptor; pending waits complete (the next call then fails). While the relay
+    /// still drives the socket it is shut down instead, and closed by the loop once the relay has let go of it: the
+    /// relay's next step sees the end rather than a descriptor that may already be someone else's.
+    /// </summary>
     public void Close()
     {
         TaskCompletionSource? read, write;
@@ -129,6 +174,13 @@ internal sealed class LoopSocket
         {
             if (_closed)
             {
+                return;
+            }
+            if (Relay is { } relay)
+            {
+                _closeRequested = true;
+                Shutdown(Fd);
+                Loop.Kick(relay);
                 return;
             }
             _closed = true;
