@@ -98,6 +98,8 @@ internal sealed class LoopSocket
             {
                 throw new InvalidOperationException("a wait of this kind is already pending on the socket");
             }
+            // Continuations go to the thread pool: the loop's thread runs only the relay (running them inline made no
+            // measurable difference to connections/s).
             waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             slot = waiter;
             Apply();
@@ -163,9 +165,10 @@ internal sealed class LoopSocket
     }
 
     /// <summary>
-    /// Leaves the loop and lets go of the descriptor; pending waits complete (the next call then fails). While the relay
-    /// still drives the socket it is shut down instead, and closed by the loop once the relay has let go of it: the
-    /// relay's next step sees the end rather than a descriptor that may already be someone else's.
+    /// Leaves the loop, lets go of the descriptor and disposes the socket; pending waits complete (the next call then
+    /// fails). While the relay still drives the socket it is shut down instead, and closed by the loop once the relay has
+    /// let go of it: the relay's next step sees the end rather than a descriptor that may already be someone else's, and
+    /// the caller does not wait for that (a caller on the loop's own thread could not).
     /// </summary>
     public void Close()
     {
@@ -200,6 +203,7 @@ internal sealed class LoopSocket
         {
             Socket.SafeHandle.DangerousRelease();
         }
+        Socket.Dispose();
     }
 
     private void Forget(TaskCompletionSource waiter)

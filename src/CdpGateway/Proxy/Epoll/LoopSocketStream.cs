@@ -70,7 +70,6 @@ internal sealed class LoopSocketStream(LoopSocket socket, bool ownsSocket) : Str
         if (disposing && ownsSocket)
         {
             socket.Close();
-            socket.Socket.Dispose();
         }
         base.Dispose(disposing);
     }

@@ -91,7 +91,6 @@ public sealed class CdpSocketConnection : ConnectionContext, IConnectionIdFeatur
         {
             // The token source is not disposed: an abort may still be cancelling it on the thread pool.
             _loopSocket.Close();
-            _socket.Dispose();
         }
         return ValueTask.CompletedTask;
     }
