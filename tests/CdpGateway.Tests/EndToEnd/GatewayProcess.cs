@@ -72,7 +72,8 @@ public sealed class GatewayProcess : IAsyncDisposable
     public static GatewayProcess Start(ITestOutputHelper? log = null, params string[] extraArgs) => Start(log, _ => extraArgs);
 
     /// <summary>Starts the gateway with extra arguments that may name files in its temp dir.</summary>
-    public static GatewayProcess Start(ITestOutputHelper? log, Func<TestDir, string[]> extraArgs)
+    /// <param name="environment">Variables set for the gateway's process only (after the machine's CDPGW_* are removed).</param>
+    public static GatewayProcess Start(ITestOutputHelper? log, Func<TestDir, string[]> extraArgs, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dir = new TestDir();
         try
@@ -86,7 +87,7 @@ public sealed class GatewayProcess : IAsyncDisposable
                 "--events-file", dir.EventsFile,
                 .. extraArgs(dir),
             ];
-            var process = StartDotnet(GatewayDll, args);
+            var process = StartDotnet(GatewayDll, args, environment);
             var gateway = new GatewayProcess(process, dir, cdpPort, apiPort, log);
             process.OutputDataReceived += (_, e) => gateway.Append(e.Data);
             process.ErrorDataReceived += (_, e) => gateway.Append(e.Data);
@@ -121,7 +122,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         return (process.ExitCode, await stdout, await stderr);
     }
 
-    private static Process StartDotnet(string dll, IEnumerable<string> args)
+    private static Process StartDotnet(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -139,6 +140,10 @@ public sealed class GatewayProcess : IAsyncDisposable
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("CDPGW_", StringComparison.Ordinal)).ToList())
         {
             info.Environment.Remove(key);
+        }
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
         }
         return Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
     }

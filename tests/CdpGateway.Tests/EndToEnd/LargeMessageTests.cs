@@ -13,10 +13,14 @@ public sealed class LargeMessageTests(ITestOutputHelper output)
 {
     private const int Size = 20 * 1024 * 1024;
 
-    [Fact]
-    public async Task Twenty_mebibyte_messages_pass_both_ways_through_real_chromium()
+    /// <summary>On the epoll relay (the default on Linux x86-64) and on the runtime's sockets (<c>CDPGW_EPOLL_RELAY=0</c>).</summary>
+    [Theory]
+    [InlineData("epoll")]
+    [InlineData("runtime sockets")]
+    public async Task Twenty_mebibyte_messages_pass_both_ways_through_real_chromium(string relay)
     {
-        await using var gateway = Start(output);
+        var environment = relay == "epoll" ? null : new Dictionary<string, string> { ["CDPGW_EPOLL_RELAY"] = "0" };
+        await using var gateway = Start(output, _ => [], environment);
         await gateway.WaitHealthyAsync();
         using var socket = await CdpSocket.ConnectAsync(await gateway.FirstPageUrlAsync());
 

@@ -8,12 +8,12 @@ namespace CdpGateway.Proxy.Epoll;
 /// observed by the same code as <see cref="WebSocketFrameRelay.CopyAsync"/>, which stays the relay for any other leg.
 /// <para>
 /// One engine per process, started on first use: a thread per core (at most four). Set
-/// <c>CDP_GATEWAY_EPOLL_RELAY=0</c> to relay on the runtime's sockets instead.
+/// <c>CDPGW_EPOLL_RELAY=0</c> to relay on the runtime's sockets instead.
 /// </para>
 /// </summary>
 public sealed class EpollRelay
 {
-    internal const string SwitchVariable = "CDP_GATEWAY_EPOLL_RELAY";
+    internal const string SwitchVariable = "CDPGW_EPOLL_RELAY";
 
     private static readonly Lazy<EpollRelay?> SharedEngine = new(Create);
 
