@@ -112,7 +112,16 @@ public sealed unsafe class EpollLoop
                 }
                 if (Volatile.Read(ref _slots)[(int)data] is { } target)
                 {
-                    target.OnEvent(events[i].Events, _buffer);
+                    try
+                    {
+                        target.OnEvent(events[i].Events, _buffer);
+                    }
+                    catch (Exception ex)
+                    {
+                        // A fault of ours must not end the loop (and the process with it): the relay already ends the
+                        // connection it was on; this only keeps the other connections going.
+                        Console.Error.WriteLine($"cdp-relay: an event for socket {target.Fd} failed: {ex}");
+                    }
                 }
             }
             if (!_freed.IsEmpty)

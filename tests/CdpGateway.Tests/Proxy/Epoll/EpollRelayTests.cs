@@ -52,6 +52,7 @@ public sealed class EpollRelayTests
         public required Socket BrowserPeer { get; init; }
         public required WebSocketLeg Client { get; init; }
         public required WebSocketLeg Upstream { get; init; }
+        public required EpollLoop Loop { get; init; }
         public RelayCounters FromClient { get; } = new();
         public RelayCounters FromUpstream { get; } = new();
         public Task<RelayOutcome> ClientToUpstream { get; set; } = null!;
@@ -79,9 +80,10 @@ public sealed class EpollRelayTests
         return (await accepting, peer);
     }
 
-    private static async Task<Relayed> StartAsync(IMessageTap? tap = null, long maxMessageBytes = 1 << 30, byte[]? clientAlreadySent = null)
+    private static async Task<Relayed> StartAsync(IMessageTap? tap = null, long maxMessageBytes = 1 << 30, byte[]? clientAlreadySent = null,
+        EpollLoop? loop = null)
     {
-        var loop = Engine.NextLoop();
+        loop ??= Engine.NextLoop();
         var (clientOurs, clientPeer) = await PairAsync();
         var (browserOurs, browserPeer) = await PairAsync();
         var relayed = new Relayed
@@ -93,6 +95,7 @@ public sealed class EpollRelayTests
                 abort: () => ShutDown(clientOurs), disposeStream: true),
             Upstream = new WebSocketLeg(new LoopSocketStream(new LoopSocket(browserOurs, loop), ownsSocket: true), peerMasks: false,
                 abort: () => ShutDown(browserOurs), disposeStream: true),
+            Loop = loop,
         };
         var started = Engine.TryStart(relayed.Client, relayed.Upstream, relayed.FromClient, relayed.FromUpstream,
             new WebSocketFrameRelay.Options(maxMessageBytes, TimeProvider.System, Tap: tap),
@@ -256,5 +259,29 @@ public sealed class EpollRelayTests
         Assert.Equal(RelayEnd.SourceFailed, (await relayed.UpstreamToClient.WaitAsync(Patience)).End);
         await disposing.WaitAsync(Patience);
         Assert.Equal(RelayEnd.DestinationFailed, (await relayed.ClientToUpstream.WaitAsync(Patience)).End);
+    }
+
+    private sealed class ThrowingTap : IMessageTap
+    {
+        public bool WantsMessages => true;
+        public bool Begin(ReadOnlySpan<byte> firstChunk, bool endOfMessage) => throw new InvalidOperationException("a broken observer");
+        public void Append(ReadOnlySpan<byte> chunk) { }
+        public void Forwarded(long timestamp) { }
+        public void Abandon() { }
+    }
+
+    [Fact]
+    public async Task AnObserverThatThrowsEndsOnlyItsOwnConnection_TheLoopRelaysTheOthers()
+    {
+        using var broken = await StartAsync(new ThrowingTap());
+        using var healthy = await StartAsync(loop: broken.Loop);
+
+        await broken.ClientPeer.SendAsync(Frames.Text("{\"id\":1}", masked: true));
+        Assert.Equal(RelayEnd.SourceFailed, (await broken.ClientToUpstream.WaitAsync(Patience)).End);
+        Assert.Equal(RelayEnd.SourceFailed, (await broken.UpstreamToClient.WaitAsync(Patience)).End);
+
+        var frame = Frames.Text("{\"id\":2}", masked: true);
+        await healthy.ClientPeer.SendAsync(frame);
+        Assert.Equal(frame, await ReceiveExactlyAsync(healthy.BrowserPeer, frame.Length));
     }
 }
