@@ -16,7 +16,8 @@ public sealed class EpollRelayTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
-    private static EpollRelay Engine => EpollRelay.Shared ?? throw new InvalidOperationException("the epoll relay runs on Linux x86-64");
+    private static EpollRelay Engine => EpollRelay.Shared
+        ?? throw new InvalidOperationException("the epoll relay is not available: it runs on Linux x86-64 unless CDPGW_EPOLL_RELAY=0");
 
     /// <summary>Records each message the relay shows it, with the name of the thread that showed it.</summary>
     private sealed class ThreadRecordingTap : IMessageTap
