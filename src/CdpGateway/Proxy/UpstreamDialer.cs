@@ -111,14 +111,11 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             }
             else
             {
-                // A blocking connect (immediate on the loopback Chromium listens on), cut short by closing the socket:
-                // an asynchronous one would register the socket with the runtime's engine for good.
-                using (cancellationToken.UnsafeRegister(static s => ((Socket)s!).Dispose(), socket))
-                {
-                    socket.Connect(endPoint);
-                }
-                cancellationToken.ThrowIfCancellationRequested();
-                stream = new LoopSocketStream(new LoopSocket(socket, loop), ownsSocket: true);
+                // The connect waits on the loop too: the runtime's engine would keep the socket for good once it had
+                // waited on it, and a blocking connect would hold a pool thread while a remote host takes its time.
+                var loopSocket = new LoopSocket(socket, loop);
+                stream = new LoopSocketStream(loopSocket, ownsSocket: true);
+                await ConnectOnLoopAsync(loopSocket, endPoint, cancellationToken).ConfigureAwait(false);
             }
             var leftover = await UpgradeAsync(stream, uri, cancellationToken).ConfigureAwait(false);
             // Ending the leg shuts the socket down rather than closing it under a pending read: the read then sees
@@ -132,6 +129,25 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             socket.Dispose();
             throw;
         }
+    }
+
+    private static async Task ConnectOnLoopAsync(LoopSocket socket, EndPoint endPoint, CancellationToken cancellationToken)
+    {
+        if (endPoint is IPEndPoint address)
+        {
+            await socket.ConnectAsync(address, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        var named = (DnsEndPoint)endPoint;
+        var addresses = await Dns.GetHostAddressesAsync(named.Host, cancellationToken).ConfigureAwait(false);
+        if (addresses.Length == 0)
+        {
+            throw new SocketException((int)SocketError.HostNotFound);
+        }
+        // A socket that failed to connect cannot try again, so one address: IPv4 first, where Chromium's DevTools
+        // server listens by default (127.0.0.1), also when its URL names localhost.
+        var first = addresses.OrderBy(a => a.AddressFamily == AddressFamily.InterNetworkV6 ? 1 : 0).First();
+        await socket.ConnectAsync(new IPEndPoint(first, named.Port), cancellationToken).ConfigureAwait(false);
     }
 
     private static void ShutDown(Socket socket)

@@ -63,6 +63,12 @@ internal static unsafe class LinuxSockets
     [DllImport("libc", EntryPoint = "write", SetLastError = true)]
     private static extern nint Write(int fd, void* buffer, nint count);
 
+    [DllImport("libc", EntryPoint = "connect", SetLastError = true)]
+    private static extern int ConnectSocket(int fd, byte* address, int length);
+
+    [DllImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    private static extern int GetSocketOption(int fd, int level, int name, int* value, int* length);
+
     [DllImport("libc", EntryPoint = "shutdown", SetLastError = true)]
     private static extern int ShutdownSocket(int fd, int how);
 
@@ -90,6 +96,29 @@ internal static unsafe class LinuxSockets
     {
         ulong count;
         Read(eventFd, &count, sizeof(ulong));
+    }
+
+    public const int EINPROGRESS = 115;
+
+    /// <summary>Starts a connect on a non-blocking socket: 0 when it completed, EINPROGRESS while it goes on, else errno.</summary>
+    public static int StartConnect(int fd, System.Net.SocketAddress address)
+    {
+        Span<byte> bytes = stackalloc byte[address.Size];
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] = address[i];
+        }
+        fixed (byte* start = bytes)
+        {
+            return ConnectSocket(fd, start, bytes.Length) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+    }
+
+    /// <summary>The socket's pending error (SO_ERROR): how a non-blocking connect ended, 0 for success.</summary>
+    public static int PendingError(int fd)
+    {
+        int value = 0, length = sizeof(int);
+        return GetSocketOption(fd, 1 /* SOL_SOCKET */, 4 /* SO_ERROR */, &value, &length) == 0 ? value : Marshal.GetLastPInvokeError();
     }
 
     /// <summary>Both directions: pending and future reads see the end of the stream, writes fail.</summary>

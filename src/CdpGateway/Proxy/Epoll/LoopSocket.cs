@@ -83,6 +83,37 @@ internal sealed class LoopSocket
         }
     }
 
+    /// <summary>
+    /// Connects without blocking a thread and without the runtime's engine: the connect is started, the loop says when
+    /// the socket is writable, and the socket's pending error says how it went.
+    /// </summary>
+    public async Task ConnectAsync(System.Net.IPEndPoint remote, CancellationToken cancellationToken)
+    {
+        if (Socket.AddressFamily == AddressFamily.InterNetworkV6 && remote.AddressFamily == AddressFamily.InterNetwork)
+        {
+            remote = new System.Net.IPEndPoint(remote.Address.MapToIPv6(), remote.Port);
+        }
+        int errno = StartConnect(Fd, remote.Serialize());
+        if (errno == EINPROGRESS)
+        {
+            await WaitAsync(EPOLLOUT, cancellationToken).ConfigureAwait(false);
+            errno = PendingError(Fd);
+        }
+        if (errno != 0)
+        {
+            throw new SocketException((int)ToSocketError(errno), $"connecting to {remote} failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+    }
+
+    private static SocketError ToSocketError(int errno) => errno switch
+    {
+        111 => SocketError.ConnectionRefused,
+        110 => SocketError.TimedOut,
+        113 => SocketError.HostUnreachable,
+        101 => SocketError.NetworkUnreachable,
+        _ => SocketError.SocketError,
+    };
+
     /// <summary>Completes when the socket is readable (or writable), has failed, or is closed; throws when cancelled.</summary>
     public Task WaitAsync(uint events, CancellationToken cancellationToken)
     {
