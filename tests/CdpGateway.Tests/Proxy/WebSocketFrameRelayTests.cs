@@ -33,7 +33,21 @@ public sealed class WebSocketFrameRelayTests
     {
         private readonly List<byte> _current = [];
         public List<string> Messages { get; } = [];
-        public bool WantsMessages { get; set; } = true;
+        private bool _wants = true;
+        private int _wantsAsked;
+
+        public bool WantsMessages
+        {
+            get
+            {
+                Interlocked.Increment(ref _wantsAsked);
+                return Volatile.Read(ref _wants);
+            }
+            set => Volatile.Write(ref _wants, value);
+        }
+
+        /// <summary>How many times the relay asked whether the tap wants a message (once per text message it forwarded).</summary>
+        public int WantsAsked => Volatile.Read(ref _wantsAsked);
         public List<int> WrittenAtForward { get; } = [];
         public List<(int Length, bool End)> Begins { get; } = [];
         public int Appends { get; private set; }
@@ -216,7 +230,8 @@ public sealed class WebSocketFrameRelayTests
         var run = d.Run(tap: tap);
         var firstFrame = Frames.Text(first, masked: true);
         d.From.FeedCut(firstFrame, 7);
-        await WaitUntil(() => d.To.Written.Length == firstFrame.Length);
+        // Written is not yet observed: the relay asks the tap about a message after its write completes.
+        await WaitUntil(() => d.To.Written.Length == firstFrame.Length && tap.WantsAsked > 0);
         Assert.Empty(tap.Begins);
 
         tap.WantsMessages = true;
