@@ -52,14 +52,21 @@ public sealed class CdpCommandAdmissionCostTests(ITestOutputHelper output)
         Assert.Equal(admitted, CdpCommandClassifier.TryReadMethod(frame, out _)); // warm
         const int calls = 20;
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < calls; i++)
+        // Three passes, the least counts: an allocation of admission's own shows in every pass, while the runtime
+        // may, once in a while, allocate on this thread for itself (one CI run saw a pass with bytes in it).
+        long allocated = long.MaxValue;
+        for (int pass = 0; pass < 3; pass++)
         {
-            CdpCommandClassifier.TryReadMethod(frame, out _);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < calls; i++)
+            {
+                CdpCommandClassifier.TryReadMethod(frame, out _);
+            }
+            long thisPass = GC.GetAllocatedBytesForCurrentThread() - before;
+            output.WriteLine($"{name} ({frame.Length} B), pass {pass + 1}: {thisPass / (double)calls} B allocated per admission");
+            allocated = Math.Min(allocated, thisPass);
         }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-        output.WriteLine($"{name} ({frame.Length} B): {allocated / (double)calls} B allocated per admission");
         Assert.Equal(0, allocated);
     }
 }
