@@ -41,6 +41,7 @@ public static class CommandLine
         text.AppendLine();
         text.AppendLine("CDP Gateway: a stable Chrome DevTools Protocol endpoint in front of one supervised Chromium.");
         text.AppendLine("Every option can also be set as CDPGW_<NAME> (upper case, dashes as underscores).");
+        text.AppendLine("CDPGW_EPOLL_RELAY=0 (environment only) relays on the runtime's sockets instead of the gateway's epoll loops.");
         text.AppendLine();
         text.AppendLine("Options:");
         foreach (var spec in Specs)

@@ -120,7 +120,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             var leftover = await UpgradeAsync(stream, uri, cancellationToken).ConfigureAwait(false);
             // Ending the leg shuts the socket down rather than closing it under a pending read: the read then sees
             // the end of the stream (a value) instead of a disposed socket (an exception per connection).
-            return new WebSocketLeg(stream, peerMasks: false, leftover, abort: () => ShutDown(socket), disposeStream: true);
+            return new WebSocketLeg(stream, peerMasks: false, leftover, abort: socket.ShutDownQuietly, disposeStream: true);
         }
         catch
         {
@@ -148,18 +148,6 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
         // server listens by default (127.0.0.1), also when its URL names localhost.
         var first = addresses.OrderBy(a => a.AddressFamily == AddressFamily.InterNetworkV6 ? 1 : 0).First();
         await socket.ConnectAsync(new IPEndPoint(first, named.Port), cancellationToken).ConfigureAwait(false);
-    }
-
-    private static void ShutDown(Socket socket)
-    {
-        try
-        {
-            socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            // Already reset or closed: nothing left to end.
-        }
     }
 
     private const int MaxUpgradeResponseBytes = 16 * 1024;

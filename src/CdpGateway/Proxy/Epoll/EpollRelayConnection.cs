@@ -50,14 +50,18 @@ internal sealed class EpollRelayConnection
         {
             if (!clientAttached || !upstreamAttached)
             {
-                throw new ObjectDisposedException("a leg was closed before its relay started");
+                // A leg was closed before its relay started.
+                Fault();
             }
-            _toUpstream.ReadHeld(buffer);
-            _toClient.ReadHeld(buffer);
+            else
+            {
+                _toUpstream.ReadHeld(buffer);
+                _toClient.ReadHeld(buffer);
+            }
         }
-        catch (Exception ex)
+        catch (Exception)
         {
-            Fault(ex);
+            Fault();
         }
         Settle();
     }
@@ -82,9 +86,9 @@ internal sealed class EpollRelayConnection
                 reading.OnReadable(buffer);
             }
         }
-        catch (Exception ex)
+        catch (Exception)
         {
-            Fault(ex);
+            Fault();
         }
         Settle();
     }
@@ -93,10 +97,10 @@ internal sealed class EpollRelayConnection
     /// A fault of ours (an observer is never supposed to throw): both directions end as failed reads, so the
     /// connection is reported and closed rather than left hanging.
     /// </summary>
-    private void Fault(Exception ex)
+    private void Fault()
     {
-        _toUpstream.Fault(ex);
-        _toClient.Fault(ex);
+        _toUpstream.Fault();
+        _toClient.Fault();
     }
 
     /// <summary>Registers each socket for what its directions wait for now, then tells the handler of any end.</summary>
@@ -106,12 +110,12 @@ internal sealed class EpollRelayConnection
         // (its closer waits for that).
         if (_client.CloseRequested)
         {
-            _toUpstream.Fault(null);
+            _toUpstream.Fault();
             _toClient.DestinationClosed();
         }
         if (_upstream.CloseRequested)
         {
-            _toClient.Fault(null);
+            _toClient.Fault();
             _toUpstream.DestinationClosed();
         }
         if (_toUpstream.Ended && _toClient.Ended)

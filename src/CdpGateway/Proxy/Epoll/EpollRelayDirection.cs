@@ -110,9 +110,8 @@ internal sealed unsafe class EpollRelayDirection
     }
 
     /// <summary>Ends the direction as a failed read (a fault of ours, or a socket closed under the relay).</summary>
-    public void Fault(Exception? ex)
+    public void Fault()
     {
-        _ = ex;
         End(WebSocketFrameRelay.Failed(_source));
     }
 

@@ -17,7 +17,6 @@ public sealed class CdpSocketConnection : ConnectionContext, IConnectionIdFeatur
 {
     private static long s_lastId;
 
-    private readonly Socket _socket;
     private readonly LoopSocket _loopSocket;
     private readonly LoopSocketStream _stream;
     private readonly PipeReader _input;
@@ -27,7 +26,6 @@ public sealed class CdpSocketConnection : ConnectionContext, IConnectionIdFeatur
 
     internal CdpSocketConnection(Socket socket, EpollLoop loop)
     {
-        _socket = socket;
         _loopSocket = new LoopSocket(socket, loop);
         _stream = new LoopSocketStream(_loopSocket, ownsSocket: false);
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
@@ -54,13 +52,13 @@ public sealed class CdpSocketConnection : ConnectionContext, IConnectionIdFeatur
     public override CancellationToken ConnectionClosed { get; set; }
 
     /// <summary>
-    /// After the 101 went out: the socket and whatever Kestrel had read past the request, for the relay to go on
+    /// After the 101 went out: the socket's stream and whatever Kestrel had read past the request, for the relay to go on
     /// with. False when a read is still in flight (the socket is then Kestrel's to read; the caller keeps using the
     /// upgraded stream). Kestrel no longer reads from the connection after this, except to close it.
     /// </summary>
-    internal bool TryTakeOver(out LoopSocketStream socket, out byte[] buffered)
+    internal bool TryTakeOver(out LoopSocketStream stream, out byte[] buffered)
     {
-        socket = _stream;
+        stream = _stream;
         buffered = [];
         if (_stream.ReadInFlight)
         {
@@ -81,7 +79,7 @@ public sealed class CdpSocketConnection : ConnectionContext, IConnectionIdFeatur
         {
             return;
         }
-        ShutDown();
+        _loopSocket.Socket.ShutDownQuietly();
         ThreadPool.UnsafeQueueUserWorkItem(static cts => cts.Cancel(), _closed, preferLocal: false);
     }
 
@@ -93,18 +91,6 @@ public sealed class CdpSocketConnection : ConnectionContext, IConnectionIdFeatur
             _loopSocket.Close();
         }
         return ValueTask.CompletedTask;
-    }
-
-    private void ShutDown()
-    {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            // Already gone.
-        }
     }
 
     private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe

@@ -16,8 +16,7 @@ public sealed class EpollRelayTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
-    private static EpollRelay Engine => EpollRelay.Shared
-        ?? throw new InvalidOperationException("the epoll relay is not available: it runs on Linux x86-64 unless CDPGW_EPOLL_RELAY=0");
+    private static EpollRelay Engine => TestLoops.Engine;
 
     /// <summary>Records each message the relay shows it, with the name of the thread that showed it.</summary>
     private sealed class ThreadRecordingTap : IMessageTap
@@ -93,9 +92,9 @@ public sealed class EpollRelayTests
             BrowserPeer = browserPeer,
             // As in the gateway: aborting a leg shuts its socket down (its reads see the end), disposing it closes it.
             Client = new WebSocketLeg(new LoopSocketStream(new LoopSocket(clientOurs, loop), ownsSocket: true), peerMasks: true, clientAlreadySent,
-                abort: () => ShutDown(clientOurs), disposeStream: true),
+                abort: clientOurs.ShutDownQuietly, disposeStream: true),
             Upstream = new WebSocketLeg(new LoopSocketStream(new LoopSocket(browserOurs, loop), ownsSocket: true), peerMasks: false,
-                abort: () => ShutDown(browserOurs), disposeStream: true),
+                abort: browserOurs.ShutDownQuietly, disposeStream: true),
             Loop = loop,
         };
         var started = Engine.TryStart(relayed.Client, relayed.Upstream, relayed.FromClient, relayed.FromUpstream,
@@ -104,18 +103,6 @@ public sealed class EpollRelayTests
         Assert.NotNull(started);
         (relayed.ClientToUpstream, relayed.UpstreamToClient) = started.Value;
         return relayed;
-    }
-
-    private static void ShutDown(Socket socket)
-    {
-        try
-        {
-            socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (ObjectDisposedException)
-        {
-            // Disposed already: nothing to end.
-        }
     }
 
     private static async Task<byte[]> ReceiveExactlyAsync(Socket socket, int count)

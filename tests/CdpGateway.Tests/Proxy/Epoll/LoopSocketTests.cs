@@ -9,8 +9,31 @@ public sealed class LoopSocketTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
-    private static EpollLoop Loop => (EpollRelay.Shared
-        ?? throw new InvalidOperationException("the epoll relay is not available: it runs on Linux x86-64 unless CDPGW_EPOLL_RELAY=0")).NextLoop();
+    /// <summary>A socket on a loop, connected to a plain one the test holds.</summary>
+    private sealed class Connected : IDisposable
+    {
+        public required LoopSocket Socket { get; init; }
+        public required LoopSocketStream Stream { get; init; }
+        public required Socket Peer { get; init; }
+
+        public void Dispose()
+        {
+            Stream.Dispose();
+            Peer.Dispose();
+        }
+    }
+
+    private static async Task<Connected> ConnectAsync()
+    {
+        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var socket = new LoopSocket(new Socket(SocketType.Stream, ProtocolType.Tcp), TestLoops.Next());
+        var stream = new LoopSocketStream(socket, ownsSocket: true);
+        var accepting = listener.AcceptAsync();
+        await socket.ConnectAsync((IPEndPoint)listener.LocalEndPoint!, CancellationToken.None).WaitAsync(Patience);
+        return new Connected { Socket = socket, Stream = stream, Peer = await accepting.WaitAsync(Patience) };
+    }
 
     private static int ClosedPort()
     {
@@ -22,15 +45,8 @@ public sealed class LoopSocketTests
     [Fact]
     public async Task ConnectsWithoutBlocking_ThenBytesFlowBothWays()
     {
-        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var socket = new LoopSocket(new Socket(SocketType.Stream, ProtocolType.Tcp), Loop);
-        using var stream = new LoopSocketStream(socket, ownsSocket: true);
-
-        var accepting = listener.AcceptAsync();
-        await socket.ConnectAsync((IPEndPoint)listener.LocalEndPoint!, CancellationToken.None).WaitAsync(Patience);
-        using var peer = await accepting.WaitAsync(Patience);
+        using var connected = await ConnectAsync();
+        var (stream, peer) = (connected.Stream, connected.Peer);
 
         await stream.WriteAsync("ping"u8.ToArray());
         var received = new byte[4];
@@ -46,7 +62,7 @@ public sealed class LoopSocketTests
     public async Task AConnectNobodyAnswersFailsNamingTheAddress()
     {
         var port = ClosedPort();
-        var socket = new LoopSocket(new Socket(SocketType.Stream, ProtocolType.Tcp), Loop);
+        var socket = new LoopSocket(new Socket(SocketType.Stream, ProtocolType.Tcp), TestLoops.Next());
         using var stream = new LoopSocketStream(socket, ownsSocket: true);
 
         var failure = await Assert.ThrowsAsync<SocketException>(() => socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), CancellationToken.None));
@@ -58,14 +74,8 @@ public sealed class LoopSocketTests
     [Fact]
     public async Task ACancelledReadLeavesTheSocketUsable()
     {
-        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var socket = new LoopSocket(new Socket(SocketType.Stream, ProtocolType.Tcp), Loop);
-        using var stream = new LoopSocketStream(socket, ownsSocket: true);
-        var accepting = listener.AcceptAsync();
-        await socket.ConnectAsync((IPEndPoint)listener.LocalEndPoint!, CancellationToken.None).WaitAsync(Patience);
-        using var peer = await accepting.WaitAsync(Patience);
+        using var connected = await ConnectAsync();
+        var (stream, peer) = (connected.Stream, connected.Peer);
 
         using (var cancel = new CancellationTokenSource())
         {
