@@ -47,6 +47,33 @@ public sealed class AccessControl(GatewayOptions options)
         await next(context).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// For the CDP port's own upgrade path, which sees the request's raw header values: true only when the request
+    /// certainly passes (a matching bearer token or a plain <c>token=</c> in the query, and no Origin or an allowed one).
+    /// False sends the request through Kestrel and <see cref="InvokeAsync"/>, which decides and answers as always.
+    /// </summary>
+    internal bool CertainlyAllowsUpgrade(string? authorization, string? query, string? origin)
+    {
+        if (origin is not null && !_anyOrigin && !_origins.Contains(origin.TrimEnd('/')))
+        {
+            return false;
+        }
+        if (_token is null)
+        {
+            return true;
+        }
+        if (authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            && Matches(authorization["Bearer ".Length..].Trim()))
+        {
+            return true;
+        }
+        // One plain token= only: a value with an escape or a '+' is decoded first, and repeated ones are joined, which is
+        // Kestrel's to do.
+        var tokens = (query ?? "").Split('&').Where(p => p.StartsWith("token", StringComparison.OrdinalIgnoreCase) || p.Contains('%')).ToArray();
+        return tokens is [var only] && only.StartsWith("token=", StringComparison.Ordinal) && only.AsSpan("token=".Length).IndexOfAny('%', '+') < 0
+            && Matches(only["token=".Length..]);
+    }
+
     /// <summary>True when the client authenticated with the query parameter (discovery then carries it on).</summary>
     public bool UsedQueryToken(HttpRequest request) =>
         _token is not null && request.Query.TryGetValue("token", out var value) && Matches(value.ToString());

@@ -61,7 +61,8 @@ public sealed class GatewayApp : IAsyncDisposable
         var epoll = EpollRelay.Shared;
         if (epoll is not null)
         {
-            builder.Services.AddSingleton<IConnectionListenerFactory>(new CdpSocketTransportFactory(epoll));
+            builder.Services.AddSingleton<IConnectionListenerFactory>(sp => new CdpSocketTransportFactory(epoll, sp));
+            builder.Services.AddSingleton<LoopUpgradeAcceptor>();
         }
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -56,33 +56,17 @@ public sealed class CdpConnectionHandler(
         }
         try
         {
-            var target = UpgradeTarget.FromPath(context.Request.Path.Value);
             var subscription = tracker.Subscribe();
-            var subscriptionHandedOff = false;
-            try
+            var browserUrl = tracker.Current;
+            if (browserUrl.Length == 0)
             {
-                var browserUrl = tracker.Current;
-                if (browserUrl.Length == 0)
-                {
-                    await PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                        "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
-                    return;
-                }
-                // No pings of our own (some CDP clients break on them; TCP keepalive covers dead peers),
-                // no compression: frames pass through as the peers wrote them.
-                var client = await ClientHandshake.AcceptAsync(context).ConfigureAwait(false);
-                using (client)
-                {
-                    subscriptionHandedOff = await RunAsync(context, client, target, browserUrl, subscription).ConfigureAwait(false);
-                }
+                subscription.Dispose();
+                await PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                    "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
+                return;
             }
-            finally
-            {
-                if (!subscriptionHandedOff)
-                {
-                    subscription.Dispose();
-                }
-            }
+            await HandleAcceptedAsync(context.Request.Path.Value, context.RequestAborted, browserUrl, subscription,
+                () => ClientHandshake.AcceptAsync(context)).ConfigureAwait(false);
         }
         finally
         {
@@ -92,8 +76,69 @@ public sealed class CdpConnectionHandler(
         }
     }
 
+    /// <summary>
+    /// The CDP port's own upgrade path (a plain upgrade read on the socket's loop, see <c>LoopUpgradeAcceptor</c>): runs
+    /// the connection, or returns null when the request is to go through Kestrel after all because it would be refused
+    /// there (the connection limit is reached, or no browser is known yet: 429 and 503, answered by
+    /// <see cref="HandleAsync"/>).
+    /// </summary>
+    /// <param name="accept">Sends the 101 and returns the client's leg.</param>
+    internal Task? TryHandleUpgrade(string path, Func<Task<WebSocketLeg>> accept)
+    {
+        if (!limiter.TryEnter())
+        {
+            return null;
+        }
+        var subscription = tracker.Subscribe();
+        var browserUrl = tracker.Current;
+        if (browserUrl.Length == 0)
+        {
+            subscription.Dispose();
+            limiter.Exit();
+            return null;
+        }
+        return HandleThenLeaveAsync(path, browserUrl, subscription, accept);
+    }
+
+    private async Task HandleThenLeaveAsync(string path, string browserUrl, DevToolsUrlTracker.Subscription subscription, Func<Task<WebSocketLeg>> accept)
+    {
+        try
+        {
+            await HandleAcceptedAsync(path, CancellationToken.None, browserUrl, subscription, accept).ConfigureAwait(false);
+        }
+        finally
+        {
+            limiter.Exit();
+        }
+    }
+
+    /// <summary>From the 101 on, whichever way the upgrade came: the connection's whole life.</summary>
+    private async Task HandleAcceptedAsync(string? path, CancellationToken requestAborted, string browserUrl, DevToolsUrlTracker.Subscription subscription,
+        Func<Task<WebSocketLeg>> accept)
+    {
+        var target = UpgradeTarget.FromPath(path);
+        var subscriptionHandedOff = false;
+        try
+        {
+            // No pings of our own (some CDP clients break on them; TCP keepalive covers dead peers),
+            // no compression: frames pass through as the peers wrote them.
+            var client = await accept().ConfigureAwait(false);
+            using (client)
+            {
+                subscriptionHandedOff = await RunAsync(path, requestAborted, client, target, browserUrl, subscription).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            if (!subscriptionHandedOff)
+            {
+                subscription.Dispose();
+            }
+        }
+    }
+
     /// <summary>Returns true when a background completion took over the subscription (and disposes it).</summary>
-    private async Task<bool> RunAsync(HttpContext context, WebSocketLeg client, UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription)
+    private async Task<bool> RunAsync(string? path, CancellationToken requestAborted, WebSocketLeg client, UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription)
     {
         var connectionId = ConnectionId.New();
         var connectedAt = time.GetTimestamp();
@@ -103,7 +148,7 @@ public sealed class CdpConnectionHandler(
         var disconnectPublished = false;
         try
         {
-            return await RelayAsync(context, client, target, browserUrl, subscription, connectionId, connectedAt, () => disconnectPublished = true).ConfigureAwait(false);
+            return await RelayAsync(path, requestAborted, client, target, browserUrl, subscription, connectionId, connectedAt, () => disconnectPublished = true).ConfigureAwait(false);
         }
         catch (Exception ex) when (!disconnectPublished)
         {
@@ -116,17 +161,17 @@ public sealed class CdpConnectionHandler(
         }
     }
 
-    private async Task<bool> RelayAsync(HttpContext context, WebSocketLeg client, UpgradeTarget target, string browserUrl,
+    private async Task<bool> RelayAsync(string? path, CancellationToken requestAborted, WebSocketLeg client, UpgradeTarget target, string browserUrl,
         DevToolsUrlTracker.Subscription subscription, string connectionId, long connectedAt, Action published)
     {
-        using var dialCancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.Stopping);
+        using var dialCancel = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.Stopping);
         // The dial may last the whole dial window while Chromium restarts: the client is watched meanwhile, so one
         // that gives up is let go (and reported as leaving) at once rather than when the dial ends. This signal and
         // stopWatching below run their continuations inline: only this connection's own watch awaits them, nothing is
         // locked when they are set, and a thread-pool hop per signal costs a worker wake-up per connection.
         var dialEnded = new TaskCompletionSource();
         var leaving = ClientLeaveWatch.WatchAsync(client, dialEnded.Task);
-        var dialing = DialAsync(target, browserUrl, subscription, dialCancel.Token, client.LoopSocket?.Loop);
+        var dialing = DialAsync(target, browserUrl, subscription, dialCancel.Token, client.LoopSocket);
         long? leftAt = null;
         if (await Task.WhenAny(dialing, leaving).ConfigureAwait(false) == leaving && leaving.Result.Leave != ClientLeave.None)
         {
@@ -150,7 +195,7 @@ public sealed class CdpConnectionHandler(
             var cancelled = dialCancel.IsCancellationRequested;
             if (!cancelled)
             {
-                logger.LogWarning("Connection {ConnectionId}: no upstream for {Path}: {Error}", connectionId, context.Request.Path, dial.Error);
+                logger.LogWarning("Connection {ConnectionId}: no upstream for {Path}: {Error}", connectionId, path, dial.Error);
             }
             var (status, text) = cancelled
                 ? (WebSocketCloseStatus.EndpointUnavailable, lifetime.Stopping.IsCancellationRequested ? CloseCodes.ShuttingDownText : CloseCodes.RequestCancelledText)
@@ -303,11 +348,13 @@ public sealed class CdpConnectionHandler(
     }
 
     private async Task<DialResult> DialAsync(UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription,
-        CancellationToken cancellationToken, EpollLoop? loop)
+        CancellationToken cancellationToken, LoopSocket? clientSocket)
     {
         try
         {
-            return await dialer.DialAsync(target, browserUrl, subscription, options.DialRetryWindow, cancellationToken, loop).ConfigureAwait(false);
+            // The browser's socket joins the client's loop (the relay drives both), with the client socket's continuation rule.
+            return await dialer.DialAsync(target, browserUrl, subscription, options.DialRetryWindow, cancellationToken, clientSocket?.Loop,
+                clientSocket?.InlineContinuations ?? false).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -348,8 +395,13 @@ public sealed class CdpConnectionHandler(
         return await client.SendCloseAsync(status, text, timeout.Token).ConfigureAwait(false) ? (int)status : null;
     }
 
+    /// <summary>
+    /// Completes when the direction does, or after the close grace. Its timer goes with the direction's end: a plain
+    /// delay would fire for every connection seconds after it ended, a thread-pool wake-up each.
+    /// </summary>
     private static Task WaitAsync(Task direction) =>
-        direction.IsCompleted ? Task.CompletedTask : Task.WhenAny(direction, Task.Delay(CloseGrace, NetworkClock));
+        direction.IsCompleted ? Task.CompletedTask : direction.WaitAsync(CloseGrace, NetworkClock).ContinueWith(static _ => { },
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>
     /// Completes when the browser this connection was dialled to is replaced, or when <paramref name="stop"/> does.

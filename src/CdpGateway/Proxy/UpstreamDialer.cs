@@ -26,7 +26,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
 {
     public async Task<DialResult> DialAsync(
         UpgradeTarget target, string initialBrowserUrl, DevToolsUrlTracker.Subscription subscription,
-        TimeSpan window, CancellationToken cancellationToken, EpollLoop? loop = null)
+        TimeSpan window, CancellationToken cancellationToken, EpollLoop? loop = null, bool inlineContinuations = false)
     {
         var browserUrl = initialBrowserUrl;
         using var deadline = new CancellationTokenSource(window, time);
@@ -38,7 +38,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             var url = target.UpstreamUrl(browserUrl);
             try
             {
-                var socket = await ConnectAsync(url, linked.Token, loop).ConfigureAwait(false);
+                var socket = await ConnectAsync(url, linked.Token, loop, inlineContinuations).ConfigureAwait(false);
                 return new DialResult(socket, browserUrl, null);
             }
             catch (Exception) when (cancellationToken.IsCancellationRequested)
@@ -89,7 +89,8 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
     /// The epoll loop of the client's socket: the browser's socket then joins it (and the runtime's socket engine never
     /// waits on it), so the relay can drive both. Null: the runtime's sockets.
     /// </param>
-    internal static async Task<WebSocketLeg> ConnectAsync(string url, CancellationToken cancellationToken, EpollLoop? loop = null)
+    /// <param name="inlineContinuations">As the client's socket on that loop has it (see <see cref="LoopSocket"/>).</param>
+    internal static async Task<WebSocketLeg> ConnectAsync(string url, CancellationToken cancellationToken, EpollLoop? loop = null, bool inlineContinuations = false)
     {
         var uri = new Uri(url);
         if (uri.Scheme != "ws")
@@ -113,7 +114,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             {
                 // The connect waits on the loop too: the runtime's engine would keep the socket for good once it had
                 // waited on it, and a blocking connect would hold a pool thread while a remote host takes its time.
-                var loopSocket = new LoopSocket(socket, loop);
+                var loopSocket = new LoopSocket(socket, loop, inlineContinuations);
                 stream = new LoopSocketStream(loopSocket, ownsSocket: true);
                 await ConnectOnLoopAsync(loopSocket, endPoint, cancellationToken).ConfigureAwait(false);
             }

@@ -15,8 +15,7 @@ public sealed class WebSocketLeg : IDisposable
     private readonly Stream _stream;
     private readonly Action? _abort;
     private readonly bool _disposeStream;
-    private byte[]? _unread;
-    private int _unreadOffset;
+    private HeldBytes _unread;
     private Task<int>? _handedRead;
     private int _state = (int)WebSocketState.Open;
 
@@ -40,10 +39,7 @@ public sealed class WebSocketLeg : IDisposable
         _abort = abort;
         _disposeStream = disposeStream;
         Cursor = new FrameCursor(peerMasks);
-        if (!alreadyRead.IsEmpty)
-        {
-            _unread = alreadyRead.ToArray();
-        }
+        _unread = new HeldBytes(alreadyRead.Span);
     }
 
     /// <summary>The socket under the stream when an epoll loop drives it (the relay may then too), else null.</summary>
@@ -60,21 +56,9 @@ public sealed class WebSocketLeg : IDisposable
     /// </summary>
     public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_unread is { } unread)
+        if (!_unread.IsEmpty)
         {
-            if (buffer.IsEmpty)
-            {
-                return ValueTask.FromResult(0);
-            }
-            var count = Math.Min(buffer.Length, unread.Length - _unreadOffset);
-            unread.AsSpan(_unreadOffset, count).CopyTo(buffer.Span);
-            _unreadOffset += count;
-            if (_unreadOffset == unread.Length)
-            {
-                _unread = null;
-                _unreadOffset = 0;
-            }
-            return ValueTask.FromResult(count);
+            return ValueTask.FromResult(_unread.MoveTo(buffer.Span));
         }
         if (_handedRead is { } handed)
         {
@@ -111,24 +95,10 @@ public sealed class WebSocketLeg : IDisposable
     internal void HandOver(Task<int> zeroByteRead) => _handedRead = zeroByteRead;
 
     /// <summary>For <see cref="ClientLeaveWatch"/>: takes the bytes not read yet (they come back with <see cref="PutBack"/>).</summary>
-    internal byte[] TakeUnread()
-    {
-        if (_unread is not { } unread)
-        {
-            return [];
-        }
-        var rest = unread.AsSpan(_unreadOffset).ToArray();
-        _unread = null;
-        _unreadOffset = 0;
-        return rest;
-    }
+    internal byte[] TakeUnread() => _unread.Take();
 
     /// <summary>For <see cref="ClientLeaveWatch"/>: bytes it read ahead, served before the stream's.</summary>
-    internal void PutBack(ReadOnlySpan<byte> bytes)
-    {
-        _unread = bytes.IsEmpty ? null : bytes.ToArray();
-        _unreadOffset = 0;
-    }
+    internal void PutBack(ReadOnlySpan<byte> bytes) => _unread = new HeldBytes(bytes);
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
         _stream.WriteAsync(data, cancellationToken);
@@ -142,8 +112,7 @@ public sealed class WebSocketLeg : IDisposable
         Cursor = cursor;
         if (!unread.IsEmpty)
         {
-            _unread = unread.ToArray();
-            _unreadOffset = 0;
+            _unread = new HeldBytes(unread);
         }
     }
 

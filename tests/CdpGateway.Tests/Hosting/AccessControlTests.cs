@@ -117,4 +117,37 @@ public sealed class AccessControlTests
 
         Assert.StartsWith(expectedPrefix, version.GetProperty("webSocketDebuggerUrl").GetString());
     }
+
+    [Theory]
+    [InlineData(null, null, null, false)]
+    [InlineData("Bearer s3cret", null, null, true)]
+    [InlineData("bearer  s3cret ", null, null, true)]
+    [InlineData("Bearer wrong", "token=s3cret", null, true)]
+    [InlineData(null, "a=1&token=s3cret&b=2", null, true)]
+    [InlineData(null, "token=s3cret&token=s3cret", null, false)]  // joined by Kestrel: not certain
+    [InlineData(null, "token=s3cr%65t", null, false)]             // escaped: Kestrel decodes it
+    [InlineData(null, "to%6Ben=s3cret", null, false)]
+    [InlineData(null, "TOKEN=s3cret", null, false)]
+    [InlineData(null, "token=s3cret+", null, false)]
+    [InlineData(null, "token=wrong", null, false)]
+    [InlineData("Bearer s3cret", null, "http://ok.example", true)]
+    [InlineData("Bearer s3cret", null, "http://ok.example/", true)]
+    [InlineData("Bearer s3cret", null, "http://other.example", false)]
+    public void TheLoopsUpgradePathPassesOnlyWhatCertainlyPasses(string? authorization, string? query, string? origin, bool passes)
+    {
+        var access = new AccessControl(new GatewayOptions { Token = "s3cret", AllowedOrigins = "http://ok.example" });
+
+        Assert.Equal(passes, access.CertainlyAllowsUpgrade(authorization, query, origin));
+    }
+
+    [Fact]
+    public void WithoutATokenOrAListOnlyUpgradesWithoutAnOriginCertainlyPass()
+    {
+        var open = new AccessControl(new GatewayOptions());
+        var anyOrigin = new AccessControl(new GatewayOptions { AllowedOrigins = "*" });
+
+        Assert.True(open.CertainlyAllowsUpgrade(null, "x=1", null));
+        Assert.False(open.CertainlyAllowsUpgrade(null, null, "http://localhost"));
+        Assert.True(anyOrigin.CertainlyAllowsUpgrade(null, null, "http://localhost"));
+    }
 }

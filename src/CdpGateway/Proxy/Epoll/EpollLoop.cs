@@ -16,11 +16,15 @@ public sealed unsafe class EpollLoop
     private const int MaxEvents = 256;
     private const ulong WakeToken = ulong.MaxValue;
 
+    [ThreadStatic]
+    private static EpollLoop? t_running;
+
     private readonly int _epoll;
     private readonly int _wake;
     private readonly ConcurrentQueue<EpollRelayConnection> _incoming = new();
     private readonly ConcurrentQueue<int> _freed = new();
     private readonly ConcurrentQueue<EpollRelayConnection> _kicked = new();
+    private readonly ConcurrentDictionary<ulong, LoopListener> _listeners = new();
     private readonly Lock _slotsGate = new();
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferBytes, pinned: true);
     private readonly Stack<int> _freeSlots = new();
@@ -40,17 +44,46 @@ public sealed unsafe class EpollLoop
 
     internal int Epoll => _epoll;
 
+    /// <summary>Any thread: the listener's connections may be taken by this loop (its readiness carries <paramref name="token"/>).</summary>
+    internal int Listen(LoopListener listener, ulong token)
+    {
+        _listeners[token] = listener;
+        return Control(_epoll, EPOLL_CTL_ADD, listener.Fd, EPOLLIN | EPOLLEXCLUSIVE, token);
+    }
+
+    /// <summary>Any thread: this loop takes no more of the listener's connections (an event already fetched finds it closed).</summary>
+    internal void StopListening(LoopListener listener, ulong token)
+    {
+        Control(_epoll, EPOLL_CTL_DEL, listener.Fd, 0, 0);
+        _listeners.TryRemove(token, out _);
+    }
+
+    /// <summary>True on this loop's own thread (code that runs inline after a readiness it reported).</summary>
+    internal bool IsCurrent => t_running == this;
+
     internal void Add(EpollRelayConnection connection)
     {
         _incoming.Enqueue(connection);
-        Signal(_wake);
+        WakeUnlessCurrent();
     }
 
     /// <summary>Any thread: the relay connection is to look at its sockets' state (one was closed under it).</summary>
     internal void Kick(EpollRelayConnection connection)
     {
         _kicked.Enqueue(connection);
-        Signal(_wake);
+        WakeUnlessCurrent();
+    }
+
+    /// <summary>
+    /// Work queued from the loop's own thread is taken after the current batch of events, before the loop waits again,
+    /// so it needs no wake-up (an eventfd write and a pass through epoll_wait per connection otherwise).
+    /// </summary>
+    private void WakeUnlessCurrent()
+    {
+        if (t_running != this)
+        {
+            Signal(_wake);
+        }
     }
 
     /// <summary>Any thread: a slot for a new socket (its events carry the slot's number).</summary>
@@ -80,14 +113,16 @@ public sealed unsafe class EpollLoop
     internal void Free(int slot)
     {
         _freed.Enqueue(slot);
-        Signal(_wake);
+        WakeUnlessCurrent();
     }
 
     private void Run()
     {
+        t_running = this;
         var events = stackalloc EpollEvent[MaxEvents];
         while (true)
         {
+            TakeQueued();
             int count = EpollWait(_epoll, events, MaxEvents, -1);
             if (count < 0)
             {
@@ -100,13 +135,13 @@ public sealed unsafe class EpollLoop
                 if (data == WakeToken)
                 {
                     Drain(_wake);
-                    while (_incoming.TryDequeue(out var connection))
+                    continue;
+                }
+                if (data >= LoopListener.FirstToken)
+                {
+                    if (_listeners.TryGetValue(data, out var listener))
                     {
-                        connection.Attach(_buffer);
-                    }
-                    while (_kicked.TryDequeue(out var connection))
-                    {
-                        connection.OnEvent(0, 0, _buffer);
+                        listener.OnAcceptable(this);
                     }
                     continue;
                 }
@@ -124,16 +159,41 @@ public sealed unsafe class EpollLoop
                     }
                 }
             }
-            if (!_freed.IsEmpty)
+        }
+    }
+
+    /// <summary>
+    /// Between batches: relays to start and connections kicked, until none is left (starting one may queue another from
+    /// this thread, which nothing would wake the loop for).
+    /// </summary>
+    private void TakeQueued()
+    {
+        while (!_incoming.IsEmpty || !_kicked.IsEmpty)
+        {
+            while (_incoming.TryDequeue(out var connection))
             {
-                lock (_slotsGate)
-                {
-                    while (_freed.TryDequeue(out int slot))
-                    {
-                        _slots[slot] = null;
-                        _freeSlots.Push(slot);
-                    }
-                }
+                connection.Attach(_buffer);
+            }
+            while (_kicked.TryDequeue(out var connection))
+            {
+                connection.OnEvent(0, 0, _buffer);
+            }
+        }
+        FreeSlots();
+    }
+
+    private void FreeSlots()
+    {
+        if (_freed.IsEmpty)
+        {
+            return;
+        }
+        lock (_slotsGate)
+        {
+            while (_freed.TryDequeue(out int slot))
+            {
+                _slots[slot] = null;
+                _freeSlots.Push(slot);
             }
         }
     }

@@ -50,6 +50,9 @@ public sealed class EpollRelay
     }
 
     /// <summary>The loop a new socket joins (round robin); a connection's two sockets join the same one.</summary>
+    /// <summary>Every loop, for a listener whose connections any of them may take.</summary>
+    internal IReadOnlyList<EpollLoop> Loops => _loops;
+
     internal EpollLoop NextLoop() => _loops[(uint)Interlocked.Increment(ref _next) % (uint)_loops.Length];
 
     private static EpollRelay? Create()

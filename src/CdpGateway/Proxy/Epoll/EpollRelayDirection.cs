@@ -19,7 +19,7 @@ internal sealed unsafe class EpollRelayDirection
     private readonly RelayCounters _counters;
     private readonly WebSocketFrameRelay.Options _options;
     private readonly bool _observing;
-    private readonly TaskCompletionSource<RelayOutcome> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<RelayOutcome> _done;
 
     private FrameCursor _cursor;
     private FrameCursor _sentCursor;
@@ -51,6 +51,10 @@ internal sealed unsafe class EpollRelayDirection
         _counters = counters;
         _options = options;
         _observing = options.Tap is not null || options.Logging is not null;
+        // The handler's teardown goes on on the loop's thread when its sockets say so (the gateway's own upgrade path):
+        // Publish runs once the connection's registrations are settled, so what the handler does then (shut a leg down,
+        // close a socket) reaches the relay as it would from any other thread.
+        _done = new(source.LoopSocket?.InlineContinuations == true ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
         _cursor = source.Cursor;
         _sentCursor = _cursor;
         var held = source.TakeUnread();

@@ -10,6 +10,7 @@ internal static unsafe class LinuxSockets
     public const uint EPOLLERR = 0x008;
     public const uint EPOLLHUP = 0x010;
     public const uint EPOLLRDHUP = 0x2000;
+    public const uint EPOLLEXCLUSIVE = 1u << 28;
 
     public const int EPOLL_CTL_ADD = 1;
     public const int EPOLL_CTL_DEL = 2;
@@ -72,6 +73,9 @@ internal static unsafe class LinuxSockets
     [DllImport("libc", EntryPoint = "shutdown", SetLastError = true)]
     private static extern int ShutdownSocket(int fd, int how);
 
+    [DllImport("libc", EntryPoint = "accept4", SetLastError = true)]
+    private static extern int Accept4(int fd, void* address, void* length, int flags);
+
     [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static extern int Fcntl(int fd, int cmd, int arg);
 
@@ -123,6 +127,19 @@ internal static unsafe class LinuxSockets
 
     /// <summary>Both directions: pending and future reads see the end of the stream, writes fail.</summary>
     public static void Shutdown(int fd) => ShutdownSocket(fd, 2);
+
+    public const int EMFILE = 24;
+    public const int ENFILE = 23;
+    public const int ENOBUFS = 105;
+    public const int ENOMEM = 12;
+
+    /// <summary>A connection from a listening socket, non-blocking and close-on-exec: its descriptor, or -errno.</summary>
+    public static int Accept(int listenerFd)
+    {
+        const int SOCK_NONBLOCK = 0x800, SOCK_CLOEXEC = 0x80000;
+        int fd = Accept4(listenerFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        return fd >= 0 ? fd : -Marshal.GetLastPInvokeError();
+    }
 
     public static void MakeNonBlocking(int fd)
     {

@@ -22,10 +22,16 @@ internal sealed class LoopSocket
     private bool _closed;
     private bool _closeRequested;
 
-    public LoopSocket(Socket socket, EpollLoop loop)
+    /// <param name="inlineContinuations">
+    /// Whether what awaits <see cref="WaitAsync"/> goes on on the thread that saw the readiness (the loop's), as the
+    /// gateway's own upgrade path wants: its code never blocks, and a hand-over to the thread pool costs a wake-up of
+    /// another thread per wait. False for sockets whose waiters are Kestrel's code.
+    /// </param>
+    public LoopSocket(Socket socket, EpollLoop loop, bool inlineContinuations = false)
     {
         Socket = socket;
         Loop = loop;
+        InlineContinuations = inlineContinuations;
         // The descriptor stays open until Close lets go of it, whoever disposes the Socket: its number cannot be
         // reused under a registration or a relay step of ours.
         bool held = false;
@@ -42,6 +48,9 @@ internal sealed class LoopSocket
     public int Slot { get; }
 
     public bool IsClosed => Volatile.Read(ref _closed);
+
+    /// <summary>See the constructor; switched off when the socket is handed to Kestrel.</summary>
+    public bool InlineContinuations { get; set; }
 
     /// <summary>Someone closed the socket while the relay drove it: the relay is to let go of it.</summary>
     public bool CloseRequested => Volatile.Read(ref _closeRequested);
@@ -129,9 +138,7 @@ internal sealed class LoopSocket
             {
                 throw new InvalidOperationException("a wait of this kind is already pending on the socket");
             }
-            // Continuations go to the thread pool: the loop's thread runs only the relay (running them inline made no
-            // measurable difference to connections/s).
-            waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            waiter = new TaskCompletionSource(InlineContinuations ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
             slot = waiter;
             Apply();
         }

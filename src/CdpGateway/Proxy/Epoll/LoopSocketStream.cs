@@ -10,8 +10,10 @@ namespace CdpGateway.Proxy.Epoll;
 /// on the loop only when it would block. It knows whether a read is in flight: the relay may take the socket over only
 /// while nothing else is reading it.
 /// </summary>
-internal sealed class LoopSocketStream(LoopSocket socket, bool ownsSocket) : Stream
+/// <param name="alreadyRead">Bytes taken from the socket before the stream was made, served first.</param>
+internal sealed class LoopSocketStream(LoopSocket socket, bool ownsSocket, byte[]? alreadyRead = null) : Stream
 {
+    private HeldBytes _alreadyRead = new(alreadyRead);
     private int _reading;
 
     public LoopSocket Socket => socket;
@@ -25,7 +27,16 @@ internal sealed class LoopSocketStream(LoopSocket socket, bool ownsSocket) : Str
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     /// <summary>A zero-byte read waits until data (or the end) is there without taking any.</summary>
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        // A zero-byte read finds data there at once.
+        return _alreadyRead.IsEmpty ? ReadSocketAsync(buffer, cancellationToken) : ValueTask.FromResult(_alreadyRead.MoveTo(buffer.Span));
+    }
+
+    /// <summary>What is left of the bytes read before the stream was made (for whoever reads the socket next).</summary>
+    public byte[] TakeAlreadyRead() => _alreadyRead.Take();
+
+    private async ValueTask<int> ReadSocketAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         Volatile.Write(ref _reading, 1);
         try

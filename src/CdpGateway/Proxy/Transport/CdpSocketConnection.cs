@@ -24,10 +24,12 @@ public sealed class CdpSocketConnection : ConnectionContext, IConnectionIdFeatur
     private int _aborted;
     private int _disposed;
 
-    internal CdpSocketConnection(Socket socket, EpollLoop loop)
+    /// <param name="alreadyRead">What the CDP port's own upgrade path read before it left the request to Kestrel.</param>
+    internal CdpSocketConnection(LoopSocket loopSocket, byte[] alreadyRead)
     {
-        _loopSocket = new LoopSocket(socket, loop);
-        _stream = new LoopSocketStream(_loopSocket, ownsSocket: false);
+        _loopSocket = loopSocket;
+        var socket = loopSocket.Socket;
+        _stream = new LoopSocketStream(_loopSocket, ownsSocket: false, alreadyRead);
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
         Transport = new DuplexPipe(_input, PipeWriter.Create(_stream, new StreamPipeWriterOptions(leaveOpen: true)));
         ConnectionId = "cdp-" + Interlocked.Increment(ref s_lastId).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -68,6 +70,11 @@ public sealed class CdpSocketConnection : ConnectionContext, IConnectionIdFeatur
         {
             buffered = result.Buffer.IsEmpty ? [] : System.Buffers.BuffersExtensions.ToArray(result.Buffer);
             _input.AdvanceTo(result.Buffer.End);
+        }
+        // Bytes the loop's upgrade path read and the pipe has not taken yet come after those.
+        if (_stream.TakeAlreadyRead() is { Length: > 0 } rest)
+        {
+            buffered = [.. buffered, .. rest];
         }
         return true;
     }

@@ -1,16 +1,20 @@
 using System.Net;
 using System.Net.Sockets;
+using CdpGateway.Hosting;
 using CdpGateway.Proxy.Epoll;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace CdpGateway.Proxy.Transport;
 
 /// <summary>
 /// Kestrel's transport for the CDP port. Kestrel's own socket transport keeps a receive loop running on every
 /// connection, so after a WebSocket upgrade the socket cannot be handed to anyone else; this one reads only when
-/// Kestrel asks (during the HTTP request), so the relay can take the socket over once the 101 is out. Its sockets live on the <see cref="EpollRelay"/>'s loops.
+/// Kestrel asks (during the HTTP request), so the relay can take the socket over once the 101 is out. Its sockets live
+/// on the <see cref="EpollRelay"/>'s loops, and plain upgrades never reach Kestrel (<see cref="LoopUpgradeAcceptor"/>).
 /// </summary>
-public sealed class CdpSocketTransportFactory(EpollRelay engine) : IConnectionListenerFactory, IConnectionListenerFactorySelector
+public sealed class CdpSocketTransportFactory(EpollRelay engine, IServiceProvider services) : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
     private const int Backlog = 512;
 
@@ -40,6 +44,8 @@ public sealed class CdpSocketTransportFactory(EpollRelay engine) : IConnectionLi
             throw;
         }
         var bound = (IPEndPoint)socket.LocalEndPoint!;
-        return ValueTask.FromResult<IConnectionListener>(new CdpSocketListener(socket, new CdpSocketEndPoint(bound.Address, bound.Port), engine));
+        return ValueTask.FromResult<IConnectionListener>(new CdpSocketListener(socket, new CdpSocketEndPoint(bound.Address, bound.Port), engine,
+            services.GetRequiredService<LoopUpgradeAcceptor>(), services.GetRequiredService<GatewayOptions>().ShutdownGrace,
+            services.GetRequiredService<ILoggerFactory>().CreateLogger<CdpSocketListener>()));
     }
 }

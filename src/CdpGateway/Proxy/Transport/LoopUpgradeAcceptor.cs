@@ -1,0 +1,216 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Threading.Channels;
+using CdpGateway.Hosting;
+using CdpGateway.Proxy.Epoll;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using static CdpGateway.Proxy.Epoll.LinuxSockets;
+
+namespace CdpGateway.Proxy.Transport;
+
+/// <summary>
+/// The CDP port's own upgrade path. A new connection's request is read on its socket's epoll loop; a plain WebSocket
+/// upgrade that certainly passes (see <see cref="UpgradeRequestHead"/> and
+/// <see cref="AccessControl.CertainlyAllowsUpgrade"/>) is answered here with the 101 and run by
+/// <see cref="CdpConnectionHandler"/> on the loop's thread, with no Kestrel connection, HTTP context or thread-pool
+/// hand-over in its way (connection churn was bound by those). Every other request, and every request that would be
+/// refused, is handed to Kestrel with the bytes read so far, so its answer is exactly Kestrel's.
+/// </summary>
+internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessControl access, GatewayLifetime lifetime, TimeProvider time,
+    ILogger<LoopUpgradeAcceptor> logger)
+{
+    /// <summary>
+    /// How long a connection that has sent nothing yet is waited for here; after that it is Kestrel's, with Kestrel's own
+    /// timeouts. A client's request normally follows its connect at once.
+    /// </summary>
+    internal static readonly TimeSpan FirstBytesWait = TimeSpan.FromSeconds(5);
+
+    private readonly Lock _gate = new();
+    private int _running;
+    private TaskCompletionSource? _allEnded;
+
+    /// <summary>
+    /// Takes an accepted socket. Returns at the connection's first wait (the caller's thread may do its whole upgrade
+    /// when the request is already there); whatever is not answered here is written to <paramref name="kestrel"/>.
+    /// </summary>
+    public void Start(Socket socket, EpollLoop loop, ChannelWriter<ConnectionContext> kestrel)
+    {
+        Interlocked.Increment(ref _running);
+        _ = RunAsync(socket, loop, kestrel);
+    }
+
+    /// <summary>Waits, up to <paramref name="limit"/>, until no connection taken here is still running.</summary>
+    public Task WaitForAllAsync(TimeSpan limit)
+    {
+        lock (_gate)
+        {
+            if (Volatile.Read(ref _running) == 0)
+            {
+                return Task.CompletedTask;
+            }
+            _allEnded ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _allEnded.Task.WaitAsync(limit, time).ContinueWith(static _ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private async Task RunAsync(Socket socket, EpollLoop loop, ChannelWriter<ConnectionContext> kestrel)
+    {
+        LoopSocket? loopSocket = null;
+        var head = ArrayPool<byte>.Shared.Rent(UpgradeRequestHead.MaxBytes);
+        var headReturned = false;
+        try
+        {
+            loopSocket = new LoopSocket(socket, loop, inlineContinuations: true);
+            var (status, request, length) = await ReadHeadAsync(loopSocket, head).ConfigureAwait(false);
+            if (status is null)
+            {
+                // It left (or the gateway is stopping) before saying anything: nothing to answer.
+                loopSocket.Close();
+                return;
+            }
+            Task? connection = null;
+            if (status == UpgradeRequestHeadStatus.Upgrade && access.CertainlyAllowsUpgrade(request.Authorization, request.Query, request.Origin))
+            {
+                var leftover = head.AsSpan(request.Length, length - request.Length).ToArray();
+                var client = loopSocket;
+                connection = handler.TryHandleUpgrade(request.Path, () => AcceptAsync(client, request.Key, leftover));
+            }
+            if (connection is null)
+            {
+                loopSocket.InlineContinuations = false;
+                if (!kestrel.TryWrite(new CdpSocketConnection(loopSocket, head.AsSpan(0, length).ToArray())))
+                {
+                    // The port is closing.
+                    loopSocket.Close();
+                }
+                return;
+            }
+            ArrayPool<byte>.Shared.Return(head);
+            headReturned = true;
+            try
+            {
+                await connection.ConfigureAwait(false);
+            }
+            finally
+            {
+                loopSocket.Close();
+            }
+        }
+        catch (Exception ex)
+        {
+            // A client gone during the 101, or a fault of ours: its socket goes, the gateway goes on.
+            logger.LogDebug(ex, "A CDP connection ended during its upgrade");
+            loopSocket?.Close();
+            if (loopSocket is null)
+            {
+                socket.Dispose();
+            }
+        }
+        finally
+        {
+            if (!headReturned)
+            {
+                ArrayPool<byte>.Shared.Return(head);
+            }
+            Ended();
+        }
+    }
+
+    /// <summary>
+    /// Reads until the head is complete, waiting at most once, and only before the first byte: a request that comes in
+    /// pieces is Kestrel's to read. Null status: the client left, or the gateway stopped, before sending anything.
+    /// </summary>
+    private async Task<(UpgradeRequestHeadStatus? Status, UpgradeRequestHead Request, int Length)> ReadHeadAsync(LoopSocket socket, byte[] head)
+    {
+        int length = 0;
+        bool waited = false;
+        while (true)
+        {
+            int read = Receive(socket.Fd, head.AsSpan(length, UpgradeRequestHead.MaxBytes - length));
+            if (read > 0)
+            {
+                length += read;
+                var status = UpgradeRequestHead.TryRead(head.AsSpan(0, length), out var request);
+                if (status != UpgradeRequestHeadStatus.Incomplete)
+                {
+                    return (status, request, length);
+                }
+                continue;
+            }
+            if (read == 0 || read == Failed)
+            {
+                return length == 0 ? (null, default, 0) : (UpgradeRequestHeadStatus.ForKestrel, default, length);
+            }
+            if (waited || length > 0)
+            {
+                return (UpgradeRequestHeadStatus.ForKestrel, default, length);
+            }
+            waited = true;
+            if (!await WaitForFirstBytesAsync(socket).ConfigureAwait(false))
+            {
+                return lifetime.Stopping.IsCancellationRequested ? (null, default, 0) : (UpgradeRequestHeadStatus.ForKestrel, default, 0);
+            }
+        }
+    }
+
+    private async Task<bool> WaitForFirstBytesAsync(LoopSocket socket)
+    {
+        using var timeout = new CancellationTokenSource(FirstBytesWait, time);
+        using var stopping = lifetime.Stopping.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), timeout);
+        try
+        {
+            await socket.WaitAsync(EPOLLIN, timeout.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private const int WouldBlock = -1;
+    private const int Failed = -2;
+
+    private static unsafe int Receive(int fd, Span<byte> buffer)
+    {
+        nint received;
+        fixed (byte* start = buffer)
+        {
+            received = Recv(fd, start, buffer.Length, 0);
+        }
+        if (received >= 0)
+        {
+            return (int)received;
+        }
+        return Marshal.GetLastPInvokeError() is EAGAIN or EINTR ? WouldBlock : Failed;
+    }
+
+    /// <summary>Answers the upgrade (RFC 6455 §4.2.2: no extension, no subprotocol) and returns the client's leg.</summary>
+    private static async Task<WebSocketLeg> AcceptAsync(LoopSocket socket, string key, byte[] leftover)
+    {
+        var stream = new LoopSocketStream(socket, ownsSocket: false);
+        var answer = Encoding.ASCII.GetBytes("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: "
+            + ClientHandshake.AcceptFor(key) + "\r\n\r\n");
+        await stream.WriteAsync(answer).ConfigureAwait(false);
+        // The socket is closed by RunAsync once the handler is done with the leg, as Kestrel closes its connections.
+        return new WebSocketLeg(stream, peerMasks: true, leftover, abort: socket.Socket.ShutDownQuietly);
+    }
+
+    private void Ended()
+    {
+        if (Interlocked.Decrement(ref _running) != 0)
+        {
+            return;
+        }
+        TaskCompletionSource? ended;
+        lock (_gate)
+        {
+            ended = _allEnded;
+            _allEnded = null;
+        }
+        ended?.TrySetResult();
+    }
+}
