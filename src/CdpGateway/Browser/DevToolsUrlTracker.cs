@@ -1,5 +1,3 @@
-using System.Threading.Channels;
-
 namespace CdpGateway.Browser;
 
 /// <summary>
@@ -12,7 +10,7 @@ public sealed class DevToolsUrlTracker
     private readonly Lock _gate = new();
     // A set, not a list: every connection unsubscribes when it ends, and removing from a list of
     // 10,000 subscribers is a scan under the lock every other connection's subscribe waits on.
-    private readonly HashSet<Channel<string>> _subscribers = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<Subscription> _subscribers = new(ReferenceEqualityComparer.Instance);
     private volatile string _current = "";
     private long _generation;
 
@@ -54,7 +52,7 @@ public sealed class DevToolsUrlTracker
             Interlocked.Increment(ref _generation);
             foreach (var subscriber in _subscribers)
             {
-                subscriber.Writer.TryWrite(normalized);
+                subscriber.Deliver(normalized);
             }
         }
         return true;
@@ -62,70 +60,120 @@ public sealed class DevToolsUrlTracker
 
     public Subscription Subscribe()
     {
-        var channel = Channel.CreateBounded<string>(new BoundedChannelOptions(1)
-        {
-            FullMode = BoundedChannelFullMode.DropOldest,
-            // A connection's browser watch may still have a wait pending (it ends with the subscription) while the
-            // reason resolver reads: two readers, though only one ever takes URLs at a time.
-            SingleReader = false,
-            SingleWriter = false,
-        });
+        var subscription = new Subscription(this);
         lock (_gate)
         {
-            _subscribers.Add(channel);
+            _subscribers.Add(subscription);
         }
-        return new Subscription(this, channel);
+        return subscription;
     }
 
-    private void Unsubscribe(Channel<string> channel)
+    private void Unsubscribe(Subscription subscription)
     {
         lock (_gate)
         {
-            _subscribers.Remove(channel);
+            _subscribers.Remove(subscription);
         }
-        channel.Writer.TryComplete();
     }
 
-    /// <summary>One subscriber's latest-wins mailbox of URL changes.</summary>
+    /// <summary>
+    /// One subscriber's latest-wins mailbox of URL changes. Its waiters share one task, completed (on the thread pool,
+    /// never on the announcer's thread) when a URL arrives or the subscription ends; a wait nobody awaits any more
+    /// costs nothing when it ends, so every connection can leave one pending until it is over.
+    /// </summary>
     public sealed class Subscription : IDisposable
     {
         private readonly DevToolsUrlTracker _owner;
-        private readonly Channel<string> _channel;
-        private int _disposed;
+        private readonly Lock _gate = new();
+        private string? _latest;
+        private TaskCompletionSource<bool>? _waiter;
+        private bool _disposed;
 
-        internal Subscription(DevToolsUrlTracker owner, Channel<string> channel)
+        internal Subscription(DevToolsUrlTracker owner) => _owner = owner;
+
+        internal void Deliver(string url)
         {
-            _owner = owner;
-            _channel = channel;
+            TaskCompletionSource<bool>? waiter;
+            lock (_gate)
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+                _latest = url;
+                waiter = _waiter;
+                _waiter = null;
+            }
+            waiter?.TrySetResult(true);
         }
 
         /// <summary>Waits for the next announced URL; null once the subscription is disposed.</summary>
         public async ValueTask<string?> NextAsync(CancellationToken cancellationToken)
         {
-            try
+            while (true)
             {
-                return await _channel.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (ChannelClosedException)
-            {
-                return null;
+                if (TryTake(out var url))
+                {
+                    return url;
+                }
+                var waiting = WaitAsync();
+                if (!waiting.IsCompleted)
+                {
+                    await waiting.AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                if (!await waiting.ConfigureAwait(false))
+                {
+                    return TryTake(out url) ? url : null;
+                }
             }
         }
 
         /// <summary>
-        /// True once a URL is there to take (<see cref="TryTake"/>), false once the subscription is disposed or the
-        /// tracker stops. Never throws: nothing to cancel, it ends with the subscription.
+        /// True once a URL is there to take (<see cref="TryTake"/>), false once the subscription is disposed. Never
+        /// throws: nothing to cancel, it ends with the subscription.
         /// </summary>
-        public ValueTask<bool> WaitAsync() => _channel.Reader.WaitToReadAsync(CancellationToken.None);
+        public ValueTask<bool> WaitAsync()
+        {
+            lock (_gate)
+            {
+                if (_latest is not null)
+                {
+                    return ValueTask.FromResult(true);
+                }
+                if (_disposed)
+                {
+                    return ValueTask.FromResult(false);
+                }
+                _waiter ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                return new ValueTask<bool>(_waiter.Task);
+            }
+        }
 
-        public bool TryTake(out string url) => _channel.Reader.TryRead(out url!);
+        public bool TryTake(out string url)
+        {
+            lock (_gate)
+            {
+                url = _latest!;
+                _latest = null;
+                return url is not null;
+            }
+        }
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            TaskCompletionSource<bool>? waiter;
+            lock (_gate)
             {
-                _owner.Unsubscribe(_channel);
+                if (_disposed)
+                {
+                    return;
+                }
+                _disposed = true;
+                waiter = _waiter;
+                _waiter = null;
             }
+            _owner.Unsubscribe(this);
+            waiter?.TrySetResult(false);
         }
     }
 }

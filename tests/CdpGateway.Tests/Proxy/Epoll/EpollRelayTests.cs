@@ -240,6 +240,10 @@ public sealed class EpollRelayTests
     public async Task ALegClosedWhileTheRelayDrivesItEndsItsDirections_InsteadOfLeavingThemWaiting()
     {
         using var relayed = await StartAsync();
+        // A message through first: the relay has the legs (a leg closed before the loop takes it faults both directions).
+        var frame = Frames.Text("{\"id\":1}", masked: true);
+        await relayed.ClientPeer.SendAsync(frame);
+        Assert.Equal(frame, await ReceiveExactlyAsync(relayed.BrowserPeer, frame.Length));
 
         // Closing (not just aborting) the browser's leg under a running relay: the loop shuts it down, ends what reads
         // or writes it, then closes the descriptor itself.
