@@ -25,6 +25,8 @@ public sealed unsafe class EpollLoop
     private readonly ConcurrentQueue<int> _freed = new();
     private readonly ConcurrentQueue<EpollRelayConnection> _kicked = new();
     private readonly ConcurrentDictionary<ulong, LoopListener> _listeners = new();
+    private readonly ConcurrentQueue<(System.Net.Sockets.Socket Socket, Action<System.Net.Sockets.Socket, EpollLoop> Accepted)> _handedOver = new();
+    private int _sockets;
     private readonly Lock _slotsGate = new();
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferBytes, pinned: true);
     private readonly Stack<int> _freeSlots = new();
@@ -56,6 +58,16 @@ public sealed unsafe class EpollLoop
     {
         Control(_epoll, EPOLL_CTL_DEL, listener.Fd, 0, 0);
         _listeners.TryRemove(token, out _);
+    }
+
+    /// <summary>Sockets on this loop now (a relayed connection has two): what accepting balances on.</summary>
+    internal int SocketCount => Volatile.Read(ref _sockets);
+
+    /// <summary>Any thread: a connection another loop accepted, to be taken up on this one (see <see cref="LoopListener"/>).</summary>
+    internal void HandOver(System.Net.Sockets.Socket socket, Action<System.Net.Sockets.Socket, EpollLoop> accepted)
+    {
+        _handedOver.Enqueue((socket, accepted));
+        WakeUnlessCurrent();
     }
 
     /// <summary>True on this loop's own thread (code that runs inline after a readiness it reported).</summary>
@@ -102,6 +114,7 @@ public sealed unsafe class EpollLoop
                 slot = _slotsUsed++;
             }
             Volatile.Write(ref _slots[slot], socket);
+            Interlocked.Increment(ref _sockets);
             return slot;
         }
     }
@@ -112,6 +125,7 @@ public sealed unsafe class EpollLoop
     /// </summary>
     internal void Free(int slot)
     {
+        Interlocked.Decrement(ref _sockets);
         _freed.Enqueue(slot);
         WakeUnlessCurrent();
     }
@@ -168,8 +182,19 @@ public sealed unsafe class EpollLoop
     /// </summary>
     private void TakeQueued()
     {
-        while (!_incoming.IsEmpty || !_kicked.IsEmpty)
+        while (!_incoming.IsEmpty || !_kicked.IsEmpty || !_handedOver.IsEmpty)
         {
+            while (_handedOver.TryDequeue(out var handed))
+            {
+                try
+                {
+                    handed.Accepted(handed.Socket, this);
+                }
+                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException)
+                {
+                    handed.Socket.Dispose();
+                }
+            }
             while (_incoming.TryDequeue(out var connection))
             {
                 connection.Attach(_buffer);

@@ -113,6 +113,12 @@ internal sealed class LoopListener
             // Reset before it could be looked at; the handle closed the descriptor.
             return;
         }
+        var target = Balanced(loop);
+        if (target != loop)
+        {
+            target.HandOver(socket, _accepted);
+            return;
+        }
         try
         {
             _accepted(socket, loop);
@@ -121,6 +127,25 @@ internal sealed class LoopListener
         {
             socket.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The loop to take the connection: the one that accepted it, unless it holds more than a connection more than
+    /// another. The kernel wakes whichever loop waits, which is not a fair share (one loop could end up relaying most
+    /// connections while the other core idles); handing over costs a wake-up, so it is done only to even the load.
+    /// </summary>
+    private EpollLoop Balanced(EpollLoop accepting)
+    {
+        const int Slack = 2;
+        var least = accepting;
+        foreach (var loop in _loops)
+        {
+            if (loop.SocketCount < least.SocketCount)
+            {
+                least = loop;
+            }
+        }
+        return accepting.SocketCount > least.SocketCount + Slack ? least : accepting;
     }
 
     /// <summary>Readiness is level-triggered: with no descriptor to take it, each loop would spin on it.</summary>
