@@ -97,14 +97,16 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
         {
             throw new WebSocketException(WebSocketError.NotAWebSocket, $"unsupported upstream scheme '{uri.Scheme}' (Chromium's DevTools URLs are ws://)");
         }
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        // An address (Chromium's URLs carry one) gets a socket of its own family; a name, a dual-mode one.
+        EndPoint endPoint = IPAddress.TryParse(uri.IdnHost, out var address)
+            ? new IPEndPoint(address, uri.Port)
+            : new DnsEndPoint(uri.IdnHost, uri.Port);
+        var socket = address is null ? new Socket(SocketType.Stream, ProtocolType.Tcp) : new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        socket.NoDelay = true;
         Stream? stream = null;
         try
         {
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            EndPoint endPoint = IPAddress.TryParse(uri.IdnHost, out var address)
-                ? new IPEndPoint(address, uri.Port)
-                : new DnsEndPoint(uri.IdnHost, uri.Port);
             if (loop is null)
             {
                 await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);

@@ -79,17 +79,7 @@ public sealed class WebSocketLeg : IDisposable
     internal ValueTask<int> ReadStreamAsync(Memory<byte> buffer) => _stream.ReadAsync(buffer);
 
     /// <summary>For <see cref="ClientLeaveWatch"/>: whether a read would return at once (data or end of stream is there).</summary>
-    internal bool Readable()
-    {
-        try
-        {
-            return LoopSocket is not { } socket || socket.Socket.Poll(0, System.Net.Sockets.SelectMode.SelectRead);
-        }
-        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException)
-        {
-            return true;
-        }
-    }
+    internal bool Readable() => LoopSocket is not { } socket || socket.Readable();
 
     /// <summary>For <see cref="ClientLeaveWatch"/>: a zero-byte read it started and did not finish, for the next reader.</summary>
     internal void HandOver(Task<int> zeroByteRead) => _handedRead = zeroByteRead;

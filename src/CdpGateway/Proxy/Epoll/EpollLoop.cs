@@ -25,7 +25,7 @@ public sealed unsafe class EpollLoop
     private readonly ConcurrentQueue<int> _freed = new();
     private readonly ConcurrentQueue<EpollRelayConnection> _kicked = new();
     private readonly ConcurrentDictionary<ulong, LoopListener> _listeners = new();
-    private readonly ConcurrentQueue<(System.Net.Sockets.Socket Socket, Action<System.Net.Sockets.Socket, EpollLoop> Accepted)> _handedOver = new();
+    private readonly ConcurrentQueue<(System.Net.Sockets.SafeSocketHandle Socket, Action<System.Net.Sockets.SafeSocketHandle, EpollLoop> Accepted)> _handedOver = new();
     private int _sockets;
     private readonly Lock _slotsGate = new();
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferBytes, pinned: true);
@@ -64,7 +64,7 @@ public sealed unsafe class EpollLoop
     internal int SocketCount => Volatile.Read(ref _sockets);
 
     /// <summary>Any thread: a connection another loop accepted, to be taken up on this one (see <see cref="LoopListener"/>).</summary>
-    internal void HandOver(System.Net.Sockets.Socket socket, Action<System.Net.Sockets.Socket, EpollLoop> accepted)
+    internal void HandOver(System.Net.Sockets.SafeSocketHandle socket, Action<System.Net.Sockets.SafeSocketHandle, EpollLoop> accepted)
     {
         _handedOver.Enqueue((socket, accepted));
         WakeUnlessCurrent();

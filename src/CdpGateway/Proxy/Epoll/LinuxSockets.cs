@@ -26,6 +26,7 @@ internal static unsafe class LinuxSockets
     private const int EPOLL_CLOEXEC = 0x80000;
 
     public const int MSG_PEEK = 0x2;
+    public const int MSG_DONTWAIT = 0x40;
 
     /// <summary>No SIGPIPE for a peer that is gone: the call fails with EPIPE instead.</summary>
     public const int MSG_NOSIGNAL = 0x4000;
@@ -69,6 +70,9 @@ internal static unsafe class LinuxSockets
 
     [DllImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
     private static extern int GetSocketOption(int fd, int level, int name, int* value, int* length);
+
+    [DllImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    private static extern int SetSocketOption(int fd, int level, int name, int* value, int length);
 
     [DllImport("libc", EntryPoint = "shutdown", SetLastError = true)]
     private static extern int ShutdownSocket(int fd, int how);
@@ -123,6 +127,13 @@ internal static unsafe class LinuxSockets
     {
         int value = 0, length = sizeof(int);
         return GetSocketOption(fd, 1 /* SOL_SOCKET */, 4 /* SO_ERROR */, &value, &length) == 0 ? value : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>No Nagle delay (TCP_NODELAY): each message goes out as it is written.</summary>
+    public static void SetNoDelay(int fd)
+    {
+        int one = 1;
+        SetSocketOption(fd, 6 /* IPPROTO_TCP */, 1 /* TCP_NODELAY */, &one, sizeof(int));
     }
 
     /// <summary>Both directions: pending and future reads see the end of the stream, writes fail.</summary>

@@ -24,7 +24,7 @@ internal sealed class LoopListener
 
     private readonly Socket _socket;
     private readonly IReadOnlyList<EpollLoop> _loops;
-    private readonly Action<Socket, EpollLoop> _accepted;
+    private readonly Action<SafeSocketHandle, EpollLoop> _accepted;
     private readonly Action<string> _warn;
     private readonly ulong _token = FirstToken + (ulong)Interlocked.Increment(ref s_lastToken);
     private readonly Lock _gate = new();
@@ -33,7 +33,7 @@ internal sealed class LoopListener
     private int _backingOff;
 
     /// <param name="accepted">Called on the accepting loop's thread with each new connection (it must not block).</param>
-    public LoopListener(Socket socket, IReadOnlyList<EpollLoop> loops, Action<Socket, EpollLoop> accepted, Action<string> warn)
+    public LoopListener(Socket socket, IReadOnlyList<EpollLoop> loops, Action<SafeSocketHandle, EpollLoop> accepted, Action<string> warn)
     {
         _socket = socket;
         _loops = loops;
@@ -103,16 +103,7 @@ internal sealed class LoopListener
 
     private void Take(int fd, EpollLoop loop)
     {
-        Socket socket;
-        try
-        {
-            socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
-        }
-        catch (SocketException)
-        {
-            // Reset before it could be looked at; the handle closed the descriptor.
-            return;
-        }
+        var socket = new SafeSocketHandle(fd, ownsHandle: true);
         var target = Balanced(loop);
         if (target != loop)
         {

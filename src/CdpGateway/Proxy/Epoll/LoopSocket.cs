@@ -13,7 +13,9 @@ namespace CdpGateway.Proxy.Epoll;
 internal sealed class LoopSocket
 {
     private readonly Lock _gate = new();
+    private readonly SafeSocketHandle _handle;
     private readonly bool _held;
+    private Socket? _socket;
     private TaskCompletionSource? _readWaiter;
     private TaskCompletionSource? _writeWaiter;
     private uint _relayEvents;
@@ -28,21 +30,51 @@ internal sealed class LoopSocket
     /// another thread per wait. False for sockets whose waiters are Kestrel's code.
     /// </param>
     public LoopSocket(Socket socket, EpollLoop loop, bool inlineContinuations = false)
+        : this(socket.SafeHandle, loop, inlineContinuations, knownNonBlocking: false)
     {
-        Socket = socket;
+        _socket = socket;
+    }
+
+    /// <summary>
+    /// A descriptor the loop accepted (non-blocking already). Its <see cref="System.Net.Sockets.Socket"/> is made only
+    /// if someone asks for it (Kestrel does): making one asks the kernel for the descriptor's family, type, protocol,
+    /// listening state and both addresses, seven system calls a connection.
+    /// </summary>
+    public LoopSocket(SafeSocketHandle accepted, EpollLoop loop, bool inlineContinuations)
+        : this(accepted, loop, inlineContinuations, knownNonBlocking: true)
+    {
+    }
+
+    private LoopSocket(SafeSocketHandle handle, EpollLoop loop, bool inlineContinuations, bool knownNonBlocking)
+    {
+        _handle = handle;
         Loop = loop;
         InlineContinuations = inlineContinuations;
         // The descriptor stays open until Close lets go of it, whoever disposes the Socket: its number cannot be
         // reused under a registration or a relay step of ours.
         bool held = false;
-        socket.SafeHandle.DangerousAddRef(ref held);
+        handle.DangerousAddRef(ref held);
         _held = held;
-        Fd = (int)socket.SafeHandle.DangerousGetHandle();
-        MakeNonBlocking(Fd);
+        Fd = (int)handle.DangerousGetHandle();
+        if (!knownNonBlocking)
+        {
+            MakeNonBlocking(Fd);
+        }
         Slot = loop.Allocate(this);
     }
 
-    public Socket Socket { get; }
+    /// <summary>The socket as the runtime's type (made on first use for an accepted descriptor).</summary>
+    public Socket Socket
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _socket ??= new Socket(_handle);
+            }
+        }
+    }
+
     public EpollLoop Loop { get; }
     public int Fd { get; }
     public int Slot { get; }
@@ -239,9 +271,47 @@ internal sealed class LoopSocket
         Loop.Free(Slot);
         if (_held)
         {
-            Socket.SafeHandle.DangerousRelease();
+            _handle.DangerousRelease();
         }
-        Socket.Dispose();
+        Socket? socket;
+        lock (_gate)
+        {
+            socket = _socket;
+        }
+        if (socket is not null)
+        {
+            socket.Dispose();
+        }
+        else
+        {
+            _handle.Dispose();
+        }
+    }
+
+    /// <summary>Ends both directions (pending and later reads see the end of the stream); nothing once closed.</summary>
+    public void ShutDown()
+    {
+        lock (_gate)
+        {
+            if (!_closed)
+            {
+                Shutdown(Fd);
+            }
+        }
+    }
+
+    /// <summary>Whether a read would return at once: data, the end of the stream or an error is there (or it is closed).</summary>
+    public unsafe bool Readable()
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return true;
+            }
+            byte probe;
+            return Recv(Fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || System.Runtime.InteropServices.Marshal.GetLastPInvokeError() is not (EAGAIN or EINTR);
+        }
     }
 
     private void Forget(TaskCompletionSource waiter)

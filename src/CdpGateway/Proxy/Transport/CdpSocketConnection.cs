@@ -86,7 +86,7 @@ public sealed class CdpSocketConnection : ConnectionContext, IConnectionIdFeatur
         {
             return;
         }
-        _loopSocket.Socket.ShutDownQuietly();
+        _loopSocket.ShutDown();
         ThreadPool.UnsafeQueueUserWorkItem(static cts => cts.Cancel(), _closed, preferLocal: false);
     }
 

@@ -52,9 +52,9 @@ internal sealed class CdpSocketListener : IConnectionListener
         return null;
     }
 
-    private void Accepted(Socket socket, EpollLoop loop)
+    private void Accepted(SafeSocketHandle socket, EpollLoop loop)
     {
-        socket.NoDelay = true;
+        LinuxSockets.SetNoDelay((int)socket.DangerousGetHandle());
         _upgrades.Start(socket, loop, _forKestrel.Writer);
     }
 

@@ -36,7 +36,7 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessCo
     /// Takes an accepted socket. Returns at the connection's first wait (the caller's thread may do its whole upgrade
     /// when the request is already there); whatever is not answered here is written to <paramref name="kestrel"/>.
     /// </summary>
-    public void Start(Socket socket, EpollLoop loop, ChannelWriter<ConnectionContext> kestrel)
+    public void Start(SafeSocketHandle socket, EpollLoop loop, ChannelWriter<ConnectionContext> kestrel)
     {
         Interlocked.Increment(ref _running);
         _ = RunAsync(socket, loop, kestrel);
@@ -56,7 +56,7 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessCo
         }
     }
 
-    private async Task RunAsync(Socket socket, EpollLoop loop, ChannelWriter<ConnectionContext> kestrel)
+    private async Task RunAsync(SafeSocketHandle socket, EpollLoop loop, ChannelWriter<ConnectionContext> kestrel)
     {
         LoopSocket? loopSocket = null;
         var head = ArrayPool<byte>.Shared.Rent(UpgradeRequestHead.MaxBytes);
@@ -196,7 +196,7 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessCo
             + ClientHandshake.AcceptFor(key) + "\r\n\r\n");
         await stream.WriteAsync(answer).ConfigureAwait(false);
         // The socket is closed by RunAsync once the handler is done with the leg, as Kestrel closes its connections.
-        return new WebSocketLeg(stream, peerMasks: true, leftover, abort: socket.Socket.ShutDownQuietly);
+        return new WebSocketLeg(stream, peerMasks: true, leftover, abort: socket.ShutDown);
     }
 
     private void Ended()
