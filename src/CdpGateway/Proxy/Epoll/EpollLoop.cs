@@ -26,7 +26,6 @@ public sealed unsafe class EpollLoop
     private readonly ConcurrentQueue<EpollRelayConnection> _kicked = new();
     private readonly ConcurrentDictionary<ulong, LoopListener> _listeners = new();
     private readonly ConcurrentQueue<(System.Net.Sockets.SafeSocketHandle Socket, Action<System.Net.Sockets.SafeSocketHandle, EpollLoop> Accepted)> _handedOver = new();
-    private int _sockets;
     private readonly Lock _slotsGate = new();
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferBytes, pinned: true);
     private readonly Stack<int> _freeSlots = new();
@@ -59,9 +58,6 @@ public sealed unsafe class EpollLoop
         Control(_epoll, EPOLL_CTL_DEL, listener.Fd, 0, 0);
         _listeners.TryRemove(token, out _);
     }
-
-    /// <summary>Sockets on this loop now (a relayed connection has two): what accepting balances on.</summary>
-    internal int SocketCount => Volatile.Read(ref _sockets);
 
     /// <summary>Any thread: a connection another loop accepted, to be taken up on this one (see <see cref="LoopListener"/>).</summary>
     internal void HandOver(System.Net.Sockets.SafeSocketHandle socket, Action<System.Net.Sockets.SafeSocketHandle, EpollLoop> accepted)
@@ -114,7 +110,6 @@ public sealed unsafe class EpollLoop
                 slot = _slotsUsed++;
             }
             Volatile.Write(ref _slots[slot], socket);
-            Interlocked.Increment(ref _sockets);
             return slot;
         }
     }
@@ -125,7 +120,6 @@ public sealed unsafe class EpollLoop
     /// </summary>
     internal void Free(int slot)
     {
-        Interlocked.Decrement(ref _sockets);
         _freed.Enqueue(slot);
         WakeUnlessCurrent();
     }
