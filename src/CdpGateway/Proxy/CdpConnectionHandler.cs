@@ -48,32 +48,19 @@ public sealed class CdpConnectionHandler(
                 $"{context.Request.Path} is a CDP WebSocket endpoint: connect with a WebSocket upgrade (discovery is at /json/version)").ConfigureAwait(false);
             return;
         }
-        if (!limiter.TryEnter())
+        switch (Admit(out var subscription, out var browserUrl))
         {
-            await PlainAnswer.WriteAsync(context, StatusCodes.Status429TooManyRequests,
-                $"too many connections: the gateway holds its limit of {options.MaxConnections} (--max-connections)").ConfigureAwait(false);
-            return;
-        }
-        try
-        {
-            var subscription = tracker.Subscribe();
-            var browserUrl = tracker.Current;
-            if (browserUrl.Length == 0)
-            {
-                subscription.Dispose();
+            case Admission.AtLimit:
+                await PlainAnswer.WriteAsync(context, StatusCodes.Status429TooManyRequests,
+                    $"too many connections: the gateway holds its limit of {options.MaxConnections} (--max-connections)").ConfigureAwait(false);
+                return;
+            case Admission.NoBrowser:
                 await PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
                     "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
                 return;
-            }
-            await HandleAcceptedAsync(context.Request.Path.Value, context.RequestAborted, browserUrl, subscription,
-                () => ClientHandshake.AcceptAsync(context)).ConfigureAwait(false);
         }
-        finally
-        {
-            // The handler returns once the client's close handshake is over (the reason may still be
-            // resolving in the background), so the slot is free as soon as the socket is.
-            limiter.Exit();
-        }
+        await HandleAdmittedAsync(context.Request.Path.Value, context.RequestAborted, browserUrl, subscription!,
+            () => ClientHandshake.AcceptAsync(context)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -83,31 +70,53 @@ public sealed class CdpConnectionHandler(
     /// <see cref="HandleAsync"/>).
     /// </summary>
     /// <param name="accept">Sends the 101 and returns the client's leg.</param>
-    internal Task? TryHandleUpgrade(string path, Func<Task<WebSocketLeg>> accept)
+    internal Task? TryHandleUpgrade(string path, Func<Task<WebSocketLeg>> accept) =>
+        Admit(out var subscription, out var browserUrl) == Admission.Admitted
+            ? HandleAdmittedAsync(path, CancellationToken.None, browserUrl, subscription!, accept)
+            : null;
+
+    private enum Admission
     {
+        Admitted,
+        AtLimit,
+        NoBrowser,
+    }
+
+    /// <summary>
+    /// Takes a connection slot and a subscription and reads the current browser URL; when the connection may not go on,
+    /// gives both back. Subscribing comes before reading the URL, so no change between the two is missed.
+    /// </summary>
+    private Admission Admit(out DevToolsUrlTracker.Subscription? subscription, out string browserUrl)
+    {
+        subscription = null;
+        browserUrl = "";
         if (!limiter.TryEnter())
         {
-            return null;
+            return Admission.AtLimit;
         }
-        var subscription = tracker.Subscribe();
-        var browserUrl = tracker.Current;
+        subscription = tracker.Subscribe();
+        browserUrl = tracker.Current;
         if (browserUrl.Length == 0)
         {
             subscription.Dispose();
+            subscription = null;
             limiter.Exit();
-            return null;
+            return Admission.NoBrowser;
         }
-        return HandleThenLeaveAsync(path, browserUrl, subscription, accept);
+        return Admission.Admitted;
     }
 
-    private async Task HandleThenLeaveAsync(string path, string browserUrl, DevToolsUrlTracker.Subscription subscription, Func<Task<WebSocketLeg>> accept)
+    private async Task HandleAdmittedAsync(string? path, CancellationToken requestAborted, string browserUrl, DevToolsUrlTracker.Subscription subscription,
+        Func<Task<WebSocketLeg>> accept)
     {
         try
         {
-            await HandleAcceptedAsync(path, CancellationToken.None, browserUrl, subscription, accept).ConfigureAwait(false);
+            await HandleAcceptedAsync(path, requestAborted, browserUrl, subscription, accept).ConfigureAwait(false);
         }
         finally
         {
+            // The handler returns once the client's close handshake is over (the reason may still be
+            // resolving in the background), so the slot is free as soon as the socket is.
             limiter.Exit();
         }
     }

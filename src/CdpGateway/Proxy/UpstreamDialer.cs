@@ -102,10 +102,10 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             ? new IPEndPoint(address, uri.Port)
             : new DnsEndPoint(uri.IdnHost, uri.Port);
         var socket = address is null ? new Socket(SocketType.Stream, ProtocolType.Tcp) : new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        socket.NoDelay = true;
         Stream? stream = null;
         try
         {
+            socket.NoDelay = true;
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
             if (loop is null)
             {

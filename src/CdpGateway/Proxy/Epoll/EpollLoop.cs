@@ -25,7 +25,7 @@ public sealed unsafe class EpollLoop
     private readonly ConcurrentQueue<int> _freed = new();
     private readonly ConcurrentQueue<EpollRelayConnection> _kicked = new();
     private readonly ConcurrentDictionary<ulong, LoopListener> _listeners = new();
-    private readonly ConcurrentQueue<(System.Net.Sockets.SafeSocketHandle Socket, Action<System.Net.Sockets.SafeSocketHandle, EpollLoop> Accepted)> _handedOver = new();
+    private readonly ConcurrentQueue<(System.Net.Sockets.SafeSocketHandle Socket, LoopListener Listener)> _handedOver = new();
     private readonly Lock _slotsGate = new();
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferBytes, pinned: true);
     private readonly Stack<int> _freeSlots = new();
@@ -60,14 +60,11 @@ public sealed unsafe class EpollLoop
     }
 
     /// <summary>Any thread: a connection another loop accepted, to be taken up on this one (see <see cref="LoopListener"/>).</summary>
-    internal void HandOver(System.Net.Sockets.SafeSocketHandle socket, Action<System.Net.Sockets.SafeSocketHandle, EpollLoop> accepted)
+    internal void HandOver(System.Net.Sockets.SafeSocketHandle socket, LoopListener listener)
     {
-        _handedOver.Enqueue((socket, accepted));
+        _handedOver.Enqueue((socket, listener));
         WakeUnlessCurrent();
     }
-
-    /// <summary>True on this loop's own thread (code that runs inline after a readiness it reported).</summary>
-    internal bool IsCurrent => t_running == this;
 
     internal void Add(EpollRelayConnection connection)
     {
@@ -180,14 +177,7 @@ public sealed unsafe class EpollLoop
         {
             while (_handedOver.TryDequeue(out var handed))
             {
-                try
-                {
-                    handed.Accepted(handed.Socket, this);
-                }
-                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException)
-                {
-                    handed.Socket.Dispose();
-                }
+                handed.Listener.Deliver(handed.Socket, this);
             }
             while (_incoming.TryDequeue(out var connection))
             {

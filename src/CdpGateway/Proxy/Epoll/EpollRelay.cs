@@ -49,10 +49,10 @@ public sealed class EpollRelay
         return (connection.ClientToUpstream, connection.UpstreamToClient);
     }
 
-    /// <summary>The loop a new socket joins (round robin); a connection's two sockets join the same one.</summary>
     /// <summary>Every loop, for a listener whose connections any of them may take.</summary>
     internal IReadOnlyList<EpollLoop> Loops => _loops;
 
+    /// <summary>The loop a new socket joins (round robin); a connection's two sockets join the same one.</summary>
     internal EpollLoop NextLoop() => _loops[(uint)Interlocked.Increment(ref _next) % (uint)_loops.Length];
 
     private static EpollRelay? Create()

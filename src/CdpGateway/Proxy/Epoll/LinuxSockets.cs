@@ -129,6 +129,27 @@ internal static unsafe class LinuxSockets
         return GetSocketOption(fd, 1 /* SOL_SOCKET */, 4 /* SO_ERROR */, &value, &length) == 0 ? value : Marshal.GetLastPInvokeError();
     }
 
+    /// <summary><see cref="Receive"/>: nothing there yet (EAGAIN, EINTR).</summary>
+    public const int WouldBlock = -1;
+
+    /// <summary><see cref="Receive"/>: the socket failed; the error is the last P/Invoke error.</summary>
+    public const int Failed = -2;
+
+    /// <summary>Bytes received (0 at the end of the stream), <see cref="WouldBlock"/> or <see cref="Failed"/>.</summary>
+    public static int Receive(int fd, Span<byte> buffer, int flags)
+    {
+        nint received;
+        fixed (byte* start = buffer)
+        {
+            received = Recv(fd, start, buffer.Length, flags);
+        }
+        if (received >= 0)
+        {
+            return (int)received;
+        }
+        return Marshal.GetLastPInvokeError() is EAGAIN or EINTR ? WouldBlock : Failed;
+    }
+
     /// <summary>No Nagle delay (TCP_NODELAY): each message goes out as it is written.</summary>
     public static void SetNoDelay(int fd)
     {

@@ -23,7 +23,7 @@ internal sealed class LoopListener
     private static long s_lastToken;
 
     private readonly Socket _socket;
-    private readonly IReadOnlyList<EpollLoop> _loops;
+    private readonly EpollRelay _engine;
     private readonly Action<SafeSocketHandle, EpollLoop> _accepted;
     private readonly Action<string> _warn;
     private readonly ulong _token = FirstToken + (ulong)Interlocked.Increment(ref s_lastToken);
@@ -31,13 +31,12 @@ internal sealed class LoopListener
     private bool _listening;
     private bool _closed;
     private int _backingOff;
-    private int _turn;
 
     /// <param name="accepted">Called on the accepting loop's thread with each new connection (it must not block).</param>
-    public LoopListener(Socket socket, IReadOnlyList<EpollLoop> loops, Action<SafeSocketHandle, EpollLoop> accepted, Action<string> warn)
+    public LoopListener(Socket socket, EpollRelay engine, Action<SafeSocketHandle, EpollLoop> accepted, Action<string> warn)
     {
         _socket = socket;
-        _loops = loops;
+        _engine = engine;
         _accepted = accepted;
         _warn = warn;
         Fd = (int)socket.SafeHandle.DangerousGetHandle();
@@ -102,15 +101,29 @@ internal sealed class LoopListener
         }
     }
 
-    private void Take(int fd, EpollLoop loop)
+    /// <summary>
+    /// The connection goes to the loop whose turn it is, as sockets are placed everywhere else, whichever loop accepted
+    /// it: keeping it on the accepting loop saves a wake-up for half of them but measured worse at 64 busy connections
+    /// (the gateway's CPU per request against nginx's 0.99–1.05 that way, 0.89–0.94 in turn, in quick runs in pairs),
+    /// and the kernel's choice of loop (EPOLLEXCLUSIVE wakes whichever waits) is no fair share.
+    /// </summary>
+    private void Take(int fd, EpollLoop accepting)
     {
         var socket = new SafeSocketHandle(fd, ownsHandle: true);
-        var target = InTurn();
-        if (target != loop)
+        var target = _engine.NextLoop();
+        if (target == accepting)
         {
-            target.HandOver(socket, _accepted);
-            return;
+            Deliver(socket, target);
         }
+        else
+        {
+            target.HandOver(socket, this);
+        }
+    }
+
+    /// <summary>On <paramref name="loop"/>'s thread: the connection starts there.</summary>
+    internal void Deliver(SafeSocketHandle socket, EpollLoop loop)
+    {
         try
         {
             _accepted(socket, loop);
@@ -120,15 +133,6 @@ internal sealed class LoopListener
             socket.Dispose();
         }
     }
-
-    /// <summary>
-    /// The loop to take the connection: the next in turn, whichever loop accepted it. Keeping each connection on the
-    /// loop that accepted it saves a hand-over (one wake-up) for half of them, but measured worse where it counts:
-    /// with 64 busy connections the gateway's CPU per request against nginx's was 0.99–1.05 that way and 0.89–0.94
-    /// in turn (quick runs in pairs), connections/s alike within noise (0.69–0.77 and 0.62–0.80). The kernel's choice
-    /// of loop (EPOLLEXCLUSIVE wakes whichever waits) is no fair share either.
-    /// </summary>
-    private EpollLoop InTurn() => _loops[(int)((uint)Interlocked.Increment(ref _turn) % (uint)_loops.Count)];
 
     /// <summary>Readiness is level-triggered: with no descriptor to take it, each loop would spin on it.</summary>
     private void PauseAfter(int errno)
@@ -165,7 +169,7 @@ internal sealed class LoopListener
         {
             return;
         }
-        foreach (var loop in _loops)
+        foreach (var loop in _engine.Loops)
         {
             if (loop.Listen(this, _token) is not 0 and var errno)
             {
@@ -181,7 +185,7 @@ internal sealed class LoopListener
         {
             return;
         }
-        foreach (var loop in _loops)
+        foreach (var loop in _engine.Loops)
         {
             loop.StopListening(this, _token);
         }

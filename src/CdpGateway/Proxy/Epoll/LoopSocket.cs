@@ -301,16 +301,12 @@ internal sealed class LoopSocket
     }
 
     /// <summary>Whether a read would return at once: data, the end of the stream or an error is there (or it is closed).</summary>
-    public unsafe bool Readable()
+    public bool Readable()
     {
+        Span<byte> probe = stackalloc byte[1];
         lock (_gate)
         {
-            if (_closed)
-            {
-                return true;
-            }
-            byte probe;
-            return Recv(Fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || System.Runtime.InteropServices.Marshal.GetLastPInvokeError() is not (EAGAIN or EINTR);
+            return _closed || Receive(Fd, probe, MSG_PEEK | MSG_DONTWAIT) != WouldBlock;
         }
     }
 

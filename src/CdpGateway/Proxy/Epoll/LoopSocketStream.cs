@@ -11,7 +11,7 @@ namespace CdpGateway.Proxy.Epoll;
 /// while nothing else is reading it.
 /// </summary>
 /// <param name="alreadyRead">Bytes taken from the socket before the stream was made, served first.</param>
-internal sealed class LoopSocketStream(LoopSocket socket, bool ownsSocket, byte[]? alreadyRead = null) : Stream
+internal sealed class LoopSocketStream(LoopSocket socket, bool ownsSocket, ReadOnlySpan<byte> alreadyRead = default) : Stream
 {
     private HeldBytes _alreadyRead = new(alreadyRead);
     private int _reading;
@@ -86,32 +86,18 @@ internal sealed class LoopSocketStream(LoopSocket socket, bool ownsSocket, byte[
     }
 
     /// <summary>Bytes read (0 at the end of the stream), or -1 when it would block.</summary>
-    private unsafe int TryReceive(Span<byte> buffer)
+    private int TryReceive(Span<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(socket.IsClosed, this);
-        nint received;
-        if (buffer.IsEmpty)
+        // An empty buffer asks whether data is there, without taking it.
+        Span<byte> probe = stackalloc byte[1];
+        int received = buffer.IsEmpty ? Receive(socket.Fd, probe, MSG_PEEK) : Receive(socket.Fd, buffer, 0);
+        return received switch
         {
-            // Whether data is there, without taking it.
-            byte probe;
-            received = Recv(socket.Fd, &probe, 1, MSG_PEEK);
-            if (received >= 0)
-            {
-                return 0;
-            }
-        }
-        else
-        {
-            fixed (byte* start = buffer)
-            {
-                received = Recv(socket.Fd, start, buffer.Length, 0);
-            }
-            if (received >= 0)
-            {
-                return (int)received;
-            }
-        }
-        return Marshal.GetLastPInvokeError() is EAGAIN or EINTR ? -1 : throw Failure("read");
+            Failed => throw Failure("read"),
+            WouldBlock => -1,
+            _ => buffer.IsEmpty ? 0 : received,
+        };
     }
 
     /// <summary>Bytes sent, or 0 when it would block.</summary>

@@ -25,7 +25,7 @@ public sealed class CdpSocketConnection : ConnectionContext, IConnectionIdFeatur
     private int _disposed;
 
     /// <param name="alreadyRead">What the CDP port's own upgrade path read before it left the request to Kestrel.</param>
-    internal CdpSocketConnection(LoopSocket loopSocket, byte[] alreadyRead)
+    internal CdpSocketConnection(LoopSocket loopSocket, ReadOnlySpan<byte> alreadyRead)
     {
         _loopSocket = loopSocket;
         var socket = loopSocket.Socket;

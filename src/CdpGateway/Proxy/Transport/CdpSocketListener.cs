@@ -27,7 +27,7 @@ internal sealed class CdpSocketListener : IConnectionListener
         _upgrades = upgrades;
         _shutdownGrace = shutdownGrace;
         EndPoint = endPoint;
-        _loopListener = new LoopListener(listener, engine.Loops, Accepted, message => logger.LogWarning("{Problem}", message));
+        _loopListener = new LoopListener(listener, engine, Accepted, message => logger.LogWarning("{Problem}", message));
     }
 
     public EndPoint EndPoint { get; }

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading.Channels;
 using CdpGateway.Hosting;
@@ -42,6 +41,9 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessCo
         _ = RunAsync(socket, loop, kestrel);
     }
 
+    /// <summary>Connections taken here and not yet ended or handed to Kestrel.</summary>
+    internal int Running => Volatile.Read(ref _running);
+
     /// <summary>Waits, up to <paramref name="limit"/>, until no connection taken here is still running.</summary>
     public Task WaitForAllAsync(TimeSpan limit)
     {
@@ -81,7 +83,7 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessCo
             if (connection is null)
             {
                 loopSocket.InlineContinuations = false;
-                if (!kestrel.TryWrite(new CdpSocketConnection(loopSocket, head.AsSpan(0, length).ToArray())))
+                if (!kestrel.TryWrite(new CdpSocketConnection(loopSocket, head.AsSpan(0, length))))
                 {
                     // The port is closing.
                     loopSocket.Close();
@@ -129,7 +131,7 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessCo
         bool waited = false;
         while (true)
         {
-            int read = Receive(socket.Fd, head.AsSpan(length, UpgradeRequestHead.MaxBytes - length));
+            int read = Receive(socket.Fd, head.AsSpan(length, UpgradeRequestHead.MaxBytes - length), 0);
             if (read > 0)
             {
                 length += read;
@@ -169,23 +171,6 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessCo
         {
             return false;
         }
-    }
-
-    private const int WouldBlock = -1;
-    private const int Failed = -2;
-
-    private static unsafe int Receive(int fd, Span<byte> buffer)
-    {
-        nint received;
-        fixed (byte* start = buffer)
-        {
-            received = Recv(fd, start, buffer.Length, 0);
-        }
-        if (received >= 0)
-        {
-            return (int)received;
-        }
-        return Marshal.GetLastPInvokeError() is EAGAIN or EINTR ? WouldBlock : Failed;
     }
 
     /// <summary>Answers the upgrade (RFC 6455 §4.2.2: no extension, no subprotocol) and returns the client's leg.</summary>
