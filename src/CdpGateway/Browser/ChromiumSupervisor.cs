@@ -496,13 +496,16 @@ public sealed class ChromiumSupervisor : IChromiumControl
                 _state = ChromiumState.Starting;
             }
         }
+        // The browser is current before its first line is read: OnOutputLine ignores lines of any other.
         var running = LaunchedChromium.Start(_launcher!, _executable!, arguments, generation, _time, _logger, OnOutputLine,
-            ChromiumCommandLine.Environment(_options));
-        lock (_gate)
-        {
-            _current = running;
-            _lastError = null;
-        }
+            ChromiumCommandLine.Environment(_options), beforeOutput: started =>
+            {
+                lock (_gate)
+                {
+                    _current = started;
+                    _lastError = null;
+                }
+            });
         _logger.LogInformation("Started Chromium {Executable} (pid {Pid}, generation {Generation})", _executable, running.Pid, generation);
         _logger.LogDebug("Chromium arguments: {Arguments}", string.Join(' ', arguments));
         return running;

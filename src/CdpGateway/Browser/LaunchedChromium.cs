@@ -115,6 +115,10 @@ internal sealed class LaunchedChromium
     }
 
     /// <summary>Starts Chromium; <paramref name="onLine"/> gets every output line (stdout and stderr).</summary>
+    /// <param name="beforeOutput">
+    /// Called with the started browser before its output is read, so the caller knows it as its own before the first
+    /// line (a fast browser's DevTools line can come before <c>Start</c> returns).
+    /// </param>
     public static LaunchedChromium Start(
         ProcessLauncherThread launcher,
         string executable,
@@ -123,7 +127,8 @@ internal sealed class LaunchedChromium
         TimeProvider time,
         ILogger logger,
         Action<LaunchedChromium, string> onLine,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null,
+        Action<LaunchedChromium>? beforeOutput = null)
     {
         var chain = LaunchChain(executable, arguments);
         var info = new ProcessStartInfo(chain[0])
@@ -157,6 +162,7 @@ internal sealed class LaunchedChromium
         {
             logger.LogWarning("setsid is missing: Chromium shares the gateway's process group and is stopped through its process tree instead");
         }
+        beforeOutput?.Invoke(running);
         running._stdout = running.PumpAsync(process.StandardOutput, onLine);
         running._stderr = running.PumpAsync(process.StandardError, onLine);
         return running;
