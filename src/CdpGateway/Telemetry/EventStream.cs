@@ -1,18 +1,17 @@
-using System.Globalization;
 using System.Text.Json.Serialization.Metadata;
 
 namespace CdpGateway.Telemetry;
 
 /// <summary>
 /// The gateway's single telemetry stream: numbers every event, serializes it once, keeps the latest
-/// <see cref="Capacity"/> in a ring for live readers and the events endpoint, and forwards each to the registered
-/// sinks (the events file).
+/// <see cref="Capacity"/> in a ring for live readers and the events endpoint (<see cref="EventRing"/>: publishing
+/// allocates nothing there), and forwards each to the registered sinks (the events file).
 /// </summary>
 /// <remarks>
 /// Publishing runs on the proxy's hot paths, so it never blocks on a reader, never logs, never throws, and holds its
-/// lock only to number the event, store it and hand it to the (non-blocking) sinks. Readers are lock-free: each ring
-/// slot holds an immutable <see cref="EventEnvelope"/> that carries its own seq, so a reader detects an overwritten
-/// slot by comparing seqs instead of locking out the publisher.
+/// lock only to number the event, store it and hand it to the (non-blocking) sinks. Readers are lock-free: they copy
+/// an event out of its ring slot and keep the copy only if the slot still holds that seq afterwards, so an overwritten
+/// slot is detected by comparing seqs instead of locking out the publisher.
 /// </remarks>
 public sealed class EventStream : IEventPublisher
 {
@@ -24,7 +23,7 @@ public sealed class EventStream : IEventPublisher
 
     private readonly TimeProvider _time;
     private readonly TelemetryConfig _config;
-    private readonly EventEnvelope?[] _ring;
+    private readonly EventRing _ring;
     private readonly Lock _publishLock = new();
 
     // Written only under _publishLock, after the ring slot it names; read lock-free with Volatile.Read.
@@ -45,11 +44,11 @@ public sealed class EventStream : IEventPublisher
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _time = time;
         _config = config;
-        _ring = new EventEnvelope?[capacity];
+        _ring = new EventRing(capacity);
     }
 
     /// <summary>How many of the latest events the ring retains.</summary>
-    public int Capacity => _ring.Length;
+    public int Capacity => _ring.Capacity;
 
     /// <summary>The seq of the latest published event (0 before the first).</summary>
     public long Seq => Volatile.Read(ref _seq);
@@ -63,7 +62,7 @@ public sealed class EventStream : IEventPublisher
         get
         {
             long latest = Seq;
-            return latest == 0 ? 0 : Math.Max(1, latest - _ring.Length + 1);
+            return latest == 0 ? 0 : Math.Max(1, latest - _ring.Capacity + 1);
         }
     }
 
@@ -136,7 +135,7 @@ public sealed class EventStream : IEventPublisher
     public EventStreamReader CreateReader(long afterSeq) => new(this, Math.Max(0, afterSeq));
 
     /// <summary>A reader that starts at the oldest retained event without reporting the older ones as missed.</summary>
-    public EventStreamReader CreateReaderFromOldest() => new(this, Math.Max(0, Seq - _ring.Length));
+    public EventStreamReader CreateReaderFromOldest() => new(this, Math.Max(0, Seq - _ring.Capacity));
 
     /// <summary>
     /// Up to <paramref name="limit"/> retained events with seq greater than <paramref name="afterSeq"/>, ascending,
@@ -233,21 +232,21 @@ public sealed class EventStream : IEventPublisher
         long next = afterSeq + 1;
         while (next <= latest && into.Count < max)
         {
-            long oldest = latest - _ring.Length + 1;
+            long oldest = _ring.OldestReadable(latest);
             if (next < oldest)
             {
                 missed += oldest - next;
                 next = oldest;
+                continue;
             }
-            EventEnvelope? envelope = Volatile.Read(ref _ring[SlotOf(next)]);
-            if (envelope is null || envelope.Seq != next)
+            if (!_ring.TryRead(next, category, out EventEnvelope? envelope))
             {
-                // A publisher overwrote the slot after 'latest' was read. The newer seq bound moves 'oldest' past
-                // 'next', so the next round counts it as missed: this always makes progress.
+                // A publisher took the slot after 'latest' was read; it raised the ring's oldest readable seq past
+                // 'next' before that, so the next round counts it as missed: this always makes progress.
                 latest = Seq;
                 continue;
             }
-            if (category is null || string.Equals(envelope.Category, category, StringComparison.Ordinal))
+            if (envelope is not null)
             {
                 into.Add(envelope);
             }
@@ -263,21 +262,23 @@ public sealed class EventStream : IEventPublisher
         lock (_publishLock)
         {
             seq = _seq + 1;
-            var envelope = new EventEnvelope(seq, category, type, ComposeEnvelope(seq, eventJson));
-            Volatile.Write(ref _ring[SlotOf(seq)], envelope);
+            _ring.Write(seq, category, type, eventJson);
             // After the slot: a lock-free reader that sees this seq finds its envelope in place.
             Volatile.Write(ref _seq, seq);
 
             wake = _eventsAvailable;
             _eventsAvailable = null;
 
-            // Inside the lock so every sink receives events in seq order.
-            foreach (IEventSink sink in _sinks)
+            // Inside the lock so every sink receives events in seq order. Each sink keeps its envelope beyond the
+            // ring's slot, so it gets a copy (only when there is a sink: the ring alone allocates nothing).
+            IEventSink[] sinks = _sinks;
+            EventEnvelope? envelope = sinks.Length == 0 ? null : _ring.CopyLatest(seq);
+            foreach (IEventSink sink in sinks)
             {
                 bool accepted;
                 try
                 {
-                    accepted = sink.TryEnqueue(envelope);
+                    accepted = sink.TryEnqueue(envelope!);
                 }
                 catch (Exception)
                 {
@@ -292,26 +293,4 @@ public sealed class EventStream : IEventPublisher
         wake?.TrySetResult();
         return seq;
     }
-
-    private static byte[] ComposeEnvelope(long seq, ReadOnlySpan<byte> eventJson)
-    {
-        ReadOnlySpan<byte> head = "{\"seq\":"u8;
-        ReadOnlySpan<byte> middle = ",\"event\":"u8;
-        Span<byte> digits = stackalloc byte[20];
-        seq.TryFormat(digits, out int digitCount, default, CultureInfo.InvariantCulture);
-
-        var bytes = new byte[head.Length + digitCount + middle.Length + eventJson.Length + 1];
-        Span<byte> rest = bytes;
-        head.CopyTo(rest);
-        rest = rest[head.Length..];
-        digits[..digitCount].CopyTo(rest);
-        rest = rest[digitCount..];
-        middle.CopyTo(rest);
-        rest = rest[middle.Length..];
-        eventJson.CopyTo(rest);
-        rest[eventJson.Length] = (byte)'}';
-        return bytes;
-    }
-
-    private int SlotOf(long seq) => (int)((seq - 1) % _ring.Length);
 }
