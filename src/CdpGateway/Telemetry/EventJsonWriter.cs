@@ -29,6 +29,11 @@ internal sealed class EventJsonWriter
     private ArrayBufferWriter<byte> _buffer = new(1024);
     private readonly Utf8JsonWriter _writer;
 
+    // The type and category whose middle part (MiddleFor) is cached.
+    private string? _middleType;
+    private string? _middleCategory;
+    private byte[] _middle = [];
+
     public EventJsonWriter() => _writer = new Utf8JsonWriter(_buffer, WriterOptions);
 
     /// <summary>The bytes produced by the last successful <see cref="Write{T}"/>; valid until the next call.</summary>
@@ -46,15 +51,53 @@ internal sealed class EventJsonWriter
     /// Like <see cref="Write{T}"/> for data that is already one compact UTF-8 JSON object, embedded unchanged (what a
     /// converter writing <see cref="Utf8JsonWriter.WriteRawValue(ReadOnlySpan{byte}, bool)"/> would produce).
     /// </summary>
+    /// <remarks>
+    /// The bytes are put together directly: everything from <c>"type"</c> to <c>"data":</c> is the same for every event
+    /// of one type and category, so it is written by the JSON writer once (<see cref="MiddleFor"/>) and copied after
+    /// that; the output is byte for byte what the writer would produce.
+    /// </remarks>
     public void WriteUtf8(long tsMicroseconds, string type, string category, ReadOnlySpan<byte> dataJson)
     {
-        WriteHead(tsMicroseconds, type, category);
-        _writer.WriteRawValue(dataJson, skipInputValidation: true);
-        _writer.WriteEndObject();
-        _writer.Flush();
+        ReadOnlySpan<byte> middle = MiddleFor(type, category);
+        ResetBuffer();
+        Span<byte> digits = stackalloc byte[20];
+        tsMicroseconds.TryFormat(digits, out int digitCount, default, System.Globalization.CultureInfo.InvariantCulture);
+        ReadOnlySpan<byte> open = "{\"ts\":"u8;
+        int length = open.Length + digitCount + middle.Length + dataJson.Length + 1;
+        Span<byte> rest = _buffer.GetSpan(length);
+        open.CopyTo(rest);
+        rest = rest[open.Length..];
+        digits[..digitCount].CopyTo(rest);
+        rest = rest[digitCount..];
+        middle.CopyTo(rest);
+        rest = rest[middle.Length..];
+        dataJson.CopyTo(rest);
+        rest[dataJson.Length] = (byte)'}';
+        _buffer.Advance(length);
     }
 
     private void WriteHead(long tsMicroseconds, string type, string category)
+    {
+        ResetBuffer();
+        // Reset also clears any state a previous, failed serialization left behind.
+        _writer.Reset(_buffer);
+
+        _writer.WriteStartObject();
+        _writer.WriteNumber(TsName, tsMicroseconds);
+        WriteMiddle(_writer, type, category);
+    }
+
+    private static void WriteMiddle(Utf8JsonWriter writer, string type, string category)
+    {
+        writer.WriteString(TypeName, type);
+        writer.WriteString(CategoryName, category);
+        writer.WriteStartObject(SourceName);
+        writer.WriteString(KindName, GatewayValue);
+        writer.WriteEndObject();
+        writer.WritePropertyName(DataName);
+    }
+
+    private void ResetBuffer()
     {
         if (_buffer.Capacity > MaxRetainedBufferBytes)
         {
@@ -64,16 +107,33 @@ internal sealed class EventJsonWriter
         {
             _buffer.ResetWrittenCount();
         }
-        // Reset also clears any state a previous, failed serialization left behind.
-        _writer.Reset(_buffer);
+    }
 
-        _writer.WriteStartObject();
-        _writer.WriteNumber(TsName, tsMicroseconds);
-        _writer.WriteString(TypeName, type);
-        _writer.WriteString(CategoryName, category);
-        _writer.WriteStartObject(SourceName);
-        _writer.WriteString(KindName, GatewayValue);
-        _writer.WriteEndObject();
-        _writer.WritePropertyName(DataName);
+    /// <summary>
+    /// <c>,"type":..,"category":..,"source":{"kind":"gateway"},"data":</c> for one type and category, as the JSON writer
+    /// writes it after the <c>ts</c> member; kept for the last pair asked for (a publisher of commands asks for the same
+    /// one every time).
+    /// </summary>
+    private ReadOnlySpan<byte> MiddleFor(string type, string category)
+    {
+        if (!ReferenceEquals(type, _middleType) || !ReferenceEquals(category, _middleCategory))
+        {
+            var bytes = new ArrayBufferWriter<byte>(128);
+            using (var writer = new Utf8JsonWriter(bytes, WriterOptions))
+            {
+                // The writer wants a value before the next member: a one-member object whose head is cut off again.
+                writer.WriteStartObject();
+                writer.WriteNumber(TsName, 0);
+                WriteMiddle(writer, type, category);
+                writer.WriteNullValue();
+                writer.WriteEndObject();
+            }
+            ReadOnlySpan<byte> written = bytes.WrittenSpan;
+            int start = "{\"ts\":0"u8.Length;
+            _middle = written[start..^"null}"u8.Length].ToArray();
+            _middleType = type;
+            _middleCategory = category;
+        }
+        return _middle;
     }
 }

@@ -92,6 +92,30 @@ public sealed class EventStreamTests
         Assert.DoesNotContain((byte)'\n', events[1].Utf8Json.ToArray());
     }
 
+    [Theory]
+    [InlineData("cdp_connect", EventCategory.Connection)]
+    [InlineData("odd \"type\" <&> é\u0001", EventCategory.System)]
+    public void Pre_serialized_data_gives_the_same_envelope_bytes_as_the_serializer(string type, string category)
+    {
+        // PublishUtf8 puts the envelope together from cached pieces; it must stay byte for byte what the serializer
+        // path writes, escaping included, whichever type and category come one after another.
+        var time = new FakeTimeProvider(Start);
+        var stream = NewStream(time: time);
+        var data = new CdpConnectData("c\"1", "page");
+        byte[] dataJson = JsonSerializer.SerializeToUtf8Bytes(data, TelemetryJsonContext.Default.CdpConnectData);
+
+        stream.Publish(type, category, data, TelemetryJsonContext.Default.CdpConnectData);
+        stream.PublishUtf8(type, category, dataJson);
+        stream.PublishUtf8("cdp_command", EventCategory.Control, dataJson);
+        stream.PublishUtf8(type, category, dataJson);
+
+        IReadOnlyList<EventEnvelope> events = stream.Snapshot(0, 10, null);
+        string serialized = events[0].ToString();
+        Assert.Equal(serialized.Replace("{\"seq\":1,", "{\"seq\":2,"), events[1].ToString());
+        Assert.Equal(serialized.Replace("{\"seq\":1,", "{\"seq\":4,"), events[3].ToString());
+        Assert.Contains("\"type\":\"cdp_command\",\"category\":\"control\",", events[2].ToString());
+    }
+
     [Fact]
     public void The_clock_is_read_at_publish_time()
     {

@@ -346,9 +346,13 @@ public sealed class CdpCommandRecorder : IMessageTap
 
         var records = batch.Read();
         int done = 0;
+        // One reading of both clocks per batch, not per command: each command's wall time is this one minus how long
+        // ago it was forwarded, which is as exact and saves two clock reads per command on the worker.
+        long nowTimestamp = _time.GetTimestamp();
+        DateTimeOffset now = _time.GetUtcNow();
         while (!_drainGaveUp && records.TryNext(out CdpMethod method, out long timestamp, out ReadOnlyMemory<byte> command))
         {
-            Process(method, timestamp, command, payload);
+            Process(method, now - _time.GetElapsedTime(timestamp, nowTimestamp), command, payload);
             _workingDone = ++done;
         }
 
@@ -381,14 +385,13 @@ public sealed class CdpCommandRecorder : IMessageTap
         drained?.TrySetResult();
     }
 
-    private void Process(CdpMethod method, long timestamp, ReadOnlyMemory<byte> command, CdpPayloadWriter payload)
+    private void Process(CdpMethod method, DateTimeOffset at, ReadOnlyMemory<byte> command, CdpPayloadWriter payload)
     {
         try
         {
             var outcome = CdpCommandClassifier.ClassifyInto(command, method, _encodedConnectionId, payload, out _);
             if (outcome == ClassifyOutcome.Reported)
             {
-                var at = _time.GetUtcNow() - _time.GetElapsedTime(timestamp);
                 if (_stream is not null)
                 {
                     _stream.PublishUtf8(CdpCommandEvents.Type, CdpCommandEvents.Category, payload.WrittenSpan, at);
