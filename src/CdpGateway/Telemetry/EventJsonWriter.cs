@@ -60,19 +60,10 @@ internal sealed class EventJsonWriter
     {
         ReadOnlySpan<byte> middle = MiddleFor(type, category);
         ResetBuffer();
-        Span<byte> digits = stackalloc byte[20];
-        tsMicroseconds.TryFormat(digits, out int digitCount, default, System.Globalization.CultureInfo.InvariantCulture);
-        ReadOnlySpan<byte> open = "{\"ts\":"u8;
-        int length = open.Length + digitCount + middle.Length + dataJson.Length + 1;
-        Span<byte> rest = _buffer.GetSpan(length);
-        open.CopyTo(rest);
-        rest = rest[open.Length..];
-        digits[..digitCount].CopyTo(rest);
-        rest = rest[digitCount..];
-        middle.CopyTo(rest);
-        rest = rest[middle.Length..];
-        dataJson.CopyTo(rest);
-        rest[dataJson.Length] = (byte)'}';
+        ReadOnlySpan<byte> digits = SplicedJsonObject.FormatNumber(tsMicroseconds, stackalloc byte[SplicedJsonObject.MaxNumberBytes]);
+        ReadOnlySpan<byte> opening = "{\"ts\":"u8;
+        int length = SplicedJsonObject.Length(opening, digits, middle, dataJson);
+        SplicedJsonObject.CopyTo(_buffer.GetSpan(length), opening, digits, middle, dataJson);
         _buffer.Advance(length);
     }
 

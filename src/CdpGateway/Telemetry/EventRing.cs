@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace CdpGateway.Telemetry;
 
 /// <summary>
@@ -49,23 +47,14 @@ internal sealed class EventRing
         // longer holds its old event.
         Interlocked.Exchange(ref slot.Seq, 0);
 
-        Span<byte> digits = stackalloc byte[20];
-        seq.TryFormat(digits, out int digitCount, default, CultureInfo.InvariantCulture);
-        int length = Head.Length + digitCount + Middle.Length + eventJson.Length + 1;
+        ReadOnlySpan<byte> digits = SplicedJsonObject.FormatNumber(seq, stackalloc byte[SplicedJsonObject.MaxNumberBytes]);
+        int length = SplicedJsonObject.Length(Head, digits, Middle, eventJson);
         if (slot.Bytes.Length < length || (slot.Bytes.Length > LargeSlotBytes && length <= LargeSlotBytes / 4))
         {
             slot.Bytes = new byte[Math.Max(MinSlotBytes, (int)Math.Min(Array.MaxLength, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)length)))];
         }
 
-        Span<byte> rest = slot.Bytes;
-        Head.CopyTo(rest);
-        rest = rest[Head.Length..];
-        digits[..digitCount].CopyTo(rest);
-        rest = rest[digitCount..];
-        Middle.CopyTo(rest);
-        rest = rest[Middle.Length..];
-        eventJson.CopyTo(rest);
-        rest[eventJson.Length] = (byte)'}';
+        SplicedJsonObject.CopyTo(slot.Bytes, Head, digits, Middle, eventJson);
         slot.Length = length;
         slot.Category = category;
         slot.Type = type;
