@@ -117,6 +117,83 @@ public static class Measure
         return new RateResult(ops / elapsed, target.Pids.Length == 0 ? double.NaN : (cpuAfter - cpuBefore) * 1e6 / ops);
     }
 
+    /// <summary>
+    /// One window of <see cref="ToggledRatesAsync"/>: the setting it ran with, the round trips completed, its length and
+    /// the proxy's CPU time in it (in ticks of 10 ms, so only sums over many windows are meaningful).
+    /// </summary>
+    public sealed record ToggledWindow(bool Enabled, long Ops, double Seconds, double ProxyCpuSeconds)
+    {
+        public double PerSecond => Ops / Seconds;
+    }
+
+    /// <summary>
+    /// One closed loop at <paramref name="connections"/> connections that runs throughout, while
+    /// <paramref name="setEnabled"/> switches a setting in the order on, off, off, on, on, off, ... (so a steady drift
+    /// of the machine's speed falls on both settings alike). After each switch the loop settles for
+    /// <paramref name="settleSeconds"/> uncounted, then is counted for <paramref name="windowSeconds"/>. Windows 2k
+    /// and 2k+1 form a pair: neighbours in time, no connection set-up between them.
+    /// </summary>
+    public static async Task<List<ToggledWindow>> ToggledRatesAsync(Target target, int connections, int windows,
+        double windowSeconds, double settleSeconds, byte[][] cycle, Func<bool, Task<bool>> setEnabled)
+    {
+        var sockets = new WsConnection[connections];
+        for (int i = 0; i < connections; i++)
+        {
+            sockets[i] = await target.ConnectAsync();
+        }
+        var counts = new long[connections * 16];
+        var stop = false;
+        var loops = new Task[connections];
+        for (int i = 0; i < connections; i++)
+        {
+            int slot = i * 16;
+            var ws = sockets[i];
+            loops[i] = Task.Run(async () =>
+            {
+                int next = 0;
+                while (!Volatile.Read(ref stop))
+                {
+                    await ws.SendAsync(1, cycle[next]);
+                    next = next + 1 == cycle.Length ? 0 : next + 1;
+                    await ws.ReceiveAsync();
+                    counts[slot]++;
+                }
+            });
+        }
+        var result = new List<ToggledWindow>(windows);
+        try
+        {
+            for (int w = 0; w < windows; w++)
+            {
+                bool enabled = (w + 1) / 2 % 2 == 0; // on, off, off, on, on, off, off, on, ...
+                if (!await setEnabled(enabled))
+                {
+                    throw new InvalidOperationException("the setting was not accepted");
+                }
+                await Task.Delay(TimeSpan.FromSeconds(settleSeconds));
+                long before = Sum(counts);
+                double cpuBefore = Proc.CpuSeconds(target.Pids);
+                long t0 = Stopwatch.GetTimestamp();
+                await Task.Delay(TimeSpan.FromSeconds(windowSeconds));
+                long after = Sum(counts);
+                double cpuAfter = Proc.CpuSeconds(target.Pids);
+                double elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                result.Add(new ToggledWindow(enabled, after - before, elapsed, cpuAfter - cpuBefore));
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref stop, true);
+            await Task.WhenAll(loops);
+            foreach (var ws in sockets)
+            {
+                await ws.CloseAsync();
+                ws.Dispose();
+            }
+        }
+        return result;
+    }
+
     private static long Sum(long[] counts)
     {
         long s = 0;
