@@ -74,47 +74,18 @@ public static class Measure
     /// <summary>The same closed loop, each connection sending <paramref name="cycle"/>'s messages in turn.</summary>
     public static async Task<RateResult> RequestsPerSecondAsync(Target target, int connections, double seconds, byte[][] cycle)
     {
-        var sockets = new WsConnection[connections];
-        for (int i = 0; i < connections; i++)
+        var load = await ClosedLoad.StartAsync(target, connections, cycle);
+        try
         {
-            sockets[i] = await target.ConnectAsync();
+            await Task.Delay(TimeSpan.FromSeconds(Math.Min(0.5, seconds / 4)));
+            var counted = await load.CountAsync(seconds);
+            return new RateResult(counted.Ops / counted.Seconds,
+                target.Pids.Length == 0 ? double.NaN : counted.ProxyCpuSeconds * 1e6 / counted.Ops);
         }
-        var counts = new long[connections * 16];
-        var stop = false;
-        var loops = new Task[connections];
-        for (int i = 0; i < connections; i++)
+        finally
         {
-            int slot = i * 16;
-            var ws = sockets[i];
-            loops[i] = Task.Run(async () =>
-            {
-                int next = 0;
-                while (!Volatile.Read(ref stop))
-                {
-                    await ws.SendAsync(1, cycle[next]);
-                    next = next + 1 == cycle.Length ? 0 : next + 1;
-                    await ws.ReceiveAsync();
-                    counts[slot]++;
-                }
-            });
+            await load.StopAsync();
         }
-        await Task.Delay(TimeSpan.FromSeconds(Math.Min(0.5, seconds / 4)));
-        long before = Sum(counts);
-        double cpuBefore = Proc.CpuSeconds(target.Pids);
-        long t0 = Stopwatch.GetTimestamp();
-        await Task.Delay(TimeSpan.FromSeconds(seconds));
-        long after = Sum(counts);
-        double cpuAfter = Proc.CpuSeconds(target.Pids);
-        double elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        Volatile.Write(ref stop, true);
-        await Task.WhenAll(loops);
-        foreach (var ws in sockets)
-        {
-            await ws.CloseAsync();
-            ws.Dispose();
-        }
-        long ops = after - before;
-        return new RateResult(ops / elapsed, target.Pids.Length == 0 ? double.NaN : (cpuAfter - cpuBefore) * 1e6 / ops);
     }
 
     /// <summary>
@@ -136,30 +107,7 @@ public static class Measure
     public static async Task<List<ToggledWindow>> ToggledRatesAsync(Target target, int connections, int windows,
         double windowSeconds, double settleSeconds, byte[][] cycle, Func<bool, Task<bool>> setEnabled)
     {
-        var sockets = new WsConnection[connections];
-        for (int i = 0; i < connections; i++)
-        {
-            sockets[i] = await target.ConnectAsync();
-        }
-        var counts = new long[connections * 16];
-        var stop = false;
-        var loops = new Task[connections];
-        for (int i = 0; i < connections; i++)
-        {
-            int slot = i * 16;
-            var ws = sockets[i];
-            loops[i] = Task.Run(async () =>
-            {
-                int next = 0;
-                while (!Volatile.Read(ref stop))
-                {
-                    await ws.SendAsync(1, cycle[next]);
-                    next = next + 1 == cycle.Length ? 0 : next + 1;
-                    await ws.ReceiveAsync();
-                    counts[slot]++;
-                }
-            });
-        }
+        var load = await ClosedLoad.StartAsync(target, connections, cycle);
         var result = new List<ToggledWindow>(windows);
         try
         {
@@ -171,37 +119,95 @@ public static class Measure
                     throw new InvalidOperationException("the setting was not accepted");
                 }
                 await Task.Delay(TimeSpan.FromSeconds(settleSeconds));
-                long before = Sum(counts);
-                double cpuBefore = Proc.CpuSeconds(target.Pids);
-                long t0 = Stopwatch.GetTimestamp();
-                await Task.Delay(TimeSpan.FromSeconds(windowSeconds));
-                long after = Sum(counts);
-                double cpuAfter = Proc.CpuSeconds(target.Pids);
-                double elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                result.Add(new ToggledWindow(enabled, after - before, elapsed, cpuAfter - cpuBefore));
+                var counted = await load.CountAsync(windowSeconds);
+                result.Add(new ToggledWindow(enabled, counted.Ops, counted.Seconds, counted.ProxyCpuSeconds));
             }
         }
         finally
         {
-            Volatile.Write(ref stop, true);
-            await Task.WhenAll(loops);
-            foreach (var ws in sockets)
+            await load.StopAsync();
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Connections that each send a message and wait for its answer, over and over, until stopped; counted without
+    /// a lock (one counter per connection, each on a cache line of its own).
+    /// </summary>
+    private sealed class ClosedLoad
+    {
+        private readonly Target _target;
+        private readonly WsConnection[] _sockets;
+        private readonly long[] _counts;
+        private readonly Task[] _loops;
+        private bool _stop;
+
+        private ClosedLoad(Target target, WsConnection[] sockets, byte[][] cycle)
+        {
+            _target = target;
+            _sockets = sockets;
+            _counts = new long[sockets.Length * 16];
+            _loops = new Task[sockets.Length];
+            for (int i = 0; i < sockets.Length; i++)
+            {
+                int slot = i * 16;
+                var ws = sockets[i];
+                _loops[i] = Task.Run(async () =>
+                {
+                    int next = 0;
+                    while (!Volatile.Read(ref _stop))
+                    {
+                        await ws.SendAsync(1, cycle[next]);
+                        next = next + 1 == cycle.Length ? 0 : next + 1;
+                        await ws.ReceiveAsync();
+                        _counts[slot]++;
+                    }
+                });
+            }
+        }
+
+        public static async Task<ClosedLoad> StartAsync(Target target, int connections, byte[][] cycle)
+        {
+            var sockets = new WsConnection[connections];
+            for (int i = 0; i < connections; i++)
+            {
+                sockets[i] = await target.ConnectAsync();
+            }
+            return new ClosedLoad(target, sockets, cycle);
+        }
+
+        /// <summary>Round trips completed in the next <paramref name="seconds"/>, the time taken and the proxy's CPU.</summary>
+        public async Task<(long Ops, double Seconds, double ProxyCpuSeconds)> CountAsync(double seconds)
+        {
+            long before = Completed();
+            double cpuBefore = Proc.CpuSeconds(_target.Pids);
+            long t0 = Stopwatch.GetTimestamp();
+            await Task.Delay(TimeSpan.FromSeconds(seconds));
+            long after = Completed();
+            double cpuAfter = Proc.CpuSeconds(_target.Pids);
+            return (after - before, Stopwatch.GetElapsedTime(t0).TotalSeconds, cpuAfter - cpuBefore);
+        }
+
+        public async Task StopAsync()
+        {
+            Volatile.Write(ref _stop, true);
+            await Task.WhenAll(_loops);
+            foreach (var ws in _sockets)
             {
                 await ws.CloseAsync();
                 ws.Dispose();
             }
         }
-        return result;
-    }
 
-    private static long Sum(long[] counts)
-    {
-        long s = 0;
-        for (int i = 0; i < counts.Length; i += 16)
+        private long Completed()
         {
-            s += Volatile.Read(ref counts[i]);
+            long s = 0;
+            for (int i = 0; i < _counts.Length; i += 16)
+            {
+                s += Volatile.Read(ref _counts[i]);
+            }
+            return s;
         }
-        return s;
     }
 
     /// <summary>
