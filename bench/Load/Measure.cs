@@ -249,7 +249,8 @@ public static class Measure
         return bytes / elapsed / 1e6;
     }
 
-    public sealed record ConnResult(double PerSecond, int Completed, int Failed);
+    /// <param name="ProxyUserMicrosPerConnection">The user-space part of <paramref name="ProxyCpuMicrosPerConnection"/> (the rest is the kernel's).</param>
+    public sealed record ConnResult(double PerSecond, int Completed, int Failed, double ProxyCpuMicrosPerConnection, double ProxyUserMicrosPerConnection);
 
     /// <summary>
     /// Whole connection lifecycles per second with <paramref name="parallel"/> loops: open, one command
@@ -260,6 +261,7 @@ public static class Measure
         var message = Command(1);
         int completed = 0, failed = 0;
         var end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        var cpuBefore = Proc.UserAndSystemSeconds(target.Pids);
         long t0 = Stopwatch.GetTimestamp();
         var loops = Enumerable.Range(0, parallel).Select(_ => Task.Run(async () =>
         {
@@ -282,7 +284,10 @@ public static class Measure
         })).ToArray();
         await Task.WhenAll(loops);
         double elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        return new ConnResult(completed / elapsed, completed, failed);
+        var cpuAfter = Proc.UserAndSystemSeconds(target.Pids);
+        double PerConnection(double seconds) => target.Pids.Length == 0 || completed == 0 ? double.NaN : seconds * 1e6 / completed;
+        return new ConnResult(completed / elapsed, completed, failed,
+            PerConnection(cpuAfter.Total - cpuBefore.Total), PerConnection(cpuAfter.User - cpuBefore.User));
     }
 
     public sealed record IdleResult(double KibPerConnection, double RssBeforeMib, double RssAfterMib, double ProbeP50, double ProbeP99, int Opened, double OpenSeconds,
@@ -388,9 +393,12 @@ public static class Proc
         }
     }
 
-    public static double CpuSeconds(int[] pids)
+    public static double CpuSeconds(int[] pids) => UserAndSystemSeconds(pids).Total;
+
+    /// <summary>User-space and kernel CPU seconds of the processes so far (utime and stime of /proc/PID/stat).</summary>
+    public static (double User, double System, double Total) UserAndSystemSeconds(int[] pids)
     {
-        double total = 0;
+        double user = 0, system = 0;
         foreach (var pid in pids)
         {
             try
@@ -398,13 +406,14 @@ public static class Proc
                 var stat = File.ReadAllText($"/proc/{pid}/stat");
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
                 // fields[0] is state (field 3); utime is field 14, stime field 15.
-                total += (double.Parse(fields[11]) + double.Parse(fields[12])) / TicksPerSecond;
+                user += double.Parse(fields[11]) / TicksPerSecond;
+                system += double.Parse(fields[12]) / TicksPerSecond;
             }
             catch (IOException)
             {
             }
         }
-        return total;
+        return (user, system, user + system);
     }
 }
 

@@ -282,6 +282,8 @@ async Task RunMicroAsync()
     if (Want("conns"))
     {
         var rates = three.ToDictionary(t => t.Name, _ => new List<double>());
+        var cpu = three.ToDictionary(t => t.Name, _ => new List<double>());
+        var userCpu = three.ToDictionary(t => t.Name, _ => new List<double>());
         long expectedEvents = 0, seenEvents = 0;
         int failed = 0;
         for (int r = 0; r < rounds; r++)
@@ -293,6 +295,8 @@ async Task RunMicroAsync()
                 var res = await Measure.ConnectionsPerSecondAsync(t, 4, secs);
                 failed += res.Failed;
                 rates[t.Name].Add(res.PerSecond);
+                cpu[t.Name].Add(res.ProxyCpuMicrosPerConnection);
+                userCpu[t.Name].Add(res.ProxyUserMicrosPerConnection);
                 if (t == gateway)
                 {
                     await Task.Delay(1000);
@@ -305,6 +309,11 @@ async Task RunMicroAsync()
         Add("conns_per_s", "connections opened+closed per second (4 loops)", "conn/s", "higher",
             Stats.Median(rates["gateway"]), Stats.Median(rates["nginx"]), Stats.Median(rates["direct"]), null,
             new JsonObject { ["gateway_events_seen"] = seenEvents, ["gateway_events_expected_at_least"] = expectedEvents - 2L * failed, ["failed_connections_all_paths"] = failed });
+        Add("cpu_per_conn", "proxy CPU µs per connection opened+closed", "µs", "lower",
+            Stats.Median(cpu["gateway"]), Stats.Median(cpu["nginx"]), Stats.Median(cpu["direct"]), null,
+            new JsonObject { ["note"] = "the proxy process(es) user+system CPU over the window / connections; direct = the upstream's own" });
+        Add("user_cpu_per_conn", "of which user space (the rest is the kernel's)", "µs", "lower",
+            Stats.Median(userCpu["gateway"]), Stats.Median(userCpu["nginx"]), Stats.Median(userCpu["direct"]));
     }
 
     if (Want("telemetry"))
