@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.WebSockets;
 
 namespace CdpGateway.Proxy;
@@ -40,6 +41,9 @@ public static class ClientLeaveWatch
         byte[] buffer = client.TakeUnread();
         int filled = buffer.Length;
         int scanned = 0;
+        // What the watch reads goes through a pooled array: the leg keeps its own copy of it (PutBack), and a client
+        // that sends its first command before the browser answers the dial is the common case, one read per connection.
+        bool rented = false;
         try
         {
             while (true)
@@ -75,7 +79,14 @@ public static class ClientLeaveWatch
                 }
                 if (buffer.Length - filled < ReadBytes)
                 {
-                    Array.Resize(ref buffer, Math.Max(buffer.Length * 2, filled + ReadBytes));
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Max(buffer.Length * 2, filled + ReadBytes));
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    if (rented)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                    }
+                    buffer = larger;
+                    rented = true;
                 }
                 int read = await client.ReadStreamAsync(buffer.AsMemory(filled)).ConfigureAwait(false);
                 if (read == 0)
@@ -93,6 +104,10 @@ public static class ClientLeaveWatch
         finally
         {
             client.PutBack(buffer.AsSpan(0, filled));
+            if (rented)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 

@@ -25,8 +25,9 @@ internal sealed unsafe class EpollRelayDirection
     private FrameCursor _sentCursor;
     private WebSocketFrameRelay.Observed _observed;
 
-    // The bytes of the last read past what could be forwarded: an unfinished header, or what follows a stop.
-    private byte[] _carry = new byte[256];
+    // The bytes of the last read past what could be forwarded: an unfinished header, or what follows a stop. Made when
+    // first needed: most connections never split a header across reads.
+    private byte[] _carry = [];
     private int _carryLength;
 
     // What the source leg had already read (the handshake's leftovers, the dial-time watch's bytes).
@@ -205,7 +206,7 @@ internal sealed unsafe class EpollRelayDirection
     {
         if (rest.Length > _carry.Length)
         {
-            _carry = new byte[rest.Length];
+            _carry = new byte[Math.Max(rest.Length, 256)];
         }
         rest.CopyTo(_carry);
         _carryLength = rest.Length;
