@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using CdpGateway.Proxy.Transport;
 using System.Text;
 using Microsoft.AspNetCore.Http;
@@ -16,8 +15,6 @@ namespace CdpGateway.Proxy;
 /// </summary>
 public static class ClientHandshake
 {
-    private static ReadOnlySpan<byte> AcceptGuid => "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8;
-
     /// <summary>Answers 101 and returns the client's leg.</summary>
     public static async Task<WebSocketLeg> AcceptAsync(HttpContext context)
     {
@@ -45,12 +42,9 @@ public static class ClientHandshake
     public static string AcceptFor(string key)
     {
         var trimmed = key.AsSpan().Trim();
-        var size = Encoding.ASCII.GetMaxByteCount(trimmed.Length) + AcceptGuid.Length;
-        Span<byte> input = size <= 256 ? stackalloc byte[256] : new byte[size];
-        var keyLength = Encoding.ASCII.GetBytes(trimmed, input);
-        AcceptGuid.CopyTo(input[keyLength..]);
-        Span<byte> hash = stackalloc byte[SHA1.HashSizeInBytes];
-        SHA1.HashData(input[..(keyLength + AcceptGuid.Length)], hash);
-        return Convert.ToBase64String(hash);
+        var size = Encoding.ASCII.GetMaxByteCount(trimmed.Length);
+        Span<byte> ascii = size <= 256 ? stackalloc byte[256] : new byte[size];
+        var keyLength = Encoding.ASCII.GetBytes(trimmed, ascii);
+        return Encoding.ASCII.GetString(WebSocketAccept.Write(ascii[..keyLength], stackalloc byte[WebSocketAccept.Length]));
     }
 }

@@ -3,7 +3,6 @@ using System.Buffers.Text;
 using System.Net;
 using System.Net.WebSockets;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace CdpGateway.Proxy;
@@ -17,7 +16,6 @@ namespace CdpGateway.Proxy;
 internal sealed class UpstreamHandshake
 {
     private const int MaxAnswerBytes = 16 * 1024;
-    private static ReadOnlySpan<byte> AcceptGuid => "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8;
     private static ReadOnlySpan<byte> RequestEnd => "\r\nSec-WebSocket-Version: 13\r\n\r\n"u8;
 
     // The last URL dialled: the browser's URL changes only when Chromium restarts.
@@ -170,15 +168,10 @@ internal sealed class UpstreamHandshake
         }
     }
 
-    /// <summary>base64(SHA-1(key + GUID)), RFC 6455 §4.2.2.</summary>
+    /// <summary>The accept value the browser must answer with, RFC 6455 §4.2.2.</summary>
     private static ReadOnlySpan<byte> ExpectedAccept(Nonce nonce, Span<byte> destination)
     {
-        Span<byte> input = stackalloc byte[24 + 36];
-        int keyLength = nonce.WriteKey(input);
-        AcceptGuid.CopyTo(input[keyLength..]);
-        Span<byte> hash = stackalloc byte[SHA1.HashSizeInBytes];
-        SHA1.HashData(input[..(keyLength + AcceptGuid.Length)], hash);
-        Base64.EncodeToUtf8(hash, destination, out _, out int written);
-        return destination[..written];
+        Span<byte> key = stackalloc byte[24];
+        return WebSocketAccept.Write(key[..nonce.WriteKey(key)], destination);
     }
 }

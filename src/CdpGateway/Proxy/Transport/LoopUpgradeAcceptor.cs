@@ -177,11 +177,24 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessCo
     private static async Task<WebSocketLeg> AcceptAsync(LoopSocket socket, string key, byte[] leftover)
     {
         var stream = new LoopSocketStream(socket, ownsSocket: false);
-        var answer = Encoding.ASCII.GetBytes("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: "
-            + ClientHandshake.AcceptFor(key) + "\r\n\r\n");
+        var answer = SwitchingProtocols(key);
         await stream.WriteAsync(answer).ConfigureAwait(false);
         // The socket is closed by RunAsync once the handler is done with the leg, as Kestrel closes its connections.
         return new WebSocketLeg(stream, peerMasks: true, leftover, abort: socket.ShutDown);
+    }
+
+    private static ReadOnlySpan<byte> SwitchingProtocolsStart => "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: "u8;
+
+    /// <summary>The 101 for a key that <see cref="UpgradeRequestHead"/> took (printable ASCII, so one byte a character).</summary>
+    private static byte[] SwitchingProtocols(string key)
+    {
+        Span<byte> ascii = key.Length <= 64 ? stackalloc byte[64] : new byte[key.Length];
+        int keyLength = Encoding.ASCII.GetBytes(key.AsSpan().Trim(), ascii);
+        var answer = new byte[SwitchingProtocolsStart.Length + WebSocketAccept.Length + 4];
+        SwitchingProtocolsStart.CopyTo(answer);
+        WebSocketAccept.Write(ascii[..keyLength], answer.AsSpan(SwitchingProtocolsStart.Length));
+        "\r\n\r\n"u8.CopyTo(answer.AsSpan(answer.Length - 4));
+        return answer;
     }
 
     private void Ended()
