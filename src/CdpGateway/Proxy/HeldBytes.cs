@@ -28,10 +28,10 @@ internal struct HeldBytes(ReadOnlySpan<byte> bytes)
         return count;
     }
 
-    /// <summary>Takes all that is left.</summary>
+    /// <summary>Takes all that is left (the array itself when none of it was moved out yet: nothing else holds it).</summary>
     public byte[] Take()
     {
-        var rest = _bytes is { } bytes ? bytes[_offset..] : [];
+        var rest = _bytes is { } bytes ? (_offset == 0 ? bytes : bytes[_offset..]) : [];
         this = default;
         return rest;
     }
