@@ -60,7 +60,7 @@ internal sealed class UpstreamHandshake
     public async Task<byte[]> UpgradeAsync(Stream stream, CancellationToken cancellationToken)
     {
         // RFC 6455 §4.1 asks for a random nonce so that caches do not replay an answer; it is not a secret.
-        var nonce = new Nonce(Random.Shared.NextInt64(), Random.Shared.NextInt64());
+        var nonce = Nonce.Random();
         var buffer = ArrayPool<byte>.Shared.Rent(4096);
         try
         {
@@ -101,6 +101,14 @@ internal sealed class UpstreamHandshake
     [StructLayout(LayoutKind.Sequential)]
     internal readonly record struct Nonce(long First, long Second)
     {
+        /// <summary>16 bytes from <see cref="System.Random.Shared"/>, every bit of them random.</summary>
+        public static Nonce Random()
+        {
+            Nonce nonce = default;
+            System.Random.Shared.NextBytes(MemoryMarshal.AsBytes(new Span<Nonce>(ref nonce)));
+            return nonce;
+        }
+
         /// <summary>The key as it is sent: the nonce in base64, 24 ASCII characters.</summary>
         public int WriteKey(Span<byte> destination)
         {
