@@ -39,12 +39,6 @@ public static class ClientHandshake
     }
 
     /// <summary>The <c>Sec-WebSocket-Accept</c> value for a client's key.</summary>
-    public static string AcceptFor(string key)
-    {
-        var trimmed = key.AsSpan().Trim();
-        var size = Encoding.ASCII.GetMaxByteCount(trimmed.Length);
-        Span<byte> ascii = size <= 256 ? stackalloc byte[256] : new byte[size];
-        var keyLength = Encoding.ASCII.GetBytes(trimmed, ascii);
-        return Encoding.ASCII.GetString(WebSocketAccept.Write(ascii[..keyLength], stackalloc byte[WebSocketAccept.Length]));
-    }
+    public static string AcceptFor(string key) =>
+        Encoding.ASCII.GetString(WebSocketAccept.Write(key, stackalloc byte[WebSocketAccept.Length]));
 }

@@ -1,9 +1,5 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
-using System.Net.WebSockets;
-using System.Security.Cryptography;
-using System.Text;
 using CdpGateway.Browser;
 using CdpGateway.Proxy.Epoll;
 using Microsoft.Extensions.Logging;

@@ -16,6 +16,7 @@ namespace CdpGateway.Proxy;
 internal sealed class UpstreamHandshake
 {
     private const int MaxAnswerBytes = 16 * 1024;
+    private const int KeyLength = 24;
     private static ReadOnlySpan<byte> RequestEnd => "\r\nSec-WebSocket-Version: 13\r\n\r\n"u8;
 
     // The last URL dialled: the browser's URL changes only when Chromium restarts.
@@ -26,7 +27,6 @@ internal sealed class UpstreamHandshake
     private UpstreamHandshake(string url, Uri uri)
     {
         Url = url;
-        Uri = uri;
         // An address (Chromium's URLs carry one) gets a socket of its own family; a name, a dual-mode one.
         EndPoint = IPAddress.TryParse(uri.IdnHost, out var address) ? new IPEndPoint(address, uri.Port) : new DnsEndPoint(uri.IdnHost, uri.Port);
         _requestStart = Encoding.ASCII.GetBytes("GET " + uri.PathAndQuery + " HTTP/1.1\r\nHost: " + uri.Authority +
@@ -34,7 +34,6 @@ internal sealed class UpstreamHandshake
     }
 
     public string Url { get; }
-    public Uri Uri { get; }
 
     /// <summary>An <see cref="IPEndPoint"/> for an address, a <see cref="DnsEndPoint"/> for a name.</summary>
     public EndPoint EndPoint { get; }
@@ -61,7 +60,8 @@ internal sealed class UpstreamHandshake
     {
         // RFC 6455 §4.1 asks for a random nonce so that caches do not replay an answer; it is not a secret.
         var nonce = Nonce.Random();
-        var buffer = ArrayPool<byte>.Shared.Rent(4096);
+        // A target's path comes from the client and may be long: the buffer holds the whole request.
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(4096, _requestStart.Length + KeyLength + RequestEnd.Length));
         try
         {
             int requestLength = WriteRequest(buffer, nonce);
@@ -109,7 +109,7 @@ internal sealed class UpstreamHandshake
             return nonce;
         }
 
-        /// <summary>The key as it is sent: the nonce in base64, 24 ASCII characters.</summary>
+        /// <summary>The key as it is sent: the nonce in base64, <see cref="KeyLength"/> ASCII characters.</summary>
         public int WriteKey(Span<byte> destination)
         {
             var self = this;
@@ -170,7 +170,7 @@ internal sealed class UpstreamHandshake
                     $"the upstream answered with an extension the gateway did not offer: {Encoding.Latin1.GetString(value)}");
             }
         }
-        if (!sawAccept || !accept.SequenceEqual(ExpectedAccept(nonce, stackalloc byte[28])))
+        if (!sawAccept || !accept.SequenceEqual(ExpectedAccept(nonce, stackalloc byte[WebSocketAccept.Length])))
         {
             throw new WebSocketException(WebSocketError.HeaderError, "the upstream's Sec-WebSocket-Accept does not match the key sent");
         }
@@ -179,7 +179,7 @@ internal sealed class UpstreamHandshake
     /// <summary>The accept value the browser must answer with, RFC 6455 §4.2.2.</summary>
     private static ReadOnlySpan<byte> ExpectedAccept(Nonce nonce, Span<byte> destination)
     {
-        Span<byte> key = stackalloc byte[24];
+        Span<byte> key = stackalloc byte[KeyLength];
         return WebSocketAccept.Write(key[..nonce.WriteKey(key)], destination);
     }
 }

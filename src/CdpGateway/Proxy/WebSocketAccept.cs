@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Numerics;
 using System.Security.Cryptography;
+using System.Text;
 
 namespace CdpGateway.Proxy;
 
@@ -17,6 +18,15 @@ internal static class WebSocketAccept
     public const int Length = 28;
 
     private static ReadOnlySpan<byte> Guid => "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8;
+
+    /// <summary>Writes the accept value of a key as a request carried it (surrounding white space is not part of it).</summary>
+    public static Span<byte> Write(string key, Span<byte> destination)
+    {
+        var trimmed = key.AsSpan().Trim();
+        Span<byte> ascii = trimmed.Length <= 64 ? stackalloc byte[64] : new byte[trimmed.Length];
+        int length = Encoding.ASCII.GetBytes(trimmed, ascii);
+        return Write(ascii[..length], destination);
+    }
 
     /// <summary>Writes the accept value of <paramref name="key"/> (the key's ASCII bytes as sent) and returns its 28 bytes.</summary>
     public static Span<byte> Write(scoped ReadOnlySpan<byte> key, Span<byte> destination)

@@ -40,6 +40,17 @@ public sealed class UpstreamHandshakeTests
         Assert.NotEqual(KeyOf(first.Request), KeyOf(second.Request));
     }
 
+    [Fact]
+    public async Task ATargetPathLongerThanAUsualRequestGoesOutWhole()
+    {
+        var path = "/devtools/page/" + new string('P', 9000);
+        var (leg, error, request) = await DialAsync(key => "HTTP/1.1 101 OK\r\nSec-WebSocket-Accept: " + ClientHandshake.AcceptFor(key) + "\r\n\r\n", path);
+        leg?.Dispose();
+        Assert.Null(error);
+        Assert.StartsWith($"GET {path} HTTP/1.1\r\n", request);
+        Assert.EndsWith("Sec-WebSocket-Version: 13\r\n\r\n", request);
+    }
+
     [Theory]
     [InlineData("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", "status code '404' when status code '101' was expected")]
     [InlineData("HTTP/1.1 101 OK\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n", "Sec-WebSocket-Accept does not match")]
@@ -75,7 +86,8 @@ public sealed class UpstreamHandshakeTests
         request.Split("\r\n").Single(l => l.StartsWith("Sec-WebSocket-Key: ", StringComparison.Ordinal));
 
     /// <summary>Dials a one-shot server on 127.0.0.1 that reads the request and writes <paramref name="answer"/> for its key, then closes.</summary>
-    private static async Task<(WebSocketLeg? Leg, Exception? Error, string Request)> DialAsync(Func<string, string> answer)
+    private static async Task<(WebSocketLeg? Leg, Exception? Error, string Request)> DialAsync(Func<string, string> answer,
+        string pathAndQuery = "/devtools/browser/abc?x=1")
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -109,7 +121,7 @@ public sealed class UpstreamHandshakeTests
         Exception? error = null;
         try
         {
-            leg = await UpstreamDialer.ConnectAsync($"ws://127.0.0.1:{port}/devtools/browser/abc?x=1", timeout.Token);
+            leg = await UpstreamDialer.ConnectAsync($"ws://127.0.0.1:{port}{pathAndQuery}", timeout.Token);
             leg.Abort();
         }
         catch (Exception ex)

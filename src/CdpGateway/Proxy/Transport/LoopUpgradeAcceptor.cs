@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net.Sockets;
-using System.Text;
 using System.Threading.Channels;
 using CdpGateway.Hosting;
 using CdpGateway.Proxy.Epoll;
@@ -185,14 +184,12 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessCo
 
     private static ReadOnlySpan<byte> SwitchingProtocolsStart => "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: "u8;
 
-    /// <summary>The 101 for a key that <see cref="UpgradeRequestHead"/> took (printable ASCII, so one byte a character).</summary>
+    /// <summary>The 101 for a key that <see cref="UpgradeRequestHead"/> took.</summary>
     private static byte[] SwitchingProtocols(string key)
     {
-        Span<byte> ascii = key.Length <= 64 ? stackalloc byte[64] : new byte[key.Length];
-        int keyLength = Encoding.ASCII.GetBytes(key.AsSpan().Trim(), ascii);
         var answer = new byte[SwitchingProtocolsStart.Length + WebSocketAccept.Length + 4];
         SwitchingProtocolsStart.CopyTo(answer);
-        WebSocketAccept.Write(ascii[..keyLength], answer.AsSpan(SwitchingProtocolsStart.Length));
+        WebSocketAccept.Write(key, answer.AsSpan(SwitchingProtocolsStart.Length));
         "\r\n\r\n"u8.CopyTo(answer.AsSpan(answer.Length - 4));
         return answer;
     }
