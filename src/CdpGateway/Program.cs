@@ -19,7 +19,19 @@ catch (OptionException ex)
     return 2;
 }
 
-await using var gateway = GatewayApp.Create(options);
+GatewayApp created;
+try
+{
+    created = GatewayApp.Create(options);
+}
+catch (OptionException ex)
+{
+    Console.Error.WriteLine("cdp-gateway: " + ex.Message);
+    Console.Error.WriteLine();
+    Console.Error.Write(CommandLine.Usage());
+    return 2;
+}
+await using var gateway = created;
 try
 {
     await gateway.StartAsync();

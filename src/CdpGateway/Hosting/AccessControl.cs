@@ -18,16 +18,6 @@ public sealed class AccessControl(GatewayOptions options)
     private readonly HashSet<string> _origins = ParseOrigins(options.AllowedOrigins);
     private readonly bool _anyOrigin = (options.AllowedOrigins ?? "").Split(',').Any(o => o.Trim() == "*");
 
-    /// <summary>Refuses a non-loopback bind without a token unless the operator said so explicitly.</summary>
-    public static void CheckBind(GatewayOptions options, IPAddress bind)
-    {
-        if (!IPAddress.IsLoopback(bind) && string.IsNullOrEmpty(options.Token) && !options.AllowUnauthenticated)
-        {
-            throw new OptionException(
-                $"--bind {options.Bind} exposes Chromium to the network without a token: pass --token TOKEN, or --allow-unauthenticated if that is really meant");
-        }
-    }
-
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
         if (_token is not null && !Authenticated(context.Request))

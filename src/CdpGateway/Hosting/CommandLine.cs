@@ -9,7 +9,11 @@ namespace CdpGateway.Hosting;
 /// </summary>
 public static class CommandLine
 {
-    private sealed record OptionSpec(string Name, string? Value, string Help, Action<GatewayOptions, string> Apply);
+    /// <param name="Repeatable">Given more than once, every value counts (in the environment: comma-separated).</param>
+    private sealed record OptionSpec(string Name, string? Value, string Help, Action<GatewayOptions, string> Apply, bool Repeatable = false);
+
+    /// <summary>Shortest token accepted on a non-loopback bind: a guessable token there is no token.</summary>
+    public const int MinNetworkTokenLength = 16;
 
     private static readonly OptionSpec[] Specs =
     [
@@ -26,8 +30,13 @@ public static class CommandLine
         new("restart-confirm-wait", "DURATION", "how long an upstream loss waits for a new DevTools URL (default 10s)", (o, v) => o.RestartConfirmWait = Duration("restart-confirm-wait", v)),
         new("max-message-bytes", "N", "largest WebSocket message relayed either way (default 104857600)", (o, v) => o.MaxMessageBytes = Positive("max-message-bytes", v)),
         new("max-connections", "N", "concurrent client connections before HTTP 429 (default 10000)", (o, v) => o.MaxConnections = (int)Positive("max-connections", v)),
-        new("token", "TOKEN", "require Authorization: Bearer TOKEN or ?token=TOKEN", (o, v) => o.Token = v),
-        new("allowed-origins", "LIST", "comma-separated Origins allowed to open WebSockets (* for any; default none)", (o, v) => o.AllowedOrigins = v),
+        new("events-file-mode", "MODE", "octal Unix mode of a new events file (default 0600)", (o, v) => o.EventsFileMode = FileMode("events-file-mode", v)),
+        new("token", "TOKEN", "require Authorization: Bearer TOKEN or ?token=TOKEN on both ports", (o, v) => o.Token = v),
+        new("api-token", "TOKEN", "a separate token for the control endpoints (restart, flags, telemetry config)", (o, v) => o.ApiToken = v),
+        new("allowed-hosts", "LIST", "comma-separated Host names accepted besides IP literals and localhost (* for any)", (o, v) => o.AllowedHosts = v),
+        new("allowed-origins", "LIST", "comma-separated Origins allowed to call either port from a web page (* for any; default none)", (o, v) => o.AllowedOrigins = v),
+        new("allow-runtime-flag", "NAME", "let the API set this Chromium flag although the flag policy refuses it (repeatable)",
+            (o, v) => o.AllowRuntimeFlags.Add(RuntimeFlagName("allow-runtime-flag", v)), Repeatable: true),
         new("allow-unauthenticated", null, "allow a non-loopback --bind without --token", (o, v) => o.AllowUnauthenticated = Bool("allow-unauthenticated", v)),
         new("trust-forwarded-headers", null, "build discovery URLs from X-Forwarded-Host and -Proto", (o, v) => o.TrustForwardedHeaders = Bool("trust-forwarded-headers", v)),
         new("log-cdp-messages", null, "log method, id, sessionId and length of every CDP message", (o, v) => o.LogCdpMessages = Bool("log-cdp-messages", v)),
@@ -61,12 +70,17 @@ public static class CommandLine
         foreach (var spec in Specs)
         {
             var env = environment("CDPGW_" + spec.Name.ToUpperInvariant().Replace('-', '_'));
-            if (!string.IsNullOrEmpty(env))
+            if (string.IsNullOrEmpty(env))
             {
-                spec.Apply(options, env);
+                continue;
+            }
+            foreach (var value in spec.Repeatable ? env.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [env])
+            {
+                spec.Apply(options, value);
             }
         }
 
+        var fromArguments = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -99,9 +113,91 @@ public static class CommandLine
                     throw new OptionException($"option '--{name}' needs a value ({spec.Value})");
                 }
             }
+            if (spec.Repeatable && fromArguments.Add(spec.Name))
+            {
+                // Arguments win over the environment for a repeatable option too: the first one replaces its list.
+                options.AllowRuntimeFlags.Clear();
+            }
             spec.Apply(options, value);
         }
+        Validate(options);
         return options;
+    }
+
+    /// <summary>Checks what no single value shows: the combinations, and the values the gateway reads later.</summary>
+    public static void Validate(GatewayOptions options)
+    {
+        var bind = ParseBind(options.Bind);
+        ParseLogLevel(options.LogLevel);
+        if (options.CdpPort != 0 && options.CdpPort == options.ApiPort)
+        {
+            throw new OptionException($"--cdp-port and --api-port are both {options.CdpPort}: the two ports must differ");
+        }
+        if (System.Net.IPAddress.IsLoopback(bind))
+        {
+            return;
+        }
+        if (string.IsNullOrEmpty(options.Token) && !options.AllowUnauthenticated)
+        {
+            throw new OptionException(
+                $"--bind {options.Bind} exposes Chromium to the network without a token: pass --token TOKEN, or --allow-unauthenticated if that is really meant");
+        }
+        foreach (var (name, token) in new[] { ("token", options.Token), ("api-token", options.ApiToken) })
+        {
+            if (!string.IsNullOrEmpty(token) && token.Length < MinNetworkTokenLength)
+            {
+                throw new OptionException(
+                    $"--{name} is {token.Length} characters; on a non-loopback --bind a token needs at least {MinNetworkTokenLength} (for example: openssl rand -hex 24)");
+            }
+        }
+    }
+
+    /// <summary>The address both ports listen on: an IP literal or <c>localhost</c>.</summary>
+    public static System.Net.IPAddress ParseBind(string bind) =>
+        bind == "localhost" ? System.Net.IPAddress.Loopback
+        : System.Net.IPAddress.TryParse(bind, out var address) ? address
+        : throw new OptionException($"--bind: '{bind}' is not an IP address (like 127.0.0.1, 0.0.0.0 or ::1) or localhost");
+
+    public static Microsoft.Extensions.Logging.LogLevel ParseLogLevel(string level) => level.ToLowerInvariant() switch
+    {
+        "debug" => Microsoft.Extensions.Logging.LogLevel.Debug,
+        "trace" => Microsoft.Extensions.Logging.LogLevel.Trace,
+        "info" or "information" => Microsoft.Extensions.Logging.LogLevel.Information,
+        "warn" or "warning" => Microsoft.Extensions.Logging.LogLevel.Warning,
+        "error" => Microsoft.Extensions.Logging.LogLevel.Error,
+        _ => throw new OptionException($"--log-level: '{level}' is not one of debug, info, warning, error"),
+    };
+
+    /// <summary>An octal mode such as 0600 or 640, owner-readable and with no execute, setuid or sticky bits.</summary>
+    private static UnixFileMode FileMode(string name, string value)
+    {
+        int mode = 0;
+        bool octal = value.Length is > 0 and <= 4 && value.All(c => c is >= '0' and <= '7');
+        if (octal)
+        {
+            foreach (var c in value)
+            {
+                mode = mode * 8 + (c - '0');
+            }
+        }
+        const int anyExecute = 0b001_001_001;
+        const int ownerRead = 0b100_000_000;
+        return octal && mode <= 0b111_111_111 && (mode & anyExecute) == 0 && (mode & ownerRead) != 0
+            ? (UnixFileMode)mode
+            : throw new OptionException($"--{name}: '{value}' is not an octal file mode the owner can read, without execute bits (like 0600 or 0640)");
+    }
+
+    /// <summary>A Chromium switch name as the flag policy sees it: <c>--name</c>, lower case, no value.</summary>
+    private static string RuntimeFlagName(string name, string value)
+    {
+        var flag = value.Trim();
+        if (!flag.StartsWith("--", StringComparison.Ordinal))
+        {
+            flag = "--" + flag;
+        }
+        return flag.Length > 2 && flag.Length <= 256 && !flag.Contains('=') && flag.Skip(2).All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
+            ? flag.ToLowerInvariant()
+            : throw new OptionException($"--{name}: '{value}' is not a Chromium switch name (like --disable-web-security, without a value)");
     }
 
     private static int Port(string name, string value) =>

@@ -42,7 +42,7 @@ public sealed class GatewayApp : IAsyncDisposable
                 o.SingleLine = true;
                 o.TimestampFormat = "HH:mm:ss.fff ";
             });
-            builder.Logging.SetMinimumLevel(ParseLevel(options.LogLevel));
+            builder.Logging.SetMinimumLevel(CommandLine.ParseLogLevel(options.LogLevel));
             builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         }
         else
@@ -50,8 +50,8 @@ public sealed class GatewayApp : IAsyncDisposable
             logging(builder.Logging);
         }
 
-        var bind = ParseBind(options.Bind);
-        AccessControl.CheckBind(options, bind);
+        CommandLine.Validate(options);
+        var bind = CommandLine.ParseBind(options.Bind);
         // Relay traffic continues on the thread that completed the socket operation instead of being
         // handed to the thread pool once more (input and output pipes alike): fewer context switches
         // per relayed message. Safe because nothing after a socket await blocks (see RuntimeTuning).
@@ -192,21 +192,6 @@ public sealed class GatewayApp : IAsyncDisposable
         await StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
     }
-
-    private static IPAddress ParseBind(string bind) =>
-        bind == "localhost" ? IPAddress.Loopback
-        : IPAddress.TryParse(bind, out var address) ? address
-        : throw new OptionException($"--bind: '{bind}' is not an IP address");
-
-    private static LogLevel ParseLevel(string level) => level.ToLowerInvariant() switch
-    {
-        "debug" => LogLevel.Debug,
-        "trace" => LogLevel.Trace,
-        "info" or "information" => LogLevel.Information,
-        "warn" or "warning" => LogLevel.Warning,
-        "error" => LogLevel.Error,
-        _ => throw new OptionException($"--log-level: '{level}' is not one of debug, info, warning, error"),
-    };
 
     /// <summary>A listener and, once bound, its real port (the option may say 0).</summary>
     private sealed class PortBinding

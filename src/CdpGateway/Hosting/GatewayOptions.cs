@@ -17,18 +17,32 @@ public sealed class GatewayOptions
     public long MaxMessageBytes { get; set; } = 100L * 1024 * 1024;
     public int MaxConnections { get; set; } = 10_000;
     public string? Token { get; set; }
+
+    /// <summary>A second token for the control endpoints; when unset, <see cref="Token"/> covers them.</summary>
+    public string? ApiToken { get; set; }
+
     public string? AllowedOrigins { get; set; }
+
+    /// <summary>Host names (beyond IP literals and localhost) a request's Host may name; <c>*</c> for any.</summary>
+    public string? AllowedHosts { get; set; }
+
+    /// <summary>Runtime-flag names the operator lets the API set although the flag policy refuses them.</summary>
+    public List<string> AllowRuntimeFlags { get; } = [];
+
+    /// <summary>Unix mode of a newly created events file (0600 unless the operator ships it elsewhere).</summary>
+    public UnixFileMode EventsFileMode { get; set; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
     public bool LogCdpMessages { get; set; }
     public bool AllowUnauthenticated { get; set; }
     public bool TrustForwardedHeaders { get; set; }
     public string LogLevel { get; set; } = "info";
 
-    /// <summary>How long the dial keeps trying for a browser before it gives up (SPEC §4).</summary>
+    /// <summary>How long the dial keeps trying for a browser before it gives up.</summary>
     public TimeSpan DialRetryWindow { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// How long shutdown waits for clients to finish their close handshake. With the wait for pending
-    /// disconnects and Chromium's stop grace it keeps a shutdown inside SPEC's 10 s.
+    /// disconnects and Chromium's stop grace it keeps a whole shutdown inside 10 s.
     /// </summary>
     public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(4);
 

@@ -21,6 +21,22 @@ public sealed class CommandLineProcessTests
         Assert.Contains("--cdp-port", text, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--bind", "--bind", "0.0.0.0")]
+    [InlineData("--bind", "--bind", "nonsense")]
+    [InlineData("--log-level", "--log-level", "verbose")]
+    [InlineData("--token", "--bind", "0.0.0.0", "--token", "short")]
+    public async Task A_bad_value_exits_2_with_usage_and_one_line_naming_it(string named, params string[] args)
+    {
+        var (code, stdout, stderr) = await RunToExitAsync(ExitPatience, args);
+
+        Assert.Equal(2, code);
+        var problem = Assert.Single(stderr.Split('\n'), l => l.StartsWith("cdp-gateway: ", StringComparison.Ordinal));
+        Assert.Contains(named, problem, StringComparison.Ordinal);
+        Assert.Contains("Usage", stdout + stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stdout + stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_missing_chromium_executable_exits_non_zero_naming_the_path()
     {

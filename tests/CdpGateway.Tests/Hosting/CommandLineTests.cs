@@ -27,10 +27,65 @@ public sealed class CommandLineTests
     [InlineData(new[] { "--restart-confirm-wait", "soon" }, "--restart-confirm-wait")]
     [InlineData(new[] { "--max-message-bytes", "-5" }, "--max-message-bytes")]
     [InlineData(new[] { "stray" }, "stray")]
+    [InlineData(new[] { "--bind", "nonsense" }, "--bind")]
+    [InlineData(new[] { "--bind", "0.0.0.0" }, "--token")]
+    [InlineData(new[] { "--bind", "0.0.0.0", "--token", "short" }, "--token")]
+    [InlineData(new[] { "--bind", "0.0.0.0", "--token", "0123456789abcdef", "--api-token", "short" }, "--api-token")]
+    [InlineData(new[] { "--log-level", "verbose" }, "--log-level")]
+    [InlineData(new[] { "--events-file-mode", "0755" }, "--events-file-mode")]
+    [InlineData(new[] { "--events-file-mode", "rw" }, "--events-file-mode")]
+    [InlineData(new[] { "--allow-runtime-flag", "--gpu-launcher=/bin/sh" }, "--allow-runtime-flag")]
+    [InlineData(new[] { "--cdp-port", "9300", "--api-port", "9300" }, "--api-port")]
     public void BadInputIsAnErrorNamingTheOption(string[] args, string named)
     {
         var error = Assert.Throws<OptionException>(() => CommandLine.Parse(args, _ => null));
         Assert.Contains(named, error.Message);
+    }
+
+    [Fact]
+    public void BadEnvironmentValuesAreErrorsNamingTheOption()
+    {
+        var env = new Dictionary<string, string> { ["CDPGW_LOG_LEVEL"] = "verbose" };
+
+        var error = Assert.Throws<OptionException>(() => CommandLine.Parse([], k => env.GetValueOrDefault(k)));
+
+        Assert.Contains("--log-level", error.Message);
+    }
+
+    [Fact]
+    public void NetworkBindTakesALongEnoughToken()
+    {
+        var options = CommandLine.Parse(["--bind", "0.0.0.0", "--token", "0123456789abcdef"], _ => null);
+
+        Assert.Equal("0123456789abcdef", options.Token);
+    }
+
+    [Fact]
+    public void ShortTokensAreFineOnLoopback()
+    {
+        var options = CommandLine.Parse(["--token", "t"], _ => null);
+
+        Assert.Equal("t", options.Token);
+    }
+
+    [Fact]
+    public void RuntimeFlagAllowancesRepeatAndArgumentsReplaceTheEnvironment()
+    {
+        var env = new Dictionary<string, string> { ["CDPGW_ALLOW_RUNTIME_FLAG"] = "--load-extension, --disable-web-security" };
+
+        var fromEnvironment = CommandLine.Parse([], k => env.GetValueOrDefault(k));
+        var fromArguments = CommandLine.Parse(["--allow-runtime-flag", "--No-Sandbox", "--allow-runtime-flag=log-file"], k => env.GetValueOrDefault(k));
+
+        Assert.Equal(["--load-extension", "--disable-web-security"], fromEnvironment.AllowRuntimeFlags);
+        Assert.Equal(["--no-sandbox", "--log-file"], fromArguments.AllowRuntimeFlags);
+    }
+
+    [Fact]
+    public void EventsFileModeIsOctal()
+    {
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, CommandLine.Parse([], _ => null).EventsFileMode);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead,
+            CommandLine.Parse(["--events-file-mode", "0640"], _ => null).EventsFileMode);
     }
 
     [Fact]
@@ -39,7 +94,7 @@ public sealed class CommandLineTests
         var usage = CommandLine.Usage();
         foreach (var option in new[] { "--bind", "--cdp-port", "--api-port", "--chromium", "--chromium-flags", "--headful", "--chromium-log",
                      "--restart-command", "--data-dir", "--events-file", "--restart-confirm-wait", "--max-message-bytes", "--max-connections",
-                     "--token", "--allowed-origins", "--log-cdp-messages" })
+                     "--token", "--allowed-origins", "--log-cdp-messages", "--api-token", "--allowed-hosts", "--allow-runtime-flag", "--events-file-mode" })
         {
             Assert.Contains(option, usage);
         }
