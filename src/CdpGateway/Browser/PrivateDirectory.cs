@@ -50,27 +50,44 @@ public static class PrivateDirectory
     /// </summary>
     public static int TightenContents(string path)
     {
-        var options = new EnumerationOptions
-        {
-            RecurseSubdirectories = true,
-            IgnoreInaccessible = true,
-            AttributesToSkip = FileAttributes.None,
-        };
         var changed = 0;
-        foreach (var entry in new DirectoryInfo(path).EnumerateFileSystemInfos("*", options))
+        var pending = new Stack<DirectoryInfo>();
+        pending.Push(new DirectoryInfo(path));
+        // By hand rather than a recursive enumeration, which descends into links to directories.
+        while (pending.TryPop(out var directory))
         {
+            List<FileSystemInfo> entries;
             try
             {
-                if (entry.LinkTarget is not null || (entry.UnixFileMode & GroupOrOther) == 0)
+                entries = directory.EnumerateFileSystemInfos().ToList();
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // A running browser's temporary directory, gone since it was listed.
+                continue;
+            }
+            foreach (var entry in entries)
+            {
+                if (entry.LinkTarget is not null)
                 {
                     continue;
                 }
-                entry.UnixFileMode &= ~GroupOrOther;
-                changed++;
-            }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-            {
-                // A running browser's temporary file, gone since it was listed.
+                if (entry is DirectoryInfo subdirectory)
+                {
+                    pending.Push(subdirectory);
+                }
+                try
+                {
+                    if ((entry.UnixFileMode & GroupOrOther) != 0)
+                    {
+                        entry.UnixFileMode &= ~GroupOrOther;
+                        changed++;
+                    }
+                }
+                catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+                {
+                    // Gone since it was listed.
+                }
             }
         }
         return changed;
