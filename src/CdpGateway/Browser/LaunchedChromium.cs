@@ -14,6 +14,7 @@ namespace CdpGateway.Browser;
 internal sealed class LaunchedChromium
 {
     private static readonly string? Setsid = FindOnPath("setsid");
+    private static readonly string? Setpriv = FindOnPath("setpriv");
     private static readonly string? Shell = OperatingSystem.IsLinux() && File.Exists("/bin/sh") ? "/bin/sh" : null;
 
     /// <summary>
@@ -23,7 +24,6 @@ internal sealed class LaunchedChromium
     /// changed for this: it is per process, and the gateway may share its process with others (tests).
     /// </summary>
     private const string PrivateUmaskScript = "umask 077 && exec \"$0\" \"$@\"";
-    private static readonly string? Setpriv = FindOnPath("setpriv");
 
     /// <summary>How long the output readers may outlive the group (a crashpad handler outside it may hold the pipes).</summary>
     private static readonly TimeSpan OutputDrainLimit = TimeSpan.FromSeconds(1);

@@ -33,6 +33,26 @@ public sealed class FilePermissionEndToEndTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ChromiumRunsWithAPrivateUmaskAndStillIsThePidTheGatewayStartedLeadingItsGroup()
+    {
+        await using var gateway = Start(output);
+        await gateway.WaitHealthyAsync();
+
+        var status = await gateway.GetJsonAsync(gateway.ApiHttp("/chromium"));
+        var pid = gateway.ChromiumBrowserPid();
+        Assert.Equal(pid, status.GetProperty("pid").GetInt32());
+        var chain = status.GetProperty("command_line").EnumerateArray().Select(a => a.GetString()).ToList();
+        Assert.Equal("/bin/sh", chain[0]);
+        Assert.Contains("umask 077", chain[2], StringComparison.Ordinal);
+        var procStatus = File.ReadAllLines($"/proc/{pid}/status");
+        Assert.Contains("Umask:\t0077", procStatus);
+        // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces, so read after the last ')'.
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        Assert.Equal(pid, int.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public async Task NothingUnderTheDataDirNorTheEventsFileIsOpenToGroupOrOthers()
     {
         await using var gateway = Start(output);
