@@ -39,6 +39,9 @@ public static class ChromiumCommandLine
     /// <summary>The profile directory under the data dir.</summary>
     public static string ProfileDir(GatewayOptions options) => Path.Combine(Path.GetFullPath(options.DataDir), "profile");
 
+    /// <summary>Chromium's config dir under the data dir (its <c>XDG_CONFIG_HOME</c>).</summary>
+    public static string ConfigDir(GatewayOptions options) => Path.Combine(Path.GetFullPath(options.DataDir), "chromium-config");
+
     /// <summary>
     /// Environment for the launched browser. Chromium keeps its crash reports (and runs its crashpad handlers on them)
     /// under <c>$XDG_CONFIG_HOME/chromium</c>, not the profile: pointing that into the data dir keeps everything the
@@ -47,7 +50,7 @@ public static class ChromiumCommandLine
     /// </summary>
     public static IReadOnlyDictionary<string, string> Environment(GatewayOptions options) => new Dictionary<string, string>
     {
-        ["XDG_CONFIG_HOME"] = Path.Combine(Path.GetFullPath(options.DataDir), "chromium-config"),
+        ["XDG_CONFIG_HOME"] = ConfigDir(options),
     };
 
     /// <summary>The command line after the executable, ending with the start page.</summary>

@@ -479,8 +479,8 @@ public sealed class ChromiumSupervisor : IChromiumControl
 
     private LaunchedChromium Launch()
     {
+        DataDirectory.Prepare(_options, _logger);
         var profile = ChromiumCommandLine.ProfileDir(_options);
-        Directory.CreateDirectory(profile);
         ProfileLocks.Clear(profile, _logger);
         var arguments = Arguments();
         long generation;

@@ -6,14 +6,24 @@ namespace CdpGateway.Browser;
 /// <summary>
 /// One launched Chromium (one generation): the browser process in its own process group, a watchdog that
 /// kills the group if the gateway dies, and the readers of its output. The launch chain is
-/// <c>setpriv --pdeathsig KILL -- setsid CHROMIUM ARGS</c>: both exec in place (setsid forks only when
-/// the caller leads a group, and a child of the gateway does not), so the pid is Chromium's, it leads a
-/// new group, and it gets SIGKILL if the thread that launched it ends.
+/// <c>/bin/sh -c 'umask 077 &amp;&amp; exec "$0" "$@"' setpriv --pdeathsig KILL -- setsid CHROMIUM ARGS</c>: each
+/// execs the next in place (setsid forks only when the caller leads a group, and a child of the gateway does not),
+/// so the pid is Chromium's, it leads a new group, it gets SIGKILL if the thread that launched it ends, and
+/// everything it and its children create under the data dir is the owner's alone.
 /// </summary>
 internal sealed class LaunchedChromium
 {
     private static readonly string? Setsid = FindOnPath("setsid");
     private static readonly string? Setpriv = FindOnPath("setpriv");
+    private static readonly string? Shell = OperatingSystem.IsLinux() && File.Exists("/bin/sh") ? "/bin/sh" : null;
+
+    /// <summary>
+    /// Sets the umask that Chromium inherits, then becomes the rest of the chain. A umask rather than fixing
+    /// modes afterwards: Chromium writes <c>DevToolsActivePort</c> (the way to its unauthenticated DevTools)
+    /// and the profile as it runs, and each would be readable until fixed. The gateway's own umask is not
+    /// changed for this: it is per process, and the gateway may share its process with others (tests).
+    /// </summary>
+    private const string PrivateUmaskScript = "umask 077 && exec \"$0\" \"$@\"";
 
     /// <summary>How long the output readers may outlive the group (a crashpad handler outside it may hold the pipes).</summary>
     private static readonly TimeSpan OutputDrainLimit = TimeSpan.FromSeconds(1);
@@ -101,6 +111,10 @@ internal sealed class LaunchedChromium
     public static IReadOnlyList<string> LaunchChain(string executable, IReadOnlyList<string> arguments)
     {
         var chain = new List<string>();
+        if (Shell is not null)
+        {
+            chain.AddRange([Shell, "-c", PrivateUmaskScript]);
+        }
         if (Setpriv is not null)
         {
             chain.AddRange([Setpriv, "--pdeathsig", "KILL", "--"]);
@@ -150,6 +164,10 @@ internal sealed class LaunchedChromium
         var process = launcher.Start(info);
         process.StandardInput.Close();
         var running = new LaunchedChromium(process, generation, startedAt, time, logger);
+        if (Shell is null)
+        {
+            logger.LogWarning("/bin/sh is missing: Chromium runs with the gateway's umask, and only the private data directories keep its files from other users");
+        }
         if (running.OwnGroup)
         {
             running._watchdog = ProcessGroupWatchdog.Start(running.Pid, i => Process.Start(i)!);

@@ -135,7 +135,7 @@ public sealed class GatewayApp : IAsyncDisposable
     {
         if (_options.EventsFile is { Length: > 0 } path)
         {
-            _eventsFile = new EventsFileSink(path, Events, Services.GetRequiredService<ILogger<EventsFileSink>>());
+            _eventsFile = new EventsFileSink(path, Events, Services.GetRequiredService<ILogger<EventsFileSink>>(), _options.EventsFileMode);
         }
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
         var chromium = Chromium;

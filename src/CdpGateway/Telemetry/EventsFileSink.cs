@@ -36,12 +36,19 @@ public sealed partial class EventsFileSink : IEventSink, IAsyncDisposable
     // True from a failed write until the next successful one, so a full disk is logged once, not once per batch.
     private bool _failing;
 
+    /// <summary>The mode of a new events file unless <c>--events-file-mode</c> says otherwise: the owner's alone.</summary>
+    public const UnixFileMode DefaultMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
     /// <summary>
     /// Opens (creating it and its directory if missing) <paramref name="path"/> for appending, starts the background
     /// writer and attaches to <paramref name="stream"/>. Throws if the file cannot be opened, so a bad
     /// <c>--events-file</c> fails at startup rather than silently losing events.
     /// </summary>
-    public EventsFileSink(string path, EventStream stream, ILogger<EventsFileSink> logger)
+    /// <param name="mode">
+    /// A new file gets exactly this mode. An existing one that allows more loses the extra bits (logged); one that
+    /// allows less keeps its mode, since widening a file the operator narrowed is not this option's job.
+    /// </param>
+    public EventsFileSink(string path, EventStream stream, ILogger<EventsFileSink> logger, UnixFileMode mode = DefaultMode)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(stream);
@@ -56,9 +63,27 @@ public sealed partial class EventsFileSink : IEventSink, IAsyncDisposable
             Directory.CreateDirectory(directory);
         }
 
-        // bufferSize 0 turns off FileStream's own buffer: when that buffer fills it may write out part of a line,
-        // and whole-line writes are the point of this class (it batches whole lines itself).
-        _file = new FileStream(FilePath, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        bool existed = File.Exists(FilePath);
+        _file = new FileStream(FilePath, new FileStreamOptions
+        {
+            Mode = FileMode.Append,
+            Access = FileAccess.Write,
+            Share = FileShare.Read,
+            // Off: when FileStream's own buffer fills it may write out part of a line, and whole-line writes are the
+            // point of this class (it batches whole lines itself).
+            BufferSize = 0,
+            // Given at creation, so a new file is never readable beyond the mode, not even for a moment.
+            UnixCreateMode = mode,
+        });
+        try
+        {
+            SetMode(existed, mode);
+        }
+        catch
+        {
+            _file.Dispose();
+            throw;
+        }
 
         _queue = Channel.CreateBounded<EventEnvelope>(new BoundedChannelOptions(QueueCapacity)
         {
@@ -73,6 +98,44 @@ public sealed partial class EventsFileSink : IEventSink, IAsyncDisposable
         _writer = Task.Run(WriteLoopAsync);
         stream.AddSink(this);
     }
+
+    /// <summary>
+    /// The file's events carry Chromium's DevTools URL, and with it the port of a DevTools that asks for no token,
+    /// so an existing file readable by more than the option allows is brought down to it.
+    /// </summary>
+    private void SetMode(bool existed, UnixFileMode mode)
+    {
+        var handle = _file.SafeFileHandle;
+        UnixFileMode current = File.GetUnixFileMode(handle);
+        if (!existed)
+        {
+            // The umask may have taken bits the operator asked for explicitly; the option names the mode, as
+            // mkdir -m does.
+            if (current != mode)
+            {
+                File.SetUnixFileMode(handle, mode);
+            }
+            return;
+        }
+        if ((current & ~mode) == 0)
+        {
+            return;
+        }
+        UnixFileMode tightened = current & mode;
+        try
+        {
+            File.SetUnixFileMode(handle, tightened);
+            LogModeTightened(_logger, FilePath, Octal(current), Octal(tightened));
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            // Someone else's file the gateway may append to: its owner decides who reads it.
+            LogModeNotTightened(_logger, FilePath, Octal(current), Octal(tightened), e.Message);
+        }
+    }
+
+    private static string Octal(UnixFileMode mode) =>
+        Convert.ToString((int)mode, 8).PadLeft(4, '0');
 
     /// <summary>The absolute path of the events file.</summary>
     public string FilePath { get; }
@@ -201,6 +264,12 @@ public sealed partial class EventsFileSink : IEventSink, IAsyncDisposable
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The events file {Path} had mode {Old}, more open than --events-file-mode allows; it now has mode {New}")]
+    private static partial void LogModeTightened(ILogger logger, string path, string old, string @new);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The events file {Path} has mode {Old}, more open than --events-file-mode allows, and could not be changed to {New}: {Reason}")]
+    private static partial void LogModeNotTightened(ILogger logger, string path, string old, string @new, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Cannot write telemetry events to {Path}; events are dropped until writing succeeds again")]
     private static partial void LogWriteFailed(ILogger logger, string path, Exception exception);
