@@ -13,7 +13,7 @@ public sealed class DiscoveryTests
     [InlineData("/json/version/")]
     public async Task VersionPointsAtTheGatewayByTheClientsHost(string path)
     {
-        await using var gw = await TestGateway.StartAsync();
+        await using var gw = await TestGateway.StartAsync(o => o.AllowedHosts = "gateway.example");
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, gw.CdpHttp(path));
         request.Headers.Host = "gateway.example:9999";
