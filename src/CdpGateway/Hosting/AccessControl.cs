@@ -16,7 +16,7 @@ public sealed class AccessControl(AccessPolicy policy)
         var decision = policy.Decide(Of(context.Request, port));
         var response = context.Response;
         // CORS means nothing to a WebSocket upgrade, and its 101 stays the same whichever path answers it.
-        if (decision.Outcome != AccessOutcome.Allow || !context.WebSockets.IsWebSocketRequest)
+        if (decision.Outcome != AccessOutcome.Allow || decision.CorsOrigin is not null && !context.WebSockets.IsWebSocketRequest)
         {
             foreach (var (name, value) in decision.Headers())
             {

@@ -180,7 +180,7 @@ public sealed class AccessPolicy
     }
 
     /// <summary>True when the query's token is the CDP port's token (rewritten discovery URLs then carry it on).</summary>
-    public bool QueryCarriesToken(string? query) => _tokenHash is not null && Matches(QueryToken(query), _tokenHash);
+    public bool QueryCarriesToken(string? query) => _tokenHash is not null && Matches(QueryToken(query).AsSpan(), _tokenHash);
 
     private string? RefuseHost(in AccessRequest request)
     {
@@ -294,7 +294,7 @@ public sealed class AccessPolicy
             return null;
         }
         // The query is parsed only when the header did not already decide.
-        var query = QueryToken(request.Query);
+        var query = QueryToken(request.Query).AsSpan();
         if (Matches(query, needed) || Matches(query, alsoTaken))
         {
             return null;
@@ -320,18 +320,20 @@ public sealed class AccessPolicy
         return parsed is not null && parsed.TryGetValue("token", out var values) && values.Count == 1 ? values[0] : null;
     }
 
-    private static string? Bearer(string? authorization)
+    /// <summary>The token of an <c>Authorization: Bearer</c> header, as a slice of it; empty when there is none.</summary>
+    private static ReadOnlySpan<char> Bearer(string? authorization)
     {
         const string scheme = "Bearer ";
         return authorization is { Length: > 7 } && authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)
-            ? authorization[scheme.Length..].Trim()
-            : null;
+            ? authorization.AsSpan(scheme.Length).Trim()
+            : default;
     }
 
     /// <summary>Compares digests, so neither the length nor any prefix of the token shows in the time taken.</summary>
-    private static bool Matches(string? candidate, byte[]? expectedHash)
+    private static bool Matches(ReadOnlySpan<char> candidate, byte[]? expectedHash)
     {
-        if (candidate is null || expectedHash is null)
+        // No token is never a match, whatever was configured.
+        if (candidate.IsEmpty || expectedHash is null)
         {
             return false;
         }
