@@ -319,4 +319,24 @@ public sealed class AccessPolicyTests
         Assert.Equal(401, policy.Decide(everythingWrong with { Host = "127.0.0.1", Origin = null }).Status);
         Assert.Equal(415, policy.Decide(everythingWrong with { Host = "127.0.0.1", Origin = null, Authorization = "Bearer s3cret" }).Status);
     }
+
+    [Fact]
+    public void APlainUpgradesDecisionAllocatesNothing()
+    {
+        var open = new AccessPolicy(new GatewayOptions { AllowedHosts = "gw.test" });
+        var guarded = new AccessPolicy(new GatewayOptions { Token = Token, AllowedHosts = "gw.test" });
+        var plain = Request(host: "gw.test:9222");
+        var bearer = plain with { Authorization = "Bearer s3cret" };
+        Assert.True(open.Decide(plain).IsAllowed);
+        Assert.True(guarded.Decide(bearer).IsAllowed);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+        {
+            open.Decide(plain);
+            guarded.Decide(bearer);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

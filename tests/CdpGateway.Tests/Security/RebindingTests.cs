@@ -72,6 +72,24 @@ public sealed class RebindingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ARequestWithoutAHostIsRefused()
+    {
+        await using var gateway = await StartAsync(output);
+
+        foreach (var port in new[] { gateway.CdpPort, gateway.ApiPort })
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            await socket.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));
+            await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes($"GET {(port == gateway.CdpPort ? "/json/list" : "/health")} HTTP/1.0\r\n\r\n"));
+            using var stream = new System.Net.Sockets.NetworkStream(socket);
+            var answer = await new StreamReader(stream).ReadToEndAsync();
+
+            Assert.StartsWith("HTTP/1.1 403", answer);
+            Assert.Contains("without a Host header is refused", answer);
+        }
+    }
+
+    [Fact]
     public async Task RebindingHostIsRefusedOnEveryApiMethodAndPath()
     {
         await using var gateway = await StartAsync(output);
