@@ -15,7 +15,7 @@ public sealed class AccessControl(AccessPolicy policy)
     {
         var decision = policy.Decide(Of(context.Request, port));
         var response = context.Response;
-        // CORS means nothing to a WebSocket upgrade, and its 101 stays the same whichever path answers it.
+        // CORS means nothing to a WebSocket upgrade, and its Switching Protocols answer stays the same whichever path gives it.
         if (decision.Outcome != AccessOutcome.Allow || decision.CorsOrigin is not null && !context.WebSockets.IsWebSocketRequest)
         {
             foreach (var (name, value) in decision.Headers())

@@ -23,7 +23,7 @@ public readonly record struct AccessRequest
     public AccessPort Port { get; init; }
     public string Method { get; init; }
 
-    /// <summary>Null when the request has no Host header (HTTP/1.0 allows that).</summary>
+    /// <summary>Null when the request has no Host header (an HTTP/1.0 request may).</summary>
     public string? Host { get; init; }
 
     public string? ForwardedHost { get; init; }
@@ -54,7 +54,7 @@ public enum AccessOutcome
     /// <summary>Answer <see cref="AccessDecision.Status"/> with <see cref="AccessDecision.Message"/> and nothing else.</summary>
     Refuse,
 
-    /// <summary>Answer a CORS preflight from an allowed origin with 204 and the CORS headers.</summary>
+    /// <summary>Answer a CORS preflight from an allowed origin with No Content and the CORS headers.</summary>
     Preflight,
 }
 
@@ -96,7 +96,7 @@ public readonly record struct AccessDecision(AccessOutcome Outcome, int Status, 
 /// Who may use the gateway, decided once per request or upgrade, in this order:
 /// <list type="number">
 /// <item>The Host must name the gateway as a loopback or LAN client would: an IP literal, <c>localhost</c>, or a name in
-/// <c>--allowed-hosts</c>. A web page can point a name of its own at 127.0.0.1 (DNS rebinding) and then talk to the
+/// <c>--allowed-hosts</c>. A web page can point a name of its own at a loopback address (DNS rebinding) and then talk to the
 /// gateway as its own origin; its requests still carry that name as Host, which this refuses.</item>
 /// <item>A request from a web page (an <c>Origin</c>, or <c>Sec-Fetch-Site: cross-site</c>) needs an origin in
 /// <c>--allowed-origins</c> or the gateway's own origin (the dashboard). Automation clients send neither.</item>

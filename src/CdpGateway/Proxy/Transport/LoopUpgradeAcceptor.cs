@@ -11,8 +11,8 @@ namespace CdpGateway.Proxy.Transport;
 
 /// <summary>
 /// The CDP port's own upgrade path. A new connection's request is read on its socket's epoll loop; a plain WebSocket
-/// upgrade (see <see cref="UpgradeRequestHead"/>) that <see cref="AccessPolicy"/> allows is answered here with the 101 and run by
-/// <see cref="CdpConnectionHandler"/> on the loop's thread, with no Kestrel connection, HTTP context or thread-pool
+/// upgrade (see <see cref="UpgradeRequestHead"/>) that <see cref="AccessPolicy"/> allows is answered here with Switching
+/// Protocols and run by <see cref="CdpConnectionHandler"/> on the loop's thread, with no Kestrel connection, HTTP context or thread-pool
 /// hand-over in its way (connection churn was bound by those). Every other request, and every upgrade the policy refuses,
 /// is handed to Kestrel with the bytes read so far, so its answer is exactly Kestrel's (which asks the same policy).
 /// </summary>
