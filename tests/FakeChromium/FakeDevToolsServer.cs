@@ -24,6 +24,9 @@ public sealed record UpgradeRequest(
     string? Origin,
     string? SecWebSocketExtensions);
 
+/// <summary>What the fake saw of any request: its method, its target as sent, and every header (repeats joined).</summary>
+public sealed record SeenRequest(string Method, string Target, IReadOnlyDictionary<string, string> Headers);
+
 /// <summary>
 /// A stand-in for Chromium's DevTools HTTP + WebSocket server: discovery endpoints, browser and page
 /// WebSocket endpoints that echo every message (except <c>Browser.getVersion</c>, which is answered).
@@ -40,6 +43,8 @@ public sealed class FakeDevToolsServer : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<Page> _pages = [];
     private readonly List<UpgradeRequest> _upgrades = [];
+    private readonly List<SeenRequest> _requests = [];
+    private string? _requestLog;
     private readonly List<(int Count, TaskCompletionSource Tcs)> _socketWaiters = [];
     private readonly ConcurrentDictionary<Session, byte> _sessions = new();
     private int _openSockets;
@@ -68,6 +73,18 @@ public sealed class FakeDevToolsServer : IAsyncDisposable
 
     public int OpenSockets => Volatile.Read(ref _openSockets);
 
+    /// <summary>Every request the fake got, discovery and upgrades alike, in order.</summary>
+    public IReadOnlyList<SeenRequest> Requests
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _requests.ToArray();
+            }
+        }
+    }
+
     public IReadOnlyList<UpgradeRequest> Upgrades
     {
         get
@@ -79,7 +96,8 @@ public sealed class FakeDevToolsServer : IAsyncDisposable
         }
     }
 
-    public static async Task<FakeDevToolsServer> StartAsync(int port = 0)
+    /// <param name="requestLog">A file to append each request to as one JSON line (for a fake in another process).</param>
+    public static async Task<FakeDevToolsServer> StartAsync(int port = 0, string? requestLog = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -93,7 +111,7 @@ public sealed class FakeDevToolsServer : IAsyncDisposable
             k.Limits.MaxRequestBodySize = null;
         });
         var app = builder.Build();
-        var server = new FakeDevToolsServer(app);
+        var server = new FakeDevToolsServer(app) { _requestLog = requestLog };
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
         app.Run(server.HandleAsync);
         await app.StartAsync().ConfigureAwait(false);
@@ -212,6 +230,7 @@ public sealed class FakeDevToolsServer : IAsyncDisposable
     {
         var request = context.Request;
         var path = request.Path.Value ?? "/";
+        Record(context);
 
         if (context.WebSockets.IsWebSocketRequest)
         {
@@ -309,6 +328,27 @@ public sealed class FakeDevToolsServer : IAsyncDisposable
             default:
                 await WriteTextAsync(context, 404, $"Unknown command: {command}").ConfigureAwait(false);
                 return;
+        }
+    }
+
+    private void Record(HttpContext context)
+    {
+        var target = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? context.Request.Path + context.Request.QueryString;
+        var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+        var seen = new SeenRequest(context.Request.Method, target, headers);
+        lock (_gate)
+        {
+            _requests.Add(seen);
+            if (_requestLog is not null)
+            {
+                var line = new JsonObject
+                {
+                    ["method"] = seen.Method,
+                    ["target"] = seen.Target,
+                    ["headers"] = new JsonObject(headers.Select(h => KeyValuePair.Create(h.Key, (JsonNode?)JsonValue.Create(h.Value)))),
+                };
+                File.AppendAllText(_requestLog, line.ToJsonString() + "\n");
+            }
         }
     }
 

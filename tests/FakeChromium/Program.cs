@@ -28,7 +28,8 @@ void OnSignal(PosixSignalContext context)
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
-await using var server = await FakeDevToolsServer.StartAsync(port);
+// The gateway's tests read what reached the browser from this file.
+await using var server = await FakeDevToolsServer.StartAsync(port, Environment.GetEnvironmentVariable("FAKE_CHROMIUM_REQUEST_LOG"));
 
 if (int.TryParse(Environment.GetEnvironmentVariable("FAKE_CHROMIUM_STARTUP_DELAY_MS"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var delay) && delay > 0)
 {

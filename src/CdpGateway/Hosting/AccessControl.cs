@@ -1,87 +1,65 @@
-using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using CdpGateway.Proxy;
 using Microsoft.AspNetCore.Http;
 
 namespace CdpGateway.Hosting;
 
 /// <summary>
-/// Who may talk to the gateway: with <c>--token</c>, every request on both ports needs
-/// <c>Authorization: Bearer TOKEN</c> or <c>?token=TOKEN</c> (401 before any upgrade); a WebSocket
-/// upgrade that carries an <c>Origin</c> must name one of <c>--allowed-origins</c> (403), because a
-/// web page can open a WebSocket to a local port while CDP clients send no Origin at all.
+/// The Kestrel side of <see cref="AccessPolicy"/>: every request on both ports is put to it before routing, and a
+/// refusal or a preflight is answered here. The CDP port's own upgrade path puts its requests to the same policy.
 /// </summary>
-public sealed class AccessControl(GatewayOptions options)
+public sealed class AccessControl(AccessPolicy policy)
 {
-    private readonly byte[]? _token = string.IsNullOrEmpty(options.Token) ? null : Encoding.UTF8.GetBytes(options.Token);
-    private readonly HashSet<string> _origins = ParseOrigins(options.AllowedOrigins);
-    private readonly bool _anyOrigin = (options.AllowedOrigins ?? "").Split(',').Any(o => o.Trim() == "*");
+    public AccessPolicy Policy => policy;
 
-    public async Task InvokeAsync(HttpContext context, RequestDelegate next)
+    public async Task InvokeAsync(HttpContext context, RequestDelegate next, AccessPort port)
     {
-        if (_token is not null && !Authenticated(context.Request))
+        var decision = policy.Decide(Of(context.Request, port));
+        var response = context.Response;
+        // CORS means nothing to a WebSocket upgrade, and its Switching Protocols answer stays the same whichever path gives it.
+        if (decision.Outcome != AccessOutcome.Allow || decision.CorsOrigin is not null && !context.WebSockets.IsWebSocketRequest)
         {
-            context.Response.Headers.WWWAuthenticate = "Bearer";
-            await PlainAnswer.WriteAsync(context, StatusCodes.Status401Unauthorized,
-                "a token is required: send Authorization: Bearer TOKEN or ?token=TOKEN").ConfigureAwait(false);
-            return;
+            foreach (var (name, value) in decision.Headers())
+            {
+                response.Headers.Append(name, value);
+            }
         }
-        if (context.WebSockets.IsWebSocketRequest && context.Request.Headers.Origin is { Count: > 0 } origin
-            && !_anyOrigin && !_origins.Contains(origin.ToString().TrimEnd('/')))
+        switch (decision.Outcome)
         {
-            await PlainAnswer.WriteAsync(context, StatusCodes.Status403Forbidden,
-                $"WebSocket from origin '{origin}' refused: allow it with --allowed-origins").ConfigureAwait(false);
-            return;
+            case AccessOutcome.Allow:
+                await next(context).ConfigureAwait(false);
+                return;
+            case AccessOutcome.Preflight:
+                response.StatusCode = StatusCodes.Status204NoContent;
+                return;
+            default:
+                await PlainAnswer.WriteAsync(context, decision.Status, decision.Message ?? "refused").ConfigureAwait(false);
+                return;
         }
-        await next(context).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// For the CDP port's own upgrade path, which sees the request's raw header values: true only when the request
-    /// certainly passes (a matching bearer token or a plain <c>token=</c> in the query, and no Origin or an allowed one).
-    /// False sends the request through Kestrel and <see cref="InvokeAsync"/>, which decides and answers as always.
-    /// </summary>
-    internal bool CertainlyAllowsUpgrade(string? authorization, string? query, string? origin)
-    {
-        if (origin is not null && !_anyOrigin && !_origins.Contains(origin.TrimEnd('/')))
-        {
-            return false;
-        }
-        if (_token is null)
-        {
-            return true;
-        }
-        if (authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-            && Matches(authorization["Bearer ".Length..].Trim()))
-        {
-            return true;
-        }
-        // One plain token= only: a value with an escape or a '+' is decoded first, and repeated ones are joined, which is
-        // Kestrel's to do.
-        var tokens = (query ?? "").Split('&').Where(p => p.StartsWith("token", StringComparison.OrdinalIgnoreCase) || p.Contains('%')).ToArray();
-        return tokens is [var only] && only.StartsWith("token=", StringComparison.Ordinal) && only.AsSpan("token=".Length).IndexOfAny('%', '+') < 0
-            && Matches(only["token=".Length..]);
     }
 
     /// <summary>True when the client authenticated with the query parameter (discovery then carries it on).</summary>
-    public bool UsedQueryToken(HttpRequest request) =>
-        _token is not null && request.Query.TryGetValue("token", out var value) && Matches(value.ToString());
+    public bool UsedQueryToken(HttpRequest request) => policy.QueryCarriesToken(request.QueryString.Value);
 
-    private bool Authenticated(HttpRequest request)
+    internal static AccessRequest Of(HttpRequest request, AccessPort port)
     {
-        var header = request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && Matches(header["Bearer ".Length..].Trim()))
+        var headers = request.Headers;
+        return new AccessRequest
         {
-            return true;
-        }
-        return UsedQueryToken(request);
+            Port = port,
+            Method = request.Method,
+            Host = Value(headers.Host),
+            ForwardedHost = Value(headers["X-Forwarded-Host"]),
+            Origin = Value(headers.Origin),
+            SecFetchSite = Value(headers["Sec-Fetch-Site"]),
+            Authorization = Value(headers.Authorization),
+            Query = request.QueryString.Value,
+            ContentType = Value(headers.ContentType),
+            HasBody = request.ContentLength > 0 || headers.TransferEncoding.Count > 0,
+            PreflightMethod = Value(headers.AccessControlRequestMethod),
+            PrivateNetworkRequested = string.Equals(Value(headers["Access-Control-Request-Private-Network"]), "true", StringComparison.OrdinalIgnoreCase),
+        };
     }
 
-    private bool Matches(string candidate) =>
-        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(candidate), _token);
-
-    private static HashSet<string> ParseOrigins(string? list) =>
-        new((list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Where(o => o != "*").Select(o => o.TrimEnd('/')), StringComparer.OrdinalIgnoreCase);
+    /// <summary>Null for an absent header; a repeated one is joined with commas, which no allow-list or token matches.</summary>
+    private static string? Value(Microsoft.Extensions.Primitives.StringValues values) => values.Count == 0 ? null : values.ToString();
 }

@@ -83,6 +83,7 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton<GatewayLifetime>();
         services.AddSingleton<CdpMessageLog>();
         services.AddSingleton<PendingDisconnects>();
+        services.AddSingleton(new AccessPolicy(options));
         services.AddSingleton<AccessControl>();
         services.AddSingleton<CdpConnectionHandler>();
         services.AddSingleton<GatewayMetrics>();
@@ -92,7 +93,7 @@ public sealed class GatewayApp : IAsyncDisposable
         _app = builder.Build();
         _app.UseWebSockets();
         var access = _app.Services.GetRequiredService<AccessControl>();
-        _app.Use(access.InvokeAsync);
+        _app.Use((context, next) => access.InvokeAsync(context, next, context.Connection.LocalPort == _cdp.Port ? AccessPort.Cdp : AccessPort.Api));
         _app.MapWhen(c => c.Connection.LocalPort == _cdp.Port, cdp =>
         {
             cdp.UseRouting();

@@ -46,8 +46,9 @@ public static class DiscoveryEndpoints
             return;
         }
         var browser = new Uri(current);
-        // The URL's own authority is a loopback address, which is the Host Chromium insists on.
-        var upstream = new Uri($"http://{browser.Authority}{path}{context.Request.QueryString}");
+        // The URL's own authority is a loopback address, which is the Host Chromium insists on. The request is a new one:
+        // none of the client's headers (Authorization, Cookie) and none of its token parameters go to Chromium.
+        var upstream = new Uri($"http://{browser.Authority}{path}{WithoutToken(context.Request.QueryString.Value)}");
         HttpResponseMessage response;
         try
         {
@@ -83,6 +84,28 @@ public static class DiscoveryEndpoints
             }
             await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The query less every parameter the gateway reads as a token (its name decoded as ASP.NET Core decodes it, any
+    /// case); every other byte stays as sent, since <c>/json/new?URL</c> hands Chromium the query itself.
+    /// </summary>
+    internal static string WithoutToken(string? query)
+    {
+        if (string.IsNullOrEmpty(query) || query.IndexOf("to", StringComparison.OrdinalIgnoreCase) < 0 && query.IndexOf('%') < 0)
+        {
+            return query ?? "";
+        }
+        var body = query.StartsWith('?') ? query[1..] : query;
+        var kept = body.Split('&').Where(part => !IsTokenParameter(part)).ToArray();
+        return kept.Length == 0 ? "" : "?" + string.Join('&', kept);
+    }
+
+    private static bool IsTokenParameter(string part)
+    {
+        var equals = part.IndexOf('=');
+        var name = equals < 0 ? part : part[..equals];
+        return Uri.UnescapeDataString(name.Replace('+', ' ')).Equals("token", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Rewrites the JSON's WebSocket URLs to the gateway; null when the body is not JSON.</summary>

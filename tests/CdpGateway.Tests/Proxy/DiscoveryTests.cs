@@ -13,7 +13,7 @@ public sealed class DiscoveryTests
     [InlineData("/json/version/")]
     public async Task VersionPointsAtTheGatewayByTheClientsHost(string path)
     {
-        await using var gw = await TestGateway.StartAsync();
+        await using var gw = await TestGateway.StartAsync(o => o.AllowedHosts = "gateway.example");
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, gw.CdpHttp(path));
         request.Headers.Host = "gateway.example:9999";
@@ -83,5 +83,48 @@ public sealed class DiscoveryTests
             new GatewayAddress("ws", "gw:9222", null));
 
         Assert.Equal("https://chrome-devtools-frontend.appspot.com/serve_rev/@1/inspector.html?remoteFrontend=true&ws=gw:9222/devtools/page/nested", rewritten);
+    }
+
+    [Theory]
+    [InlineData(null, "")]
+    [InlineData("", "")]
+    [InlineData("?token=s3cret", "")]
+    [InlineData("?a=1&token=s3cret&b=2", "?a=1&b=2")]
+    [InlineData("?TOKEN=s3cret&to%6Ben=x&token&tok+en=y", "?tok+en=y")]
+    [InlineData("?http://x/?a=b", "?http://x/?a=b")]
+    [InlineData("?http://x/?a=b&token=s3cret", "?http://x/?a=b")]
+    [InlineData("?http%3A%2F%2Fx%2F%3Ftoken%3Dkept", "?http%3A%2F%2Fx%2F%3Ftoken%3Dkept")]
+    [InlineData("?tokens=1&mytoken=2&token%3D=3", "?tokens=1&mytoken=2&token%3D=3")]
+    [InlineData("?a=%zz&&b=", "?a=%zz&&b=")]
+    public void ATokenParameterIsLeftOutAndEveryOtherByteKept(string? query, string expected) =>
+        Assert.Equal(expected, DiscoveryEndpoints.WithoutToken(query));
+
+    [Fact]
+    public async Task NeitherTheTokenNorTheClientsCredentialsReachChromium()
+    {
+        await using var gw = await TestGateway.StartAsync(o => o.Token = "s3cret");
+        using var http = new HttpClient();
+
+        foreach (var (method, path) in new[] { ("GET", "/json/list?token=s3cret"), ("GET", "/json/version?a=1&token=s3cret"), ("PUT", "/json/new?http://x/?a=b&token=s3cret") })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), gw.CdpHttp(path));
+            request.Headers.Add("Authorization", "Bearer s3cret");
+            request.Headers.Add("Cookie", "session=s3cret");
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        using var client = await gw.ConnectAsync("/devtools/browser/any?token=s3cret", o => o.SetRequestHeader("Cookie", "session=s3cret"));
+        Assert.Equal("{}", await client.EchoAsync("{}"));
+
+        var seen = gw.Browser.Requests;
+        Assert.Equal(["/json/list", "/json/version?a=1", "/json/new?http://x/?a=b"], seen.Take(3).Select(r => r.Target));
+        Assert.Equal(4, seen.Count);
+        foreach (var request in seen)
+        {
+            Assert.DoesNotContain("s3cret", request.Target);
+            Assert.DoesNotContain(request.Headers, h => h.Value.Contains("s3cret", StringComparison.Ordinal));
+            Assert.False(request.Headers.ContainsKey("Authorization"));
+            Assert.False(request.Headers.ContainsKey("Cookie"));
+        }
     }
 }

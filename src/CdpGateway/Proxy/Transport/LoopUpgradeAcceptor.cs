@@ -11,15 +11,17 @@ namespace CdpGateway.Proxy.Transport;
 
 /// <summary>
 /// The CDP port's own upgrade path. A new connection's request is read on its socket's epoll loop; a plain WebSocket
-/// upgrade that certainly passes (see <see cref="UpgradeRequestHead"/> and
-/// <see cref="AccessControl.CertainlyAllowsUpgrade"/>) is answered here with the 101 and run by
-/// <see cref="CdpConnectionHandler"/> on the loop's thread, with no Kestrel connection, HTTP context or thread-pool
-/// hand-over in its way (connection churn was bound by those). Every other request, and every request that would be
-/// refused, is handed to Kestrel with the bytes read so far, so its answer is exactly Kestrel's.
+/// upgrade (see <see cref="UpgradeRequestHead"/>) that <see cref="AccessPolicy"/> allows is answered here with Switching
+/// Protocols and run by <see cref="CdpConnectionHandler"/> on the loop's thread, with no Kestrel connection, HTTP context or thread-pool
+/// hand-over in its way (connection churn was bound by those). Every other request, and every upgrade the policy refuses,
+/// is handed to Kestrel with the bytes read so far, so its answer is exactly Kestrel's (which asks the same policy).
 /// </summary>
-internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessControl access, GatewayLifetime lifetime, TimeProvider time,
+internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessPolicy access, GatewayLifetime lifetime, TimeProvider time,
     ILogger<LoopUpgradeAcceptor> logger)
 {
+    /// <summary>The last Host value read, so the next request naming the same one costs no new string.</summary>
+    private string? _lastHost;
+
     /// <summary>
     /// How long a connection that has sent nothing yet is waited for here; after that it is Kestrel's, with Kestrel's own
     /// timeouts. A client's request normally follows its connect at once.
@@ -73,7 +75,7 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessCo
                 return;
             }
             Task? connection = null;
-            if (status == UpgradeRequestHeadStatus.Upgrade && access.CertainlyAllowsUpgrade(request.Authorization, request.Query, request.Origin))
+            if (status == UpgradeRequestHeadStatus.Upgrade && access.Decide(request.Access).IsAllowed)
             {
                 var leftover = head.AsSpan(request.Length, length - request.Length).ToArray();
                 var client = loopSocket;
@@ -134,9 +136,13 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessCo
             if (read > 0)
             {
                 length += read;
-                var status = UpgradeRequestHead.TryRead(head.AsSpan(0, length), out var request);
+                var status = UpgradeRequestHead.TryRead(head.AsSpan(0, length), out var request, Volatile.Read(ref _lastHost));
                 if (status != UpgradeRequestHeadStatus.Incomplete)
                 {
+                    if (status == UpgradeRequestHeadStatus.Upgrade)
+                    {
+                        Volatile.Write(ref _lastHost, request.Host);
+                    }
                     return (status, request, length);
                 }
                 continue;

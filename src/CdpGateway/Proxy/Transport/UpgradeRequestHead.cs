@@ -21,17 +21,33 @@ internal enum UpgradeRequestHeadStatus
 /// request with nothing to decode: <c>GET</c> of an origin-form <c>/devtools/</c> path without escapes or dot segments,
 /// <c>HTTP/1.1</c>, one <c>Host</c>, <c>Upgrade: websocket</c>, <c>Connection</c> naming <c>upgrade</c>,
 /// <c>Sec-WebSocket-Version: 13</c>, a key of 16 base64 bytes, no body, printable ASCII only, each of these headers
-/// once. Everything else (discovery, bad requests, odd but valid ones) goes to Kestrel, so the answers to those stay
-/// exactly Kestrel's.
+/// once, and once each of the headers the access decision reads. Everything else (discovery, bad requests, odd but valid
+/// ones) goes to Kestrel, so the answers to those stay exactly Kestrel's.
 /// </summary>
-internal readonly record struct UpgradeRequestHead(int Length, string Path, string? Query, string Key, string? Origin, string? Authorization)
+internal readonly record struct UpgradeRequestHead(int Length, string Path, string? Query, string Key, string Host, string? ForwardedHost,
+    string? Origin, string? SecFetchSite, string? Authorization)
 {
     /// <summary>A longer head is Kestrel's (its own limits apply there).</summary>
     public const int MaxBytes = 8 * 1024;
 
     private const int MaxHeaders = 100;
 
-    public static UpgradeRequestHeadStatus TryRead(ReadOnlySpan<byte> bytes, out UpgradeRequestHead head)
+    /// <summary>What <see cref="CdpGateway.Hosting.AccessPolicy"/> reads of this upgrade.</summary>
+    public CdpGateway.Hosting.AccessRequest Access => new()
+    {
+        Port = CdpGateway.Hosting.AccessPort.Cdp,
+        Method = "GET",
+        Host = Host,
+        ForwardedHost = ForwardedHost,
+        Origin = Origin,
+        SecFetchSite = SecFetchSite,
+        Authorization = Authorization,
+        Query = Query,
+    };
+
+    /// <param name="knownHost">A Host value seen before: when the request names the same, that string is used again
+    /// instead of a new one (nearly every client of one gateway names it alike).</param>
+    public static UpgradeRequestHeadStatus TryRead(ReadOnlySpan<byte> bytes, out UpgradeRequestHead head, string? knownHost = null)
     {
         head = default;
         int end = bytes.IndexOf("\r\n\r\n"u8);
@@ -43,11 +59,11 @@ internal readonly record struct UpgradeRequestHead(int Length, string Path, stri
         {
             return UpgradeRequestHeadStatus.ForKestrel;
         }
-        return Read(bytes[..(end + 2)], end + 4, out head) ? UpgradeRequestHeadStatus.Upgrade : UpgradeRequestHeadStatus.ForKestrel;
+        return Read(bytes[..(end + 2)], end + 4, knownHost, out head) ? UpgradeRequestHeadStatus.Upgrade : UpgradeRequestHeadStatus.ForKestrel;
     }
 
     /// <param name="lines">The request line and header lines, each ending in CRLF.</param>
-    private static bool Read(ReadOnlySpan<byte> lines, int length, out UpgradeRequestHead head)
+    private static bool Read(ReadOnlySpan<byte> lines, int length, string? knownHost, out UpgradeRequestHead head)
     {
         head = default;
         int lineEnd = lines.IndexOf("\r\n"u8);
@@ -56,8 +72,8 @@ internal readonly record struct UpgradeRequestHead(int Length, string Path, stri
             return false;
         }
         lines = lines[(lineEnd + 2)..];
-        string? key = null, origin = null, authorization = null;
-        bool host = false, upgrade = false, connection = false, version = false;
+        string? key = null, host = null, forwardedHost = null, origin = null, secFetchSite = null, authorization = null;
+        bool upgrade = false, connection = false, version = false;
         for (int count = 0; !lines.IsEmpty; count++)
         {
             lineEnd = lines.IndexOf("\r\n"u8);
@@ -74,12 +90,12 @@ internal readonly record struct UpgradeRequestHead(int Length, string Path, stri
             bool repeated;
             if (Is(name, "host"))
             {
-                repeated = host;
-                host = value.Length > 0 && value.IndexOfAnyExcept(HostBytes) < 0;
-                if (!host)
+                repeated = host is not null;
+                if (value.IsEmpty || value.IndexOfAnyExcept(HostBytes) >= 0)
                 {
                     return false;
                 }
+                host = knownHost is not null && Ascii.Equals(value, knownHost) ? knownHost : Encoding.ASCII.GetString(value);
             }
             else if (Is(name, "upgrade"))
             {
@@ -110,6 +126,16 @@ internal readonly record struct UpgradeRequestHead(int Length, string Path, stri
                 repeated = origin is not null;
                 origin = Encoding.ASCII.GetString(value);
             }
+            else if (Is(name, "x-forwarded-host"))
+            {
+                repeated = forwardedHost is not null;
+                forwardedHost = Encoding.ASCII.GetString(value);
+            }
+            else if (Is(name, "sec-fetch-site"))
+            {
+                repeated = secFetchSite is not null;
+                secFetchSite = Encoding.ASCII.GetString(value);
+            }
             else if (Is(name, "authorization"))
             {
                 repeated = authorization is not null;
@@ -125,11 +151,11 @@ internal readonly record struct UpgradeRequestHead(int Length, string Path, stri
                 return false;
             }
         }
-        if (!host || !upgrade || !connection || !version || key is null)
+        if (host is null || !upgrade || !connection || !version || key is null)
         {
             return false;
         }
-        head = new UpgradeRequestHead(length, path, query, key, origin, authorization);
+        head = new UpgradeRequestHead(length, path, query, key, host, forwardedHost, origin, secFetchSite, authorization);
         return true;
     }
 

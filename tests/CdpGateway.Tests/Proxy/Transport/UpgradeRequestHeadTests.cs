@@ -47,6 +47,24 @@ public sealed class UpgradeRequestHeadTests
     }
 
     [Fact]
+    public void WhatTheAccessDecisionReadsIsCaptured_AndAKnownHostIsNotReadAgain()
+    {
+        const string host = "127.0.0.1:9222";
+        var request = Request(extra: "X-Forwarded-Host: public.example\r\nSec-Fetch-Site: cross-site\r\n");
+
+        Assert.Equal(UpgradeRequestHeadStatus.Upgrade, UpgradeRequestHead.TryRead(Encoding.ASCII.GetBytes(request), out var head, host));
+
+        Assert.Same(host, head.Host);
+        Assert.Equal("public.example", head.ForwardedHost);
+        Assert.Equal("cross-site", head.SecFetchSite);
+        Assert.Equal("127.0.0.1:9222", head.Access.Host);
+        Assert.Equal("GET", head.Access.Method);
+        Read(request, out var fresh);
+        Assert.Equal(host, fresh.Host);
+        Assert.NotSame(host, fresh.Host);
+    }
+
+    [Fact]
     public void HeaderNamesAndTheUpgradeTokensAreCaseInsensitive()
     {
         var request = "GET /devtools/browser HTTP/1.1\r\nhost: x\r\nCONNECTION: upgrade\r\nupgrade: WebSocket\r\n" +
@@ -100,6 +118,8 @@ public sealed class UpgradeRequestHeadTests
     [InlineData("Sec-WebSocket-Key: " + Key + "\r\n")]
     [InlineData("Origin: a\r\nOrigin: b\r\n")]
     [InlineData("Authorization: a\r\nAuthorization: b\r\n")]
+    [InlineData("X-Forwarded-Host: a\r\nX-Forwarded-Host: b\r\n")]
+    [InlineData("Sec-Fetch-Site: none\r\nSec-Fetch-Site: cross-site\r\n")]
     [InlineData("Content-Length: 0\r\n")]                     // any framing of a body
     [InlineData("Transfer-Encoding: chunked\r\n")]
     [InlineData(" folded: value\r\n")]                        // obsolete line folding
