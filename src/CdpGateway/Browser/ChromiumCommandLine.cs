@@ -27,15 +27,6 @@ public static class ChromiumCommandLine
         "--disable-gpu",
     ];
 
-    /// <summary>Flags the gateway sets itself: changing them would cut it off from its browser.</summary>
-    public static readonly IReadOnlyList<string> GatewayOwnedFlags =
-    [
-        "--remote-debugging-port",
-        "--remote-debugging-address",
-        "--remote-debugging-pipe",
-        "--user-data-dir",
-    ];
-
     /// <summary>The profile directory under the data dir.</summary>
     public static string ProfileDir(GatewayOptions options) => Path.Combine(Path.GetFullPath(options.DataDir), "profile");
 
