@@ -178,6 +178,9 @@ public sealed class FlagPolicy
         @"^--(?:(?:max-old-space-size|max-semi-space-size|min-semi-space-size|stack-size)=[0-9]{1,9}|expose-gc|jitless|no-expose-wasm)$",
         RegexOptions.CultureInvariant);
 
+    private const string AllowedV8Flags =
+        "--max-old-space-size=N, --max-semi-space-size=N, --min-semi-space-size=N, --stack-size=N, --expose-gc, --jitless, --no-expose-wasm";
+
     /// <summary>Items of list-valued flags that open powerful interfaces to web pages or undo site isolation.</summary>
     private static readonly Dictionary<string, string[]> RefusedListItems = new(StringComparer.Ordinal)
     {
@@ -248,14 +251,15 @@ public sealed class FlagPolicy
         if (found == FlagClass.GatewayOwned)
         {
             return new FlagRefusal(name, found,
-                $"flag {Shorten(name)} is set by the gateway itself and can never be changed at run time, not even with --allow-runtime-flag");
+                $"flag {Shorten(name)} is set by the gateway itself ({ClassName(found)}) and can never be changed at run time, not even with --allow-runtime-flag");
         }
         if (_allowed.Contains(name) || (name == "--no-sandbox" && _runsWithoutSandbox))
         {
             return null;
         }
+        var v8 = name == "--js-flags" ? $" (V8 flags that need no allowance: {AllowedV8Flags})" : "";
         return new FlagRefusal(name, found,
-            $"flag {Shorten(name)} is refused: it {Describe(found)} ({ClassName(found)}); to allow it, {AllowHint} {Shorten(name)}");
+            $"flag {Shorten(name)} is refused: it {Describe(found)} ({ClassName(found)}){v8}; to allow it, {AllowHint} {Shorten(name)}");
     }
 
     /// <summary>The class that refuses a flag of this (lower-case) name and value, or null when it is fine.</summary>

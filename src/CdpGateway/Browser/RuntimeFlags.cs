@@ -171,7 +171,7 @@ public sealed class RuntimeFlags
         }
         if (FlagPolicy.Classify(FlagPolicy.NameOf(flag), null) == FlagClass.GatewayOwned)
         {
-            return $"flag {shown} is set by the gateway itself and can never be changed at run time, not even with --allow-runtime-flag";
+            return $"flag {shown} is set by the gateway itself ({FlagPolicy.ClassName(FlagClass.GatewayOwned)}) and can never be changed at run time, not even with --allow-runtime-flag";
         }
         return null;
     }
