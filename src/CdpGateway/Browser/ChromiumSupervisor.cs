@@ -143,7 +143,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
         _executable = ResolveExecutable(_options.Chromium);
         foreach (var name in _policy.Unallowable)
         {
-            _logger.LogWarning("--allow-runtime-flag {Name} is ignored: the gateway sets {Name} itself, so it can never be changed at run time", name, name);
+            _logger.LogWarning("--allow-runtime-flag {Name} is ignored: the gateway sets that flag itself, so it can never be changed at run time", name);
         }
         var flags = LoadRuntimeFlags();
         if (flags.Count > 0)
