@@ -148,7 +148,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
         var flags = LoadRuntimeFlags();
         if (flags.Count > 0)
         {
-            // Until a browser with them announces DevTools, a failed start drops them instead of blocking the gateway.
+            // Until a browser with them is ready, a failed start drops them instead of blocking the gateway.
             lock (_gate)
             {
                 _trial = new FlagTrial(Fallback: [], AfterGeneration: _generation, Persisted: false);
@@ -232,7 +232,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
     }
 
     /// <summary>
-    /// A browser launched with flags on trial did not start (its exec failed, or it ended before announcing DevTools):
+    /// A browser launched with flags on trial did not start (its exec failed, or it ended or was killed before it was ready):
     /// the flags before them become current again, and the next launch uses those. Flags changed through the API are
     /// persisted back too, so a gateway restart never meets them; persisted flags that failed at start are reported.
     /// </summary>
@@ -276,8 +276,8 @@ public sealed class ChromiumSupervisor : IChromiumControl
         trial.Failed.TrySetResult(reason);
     }
 
-    /// <summary>Why a browser that never announced DevTools ended, with its last line of output when it printed one.</summary>
-    private string NotAnnouncedReason(LaunchedChromium running, ChromiumExit exit)
+    /// <summary>Why a browser that never became ready ended, with its last line of output when it printed one.</summary>
+    private string NotReadyReason(LaunchedChromium running, ChromiumExit exit)
     {
         string? line;
         lock (_gate)
@@ -285,7 +285,8 @@ public sealed class ChromiumSupervisor : IChromiumControl
             line = _current is null || _current == running ? _lastOutputLine : null;
         }
         var said = string.IsNullOrWhiteSpace(line) ? "" : $"; its last output: {(line.Length > 300 ? line[..300] + "..." : line)}";
-        return $"Chromium exited ({Describe(exit)}) after {exit.UptimeMs} ms without announcing DevTools{said}";
+        var stage = running.Announced.IsCompleted ? "after announcing DevTools but before answering Browser.getVersion" : "without announcing DevTools";
+        return $"Chromium exited ({Describe(exit)}) after {exit.UptimeMs} ms {stage}{said}";
     }
 
     public async Task<ChromiumRestartResult> RestartAsync(CancellationToken cancellationToken)
@@ -376,7 +377,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
             string restored;
             try
             {
-                // Only a browser with the previous flags can become ready now: the failed one never announced itself.
+                // Only a browser with the previous flags can become ready now: the failed one never did.
                 await ready.ConfigureAwait(false);
                 restored = "Chromium runs with them again";
             }
@@ -682,15 +683,15 @@ public sealed class ChromiumSupervisor : IChromiumControl
 
     private void OnOutputLine(LaunchedChromium running, string line)
     {
-        lock (_gate)
-        {
-            if (_current == running && running.DevToolsUrl is null)
-            {
-                _lastOutputLine = line;
-            }
-        }
         if (!DevToolsLineParser.TryParse(line, out var url))
         {
+            lock (_gate)
+            {
+                if (_current == running && !running.WasReady)
+                {
+                    _lastOutputLine = line;
+                }
+            }
             _logger.LogDebug("Chromium (pid {Pid}): {Line}", running.Pid, line);
             return;
         }
@@ -703,11 +704,6 @@ public sealed class ChromiumSupervisor : IChromiumControl
                 return; // a browser already being replaced, or a repeated announcement
             }
             running.MarkAnnounced(url, _time.GetTimestamp());
-            if (_trial is { } trial && running.Generation > trial.AfterGeneration)
-            {
-                // The flags on trial got a browser as far as DevTools: they no longer fall back.
-                _trial = null;
-            }
         }
         var startup = _time.GetElapsedTime(running.StartedAt, running.AnnouncedAt!.Value);
         _tracker.Set(url);
@@ -736,6 +732,11 @@ public sealed class ChromiumSupervisor : IChromiumControl
                 running.MarkReady();
                 ready = true;
                 _state = ChromiumState.Ready;
+                if (_trial is { } trial && running.Generation > trial.AfterGeneration)
+                {
+                    // The flags on trial got a browser all the way to ready: they no longer fall back.
+                    _trial = null;
+                }
             }
         }
         if (ready)
@@ -784,10 +785,10 @@ public sealed class ChromiumSupervisor : IChromiumControl
         var code = await running.Exited.ConfigureAwait(false);
         await running.ReapAsync().ConfigureAwait(false);
         var exit = RecordExit(running, code, ChromiumExitCause.Crash, reason);
-        if (!running.Announced.IsCompleted)
+        if (!running.WasReady)
         {
             // Before the backoff, so the next launch already goes without the flags that kept this one from starting.
-            FailTrial(running.Generation, reason is null ? NotAnnouncedReason(running, exit) : $"{reason} of its launch");
+            FailTrial(running.Generation, reason is null ? NotReadyReason(running, exit) : $"{reason} of its launch");
         }
         TimeSpan backoff;
         bool crashLoop;
@@ -865,7 +866,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
 
     /// <summary>
     /// Flags not yet seen to start a browser: launches after <paramref name="AfterGeneration"/> use them, and one that
-    /// fails before announcing DevTools puts <paramref name="Fallback"/> back (persisting it when <paramref name="Persisted"/>).
+    /// fails before it is ready puts <paramref name="Fallback"/> back (persisting it when <paramref name="Persisted"/>).
     /// </summary>
     private sealed record FlagTrial(IReadOnlyList<string> Fallback, long AfterGeneration, bool Persisted)
     {

@@ -102,6 +102,21 @@ public sealed class RuntimeFlagPolicyApiTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task AFlagChangeWhoseBrowserAnnouncesDevToolsButEndsBeforeItIsReadyIsUndoneToo()
+    {
+        var executable = _fakes.FakeChromium(
+            "case \" $* \" in *\" --fake-die-early \"*) echo \"DevTools listening on ws://127.0.0.1:1/devtools/browser/gone\" >&2; sleep 0.3; exit 4;; esac\n");
+        var gateway = await StartAsync(executable: executable);
+
+        var (status, error) = await PatchAsync(gateway, "--fake-die-early");
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        Assert.Contains("after announcing DevTools but before answering Browser.getVersion", error.GetProperty("error").GetString());
+        Assert.Empty(gateway.Chromium.Flags);
+        Assert.True(gateway.Chromium.IsReady);
+    }
+
+    [Fact]
     public async Task PersistedFlagsTheBrowserEndsWithAreDroppedAtStartAndReported()
     {
         var executable = _fakes.FakeChromium("case \" $* \" in *\" --fake-refuse \"*) exit 3;; esac\n");
