@@ -145,6 +145,9 @@ public sealed class FlagPolicy
         ["--enable-web-auth-deprecated-mojo-testing-api"] = FlagClass.WeakensSecurity,
         ["--auto-select-desktop-capture-source"] = FlagClass.WeakensSecurity,
         ["--auto-accept-camera-and-microphone-capture"] = FlagClass.WeakensSecurity,
+        ["--isolated-app-origins"] = FlagClass.WeakensSecurity,
+        ["--explicitly-allowed-ports"] = FlagClass.WeakensSecurity,
+        ["--crash-server-url"] = FlagClass.WeakensSecurity,
 
         ["--user-data-dir"] = FlagClass.GatewayOwned,
     };
@@ -156,6 +159,7 @@ public sealed class FlagPolicy
         (n => n.EndsWith("-cmd-prefix", StringComparison.Ordinal), FlagClass.RunsCode),
         (n => n.EndsWith("-launcher", StringComparison.Ordinal), FlagClass.RunsCode),
         (n => n.StartsWith("--utility-", StringComparison.Ordinal), FlagClass.RunsCode),
+        (n => n.StartsWith("--load-", StringComparison.Ordinal), FlagClass.RunsCode),
         (n => n.StartsWith("--nacl-", StringComparison.Ordinal), FlagClass.RunsCode),
         (n => n.StartsWith("--ppapi-", StringComparison.Ordinal), FlagClass.RunsCode),
         (n => n.EndsWith("-startup-dialog", StringComparison.Ordinal), FlagClass.RunsCode),
@@ -167,6 +171,8 @@ public sealed class FlagPolicy
         (n => n.StartsWith("--use-file-for-", StringComparison.Ordinal), FlagClass.ReadsFiles),
         (n => n.StartsWith("--disable-", StringComparison.Ordinal) && n.Contains("sandbox", StringComparison.Ordinal), FlagClass.WeakensSecurity),
         (n => n.StartsWith("--ignore-certificate-errors", StringComparison.Ordinal), FlagClass.WeakensSecurity),
+        (n => n.StartsWith("--allow-insecure-", StringComparison.Ordinal), FlagClass.WeakensSecurity),
+        (n => n.StartsWith("--enable-unsafe-", StringComparison.Ordinal), FlagClass.WeakensSecurity),
         (n => n.EndsWith("-file", StringComparison.Ordinal) || n.EndsWith("-files", StringComparison.Ordinal)
             || n.EndsWith("-dir", StringComparison.Ordinal) || n.EndsWith("-dirs", StringComparison.Ordinal)
             || n.EndsWith("-directory", StringComparison.Ordinal) || n.EndsWith("-path", StringComparison.Ordinal)
