@@ -1,4 +1,3 @@
-using System.Text.Json;
 using CdpGateway.Browser;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
