@@ -12,6 +12,7 @@ public sealed record HealthStatus
     [JsonPropertyName("last_exit")] public ChromiumExit? LastExit { get; init; }
     [JsonPropertyName("next_start_in_ms")] public long? NextStartInMs { get; init; }
     [JsonPropertyName("error")] public string? Error { get; init; }
+    [JsonPropertyName("runtime_flags_error")] public string? RuntimeFlagsError { get; init; }
 }
 
 /// <summary>A finished restart (<c>POST /chromium/restart</c>, a flag change).</summary>

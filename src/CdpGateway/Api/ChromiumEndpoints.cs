@@ -1,4 +1,3 @@
-using System.Text.Json;
 using CdpGateway.Browser;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -11,12 +10,13 @@ namespace CdpGateway.Api;
 /// The Chromium control API (SPEC §5): <c>GET /chromium</c>, <c>POST /chromium/restart</c>,
 /// <c>GET|PATCH|PUT /chromium/flags</c>. A restart answers once the new browser is ready: 200 with its URL
 /// and the elapsed time (in launch mode split into its phases), 504 with the Chromium state after 90 s, 409 when this mode cannot restart.
-/// A body that is not <c>{"flags":[...]}</c> of <c>--flags</c> is 400 with a message naming what is wrong.
+/// A body that is not <c>{"flags":[...]}</c> of <c>--flags</c>, or a flag the <see cref="FlagPolicy"/> refuses, is 400 with a
+/// message naming what is wrong; a body over <see cref="JsonBody.MaxBytes"/> is 413; flags Chromium does not start with
+/// are 422, after the previous flags were restored.
 /// </summary>
 public static class ChromiumEndpoints
 {
-    /// <summary>A flags body larger than this is refused: flags are short.</summary>
-    private const int MaxBodyBytes = 1024 * 1024;
+    private const string ExpectedBody = "{\"flags\":[\"--flag\",\"--name=value\"]}";
 
     public static void Map(IEndpointRouteBuilder api)
     {
@@ -38,45 +38,17 @@ public static class ChromiumEndpoints
 
     private static async Task<IResult> ChangeFlagsAsync(IChromiumControl chromium, bool replace, HttpContext context, IHostApplicationLifetime lifetime)
     {
-        var (flags, error) = await ReadFlagsAsync(context.Request, context.RequestAborted).ConfigureAwait(false);
+        var ((flags, error), bodyError) = await JsonBody.ReadAsync(context.Request, root => (RuntimeFlags.Parse(root, out var e), e),
+            ExpectedBody, context.RequestAborted).ConfigureAwait(false);
+        if (bodyError is not null)
+        {
+            return Error(bodyError.Status, bodyError.Message);
+        }
         if (flags is null)
         {
             return Error(StatusCodes.Status400BadRequest, error!);
         }
         return await RunAsync(ct => chromium.ChangeFlagsAsync(flags, replace, ct), context, lifetime).ConfigureAwait(false);
-    }
-
-    private static async Task<(IReadOnlyList<string>? Flags, string? Error)> ReadFlagsAsync(HttpRequest request, CancellationToken ct)
-    {
-        if (request.ContentLength > MaxBodyBytes)
-        {
-            return (null, $"the body is over {MaxBodyBytes} bytes");
-        }
-        using var body = new MemoryStream();
-        var buffer = new byte[16 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
-        {
-            body.Write(buffer, 0, read);
-            if (body.Length > MaxBodyBytes)
-            {
-                return (null, $"the body is over {MaxBodyBytes} bytes");
-            }
-        }
-        if (body.Length == 0)
-        {
-            return (null, "the body is empty; expected {\"flags\":[\"--flag\",\"--name=value\"]}");
-        }
-        try
-        {
-            using var doc = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
-            var flags = RuntimeFlags.Parse(doc.RootElement, out var error);
-            return (flags, error);
-        }
-        catch (JsonException e)
-        {
-            return (null, $"the body is not valid JSON ({e.Message}); expected {{\"flags\":[\"--flag\",\"--name=value\"]}}");
-        }
     }
 
     /// <summary>Runs a restart and turns its outcome into the documented answers.</summary>
@@ -100,6 +72,15 @@ public static class ChromiumEndpoints
         catch (ChromiumControlUnavailableException e)
         {
             return Error(StatusCodes.Status409Conflict, e.Message);
+        }
+        catch (ChromiumFlagsRefusedException e)
+        {
+            return Error(StatusCodes.Status400BadRequest, e.Message);
+        }
+        catch (ChromiumFlagsFailedException e)
+        {
+            return Results.Json(new ApiError { Error = e.Message, Chromium = e.Status }, ApiJsonContext.Default.ApiError,
+                statusCode: StatusCodes.Status422UnprocessableEntity);
         }
         catch (ChromiumNotReadyException e)
         {

@@ -8,7 +8,8 @@ namespace CdpGateway.Api;
 /// <summary>
 /// <c>GET /health</c>: 200 <c>{"status":"ready"}</c> when the current browser answered
 /// <c>Browser.getVersion</c> and has not ended since; otherwise 503 with the Chromium state
-/// (<c>starting</c>, <c>restarting</c>, <c>backoff</c>, <c>crash_loop</c>, <c>stopped</c>) and its last exit.
+/// (<c>starting</c>, <c>restarting</c>, <c>backoff</c>, <c>crash_loop</c>, <c>stopped</c>) and its last exit. Either
+/// carries <c>runtime_flags_error</c> while the persisted runtime flags are ignored.
 /// </summary>
 public static class HealthEndpoints
 {
@@ -19,7 +20,13 @@ public static class HealthEndpoints
             var status = chromium.Status;
             if (chromium.IsReady && tracker.Current.Length > 0)
             {
-                return Results.Json(new HealthStatus { Status = ChromiumState.Ready, DevToolsUrl = tracker.Current, Generation = status.Generation },
+                return Results.Json(new HealthStatus
+                {
+                    Status = ChromiumState.Ready,
+                    DevToolsUrl = tracker.Current,
+                    Generation = status.Generation,
+                    RuntimeFlagsError = status.RuntimeFlagsError,
+                },
                     ApiJsonContext.Default.HealthStatus);
             }
             var state = status.State == ChromiumState.Ready ? ChromiumState.Starting : status.State;
@@ -31,6 +38,7 @@ public static class HealthEndpoints
                 LastExit = status.LastExit,
                 NextStartInMs = status.NextStartInMs,
                 Error = status.LastError,
+                RuntimeFlagsError = status.RuntimeFlagsError,
             }, ApiJsonContext.Default.HealthStatus, statusCode: StatusCodes.Status503ServiceUnavailable);
         });
     }

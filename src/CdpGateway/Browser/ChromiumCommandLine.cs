@@ -27,14 +27,9 @@ public static class ChromiumCommandLine
         "--disable-gpu",
     ];
 
-    /// <summary>Flags the gateway sets itself: changing them would cut it off from its browser.</summary>
-    public static readonly IReadOnlyList<string> GatewayOwnedFlags =
-    [
-        "--remote-debugging-port",
-        "--remote-debugging-address",
-        "--remote-debugging-pipe",
-        "--user-data-dir",
-    ];
+    /// <summary>Whether every launch gets <c>--no-sandbox</c>: as root (Chromium refuses to start sandboxed), or from the operator.</summary>
+    public static bool RunsWithoutSandbox(GatewayOptions options) =>
+        Posix.IsRoot || SplitFlags(options.ChromiumFlags).Contains("--no-sandbox", StringComparer.Ordinal);
 
     /// <summary>The profile directory under the data dir.</summary>
     public static string ProfileDir(GatewayOptions options) => Path.Combine(Path.GetFullPath(options.DataDir), "profile");

@@ -37,6 +37,12 @@ public sealed record ChromiumStatus
     /// <summary>Runtime flags (<c>/chromium/flags</c>), persisted in the data dir.</summary>
     [JsonPropertyName("flags")] public required IReadOnlyList<string> Flags { get; init; }
 
+    /// <summary>
+    /// Why the persisted runtime flags (<c>DATA_DIR/flags.json</c>) are not in use: unreadable, refused by the flag
+    /// policy, or Chromium did not start with them. Null when they are.
+    /// </summary>
+    [JsonPropertyName("runtime_flags_error")] public string? RuntimeFlagsError { get; init; }
+
     /// <summary>The executable and its arguments for the next start (launch mode).</summary>
     [JsonPropertyName("command_line")] public IReadOnlyList<string>? CommandLine { get; init; }
 

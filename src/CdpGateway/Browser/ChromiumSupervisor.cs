@@ -34,6 +34,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
     private readonly TimeProvider _time;
     private readonly ILogger<ChromiumSupervisor> _logger;
     private readonly RuntimeFlags _flags;
+    private readonly FlagPolicy _policy;
     private readonly BrowserReadiness _readiness;
     private readonly SemaphoreSlim _restartGate = new(1, 1);
     private readonly CancellationTokenSource _shutdown = new();
@@ -58,6 +59,9 @@ public sealed class ChromiumSupervisor : IChromiumControl
     private long? _startDeadline;
     private LaunchedChromium? _restartStopped;
     private LaunchedChromium? _readyRun;
+    private string? _flagsError;
+    private FlagTrial? _trial;
+    private string? _lastOutputLine;
 
     public ChromiumSupervisor(GatewayOptions options, DevToolsUrlTracker tracker, IEventPublisher events, TimeProvider time, ILogger<ChromiumSupervisor> logger)
     {
@@ -67,6 +71,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
         _time = time;
         _logger = logger;
         _flags = new RuntimeFlags(options.DataDir);
+        _policy = new FlagPolicy(options.AllowRuntimeFlags, ChromiumCommandLine.RunsWithoutSandbox(options));
         _readiness = new BrowserReadiness(time);
     }
 
@@ -119,6 +124,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
                     LastExit = _lastExit,
                     LastError = _lastError,
                     Flags = _flags.Current,
+                    RuntimeFlagsError = _flagsError,
                     CommandLine = _executable is null ? null : LaunchedChromium.LaunchChain(_executable, Arguments()),
                 };
             }
@@ -135,17 +141,18 @@ public sealed class ChromiumSupervisor : IChromiumControl
             throw new InvalidOperationException("Chromium is already started.");
         }
         _executable = ResolveExecutable(_options.Chromium);
-        try
+        foreach (var name in _policy.Unallowable)
         {
-            var flags = _flags.Load();
-            if (flags.Count > 0)
-            {
-                _logger.LogInformation("Runtime Chromium flags from {Path}: {Flags}", _flags.FilePath, string.Join(' ', flags));
-            }
+            _logger.LogWarning("--allow-runtime-flag {Name} is ignored: the gateway sets that flag itself, so it can never be changed at run time", name);
         }
-        catch (InvalidDataException e)
+        var flags = LoadRuntimeFlags();
+        if (flags.Count > 0)
         {
-            _logger.LogError("Ignoring the persisted runtime flags: {Message}", e.Message);
+            // Until a browser with them is ready, a failed start drops them instead of blocking the gateway.
+            lock (_gate)
+            {
+                _trial = new FlagTrial(Fallback: [], AfterGeneration: _generation, Persisted: false);
+            }
         }
         _launcher = new ProcessLauncherThread();
         LaunchedChromium first;
@@ -153,12 +160,133 @@ public sealed class ChromiumSupervisor : IChromiumControl
         {
             first = Launch();
         }
+        catch (Exception e) when (e is Win32Exception or InvalidOperationException && flags.Count > 0)
+        {
+            _logger.LogError("Chromium could not be started from '{Executable}' with the runtime flags: {Message}", _executable, e.Message);
+            FailTrial(CurrentGeneration(), $"Chromium could not be started: {e.Message}");
+            first = LaunchFirst();
+        }
         catch (Exception e) when (e is Win32Exception or InvalidOperationException)
         {
             throw new InvalidOperationException($"Chromium could not be started from '{_executable}': {e.Message}", e);
         }
         _loop = Task.Run(() => SuperviseAsync(first), CancellationToken.None);
         return Task.CompletedTask;
+    }
+
+    private LaunchedChromium LaunchFirst()
+    {
+        try
+        {
+            return Launch();
+        }
+        catch (Exception e) when (e is Win32Exception or InvalidOperationException)
+        {
+            throw new InvalidOperationException($"Chromium could not be started from '{_executable}': {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The persisted flags, or none when the file is unreadable or fails the policy (edited by hand, or a policy
+    /// tightened since): that is reported in the status and logged, and the gateway starts without them.
+    /// </summary>
+    private IReadOnlyList<string> LoadRuntimeFlags()
+    {
+        IReadOnlyList<string> flags;
+        try
+        {
+            flags = _flags.Load();
+        }
+        catch (InvalidDataException e)
+        {
+            return IgnorePersistedFlags(e.Message);
+        }
+        if (_policy.Check(flags) is { } refusal)
+        {
+            return IgnorePersistedFlags($"{_flags.FilePath}: {refusal.Message}");
+        }
+        if (flags.Count > 0)
+        {
+            _logger.LogInformation("Runtime Chromium flags from {Path}: {Flags}", _flags.FilePath, FlagPolicy.Names(flags));
+        }
+        return flags;
+    }
+
+    private IReadOnlyList<string> IgnorePersistedFlags(string reason)
+    {
+        _flags.Use([]);
+        lock (_gate)
+        {
+            _flagsError = reason + "; the persisted runtime flags are ignored until the next change through /chromium/flags";
+        }
+        _logger.LogError("Ignoring the persisted runtime flags: {Reason}", reason);
+        return [];
+    }
+
+    private long CurrentGeneration()
+    {
+        lock (_gate)
+        {
+            return _generation;
+        }
+    }
+
+    /// <summary>
+    /// A browser launched with flags on trial did not start (its exec failed, or it ended or was killed before it was ready):
+    /// the flags before them become current again, and the next launch uses those. Flags changed through the API are
+    /// persisted back too, so a gateway restart never meets them; persisted flags that failed at start are reported.
+    /// </summary>
+    private void FailTrial(long generation, string reason)
+    {
+        FlagTrial? trial;
+        lock (_gate)
+        {
+            trial = _trial;
+            if (trial is null || generation <= trial.AfterGeneration)
+            {
+                return;
+            }
+            _trial = null;
+        }
+        var failed = _flags.Current;
+        if (trial.Persisted)
+        {
+            try
+            {
+                _flags.Save(trial.Fallback);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _flags.Use(trial.Fallback);
+                _logger.LogError("Could not persist the previous runtime flags again: {Message}", e.Message);
+            }
+            _logger.LogError("Chromium did not start with the runtime flags {Flags} ({Reason}); back to {Previous}",
+                FlagPolicy.Names(failed), reason, trial.Fallback.Count == 0 ? "none" : FlagPolicy.Names(trial.Fallback));
+        }
+        else
+        {
+            _flags.Use(trial.Fallback);
+            lock (_gate)
+            {
+                _flagsError = $"Chromium did not start with the runtime flags in {_flags.FilePath} ({reason}); they are ignored until the next change through /chromium/flags";
+            }
+            _logger.LogError("Chromium did not start with the runtime flags {Flags} from {Path} ({Reason}); ignoring them",
+                FlagPolicy.Names(failed), _flags.FilePath, reason);
+        }
+        trial.Failed.TrySetResult(reason);
+    }
+
+    /// <summary>Why a browser that never became ready ended, with its last line of output when it printed one.</summary>
+    private string NotReadyReason(LaunchedChromium running, ChromiumExit exit)
+    {
+        string? line;
+        lock (_gate)
+        {
+            line = _current is null || _current == running ? _lastOutputLine : null;
+        }
+        var said = string.IsNullOrWhiteSpace(line) ? "" : $"; its last output: {(line.Length > 300 ? line[..300] + "..." : line)}";
+        var stage = running.Announced.IsCompleted ? "after announcing DevTools but before answering Browser.getVersion" : "without announcing DevTools";
+        return $"Chromium exited ({Describe(exit)}) after {exit.UptimeMs} ms {stage}{said}";
     }
 
     public async Task<ChromiumRestartResult> RestartAsync(CancellationToken cancellationToken)
@@ -181,14 +309,28 @@ public sealed class ChromiumSupervisor : IChromiumControl
         {
             var current = _flags.Current;
             var next = ChromiumCommandLine.Merge(replace ? [] : current, flags);
+            if (_policy.Check(next) is { } refusal)
+            {
+                _logger.LogWarning("Refused a runtime flag change: {Reason}", refusal.Message);
+                throw new ChromiumFlagsRefusedException(refusal.Message);
+            }
             if (next.SequenceEqual(current, StringComparer.Ordinal))
             {
                 // Nothing changes: no reason to take the browser away from its clients.
                 return new ChromiumRestartResult(_tracker.Current, _readiness.ReadyGeneration, TimeSpan.Zero, current, Restarted: false);
             }
+            var trial = new FlagTrial(current, CurrentGeneration(), Persisted: true);
+            lock (_gate)
+            {
+                _trial = trial;
+            }
             _flags.Save(next);
-            _logger.LogInformation("Runtime Chromium flags are now: {Flags}; restarting Chromium", string.Join(' ', next));
-            return await RestartAndWaitAsync(cancellationToken).ConfigureAwait(false);
+            lock (_gate)
+            {
+                _flagsError = null;
+            }
+            _logger.LogInformation("Runtime Chromium flags are now: {Flags}; restarting Chromium", FlagPolicy.Names(next));
+            return await RestartAndWaitAsync(cancellationToken, trial.Failed.Task).ConfigureAwait(false);
         }
         finally
         {
@@ -211,8 +353,12 @@ public sealed class ChromiumSupervisor : IChromiumControl
         _launcher?.Dispose();
     }
 
-    /// <summary>Asks the loop to restart and waits until a newer generation is ready. Call with the restart gate held.</summary>
-    private async Task<ChromiumRestartResult> RestartAndWaitAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Asks the loop to restart and waits until a newer generation is ready. Call with the restart gate held. When
+    /// <paramref name="flagsFailed"/> completes first, the new flags kept Chromium from starting and the loop went back
+    /// to the previous ones: the wait goes on for the browser with those, then throws <see cref="ChromiumFlagsFailedException"/>.
+    /// </summary>
+    private async Task<ChromiumRestartResult> RestartAndWaitAsync(CancellationToken cancellationToken, Task<string>? flagsFailed = null)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var started = _time.GetTimestamp();
@@ -224,9 +370,29 @@ public sealed class ChromiumSupervisor : IChromiumControl
         Volatile.Read(ref _restartRequest).TrySetResult();
         using var limit = new CancellationTokenSource(BrowserReadiness.Limit, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(limit.Token, cancellationToken, _shutdown.Token);
+        var ready = _readiness.WaitReadyAfterAsync(before, linked.Token);
+        if (flagsFailed is not null && await Task.WhenAny(ready, flagsFailed).ConfigureAwait(false) == flagsFailed)
+        {
+            var reason = await flagsFailed.ConfigureAwait(false);
+            string restored;
+            try
+            {
+                // Only a browser with the previous flags can become ready now: the failed one never did.
+                await ready.ConfigureAwait(false);
+                restored = "Chromium runs with them again";
+            }
+            catch (OperationCanceledException) when (limit.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                restored = $"Chromium was not ready with them within {BrowserReadiness.Limit.TotalSeconds:0} s of the change";
+            }
+            var previous = _flags.Current;
+            throw new ChromiumFlagsFailedException(
+                $"Chromium did not start with the new flags: {reason}. The previous flags ({(previous.Count == 0 ? "none" : FlagPolicy.Names(previous))}) " +
+                $"are restored and persisted; {restored}", Status);
+        }
         try
         {
-            var (generation, url) = await _readiness.WaitReadyAfterAsync(before, linked.Token).ConfigureAwait(false);
+            var (generation, url) = await ready.ConfigureAwait(false);
             var end = _time.GetTimestamp();
             var elapsed = _time.GetElapsedTime(started, end);
             var phases = Phases(started, end, generation);
@@ -473,6 +639,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
             {
                 _lastError = e.Message;
             }
+            FailTrial(CurrentGeneration(), $"Chromium could not be started: {e.Message}");
             return null;
         }
     }
@@ -504,10 +671,11 @@ public sealed class ChromiumSupervisor : IChromiumControl
                 {
                     _current = started;
                     _lastError = null;
+                    _lastOutputLine = null;
                 }
             });
         _logger.LogInformation("Started Chromium {Executable} (pid {Pid}, generation {Generation})", _executable, running.Pid, generation);
-        _logger.LogDebug("Chromium arguments: {Arguments}", string.Join(' ', arguments));
+        _logger.LogDebug("Chromium arguments (names only): {Arguments}", FlagPolicy.Names(arguments));
         return running;
     }
 
@@ -517,6 +685,13 @@ public sealed class ChromiumSupervisor : IChromiumControl
     {
         if (!DevToolsLineParser.TryParse(line, out var url))
         {
+            lock (_gate)
+            {
+                if (_current == running && !running.WasReady)
+                {
+                    _lastOutputLine = line;
+                }
+            }
             _logger.LogDebug("Chromium (pid {Pid}): {Line}", running.Pid, line);
             return;
         }
@@ -557,6 +732,11 @@ public sealed class ChromiumSupervisor : IChromiumControl
                 running.MarkReady();
                 ready = true;
                 _state = ChromiumState.Ready;
+                if (_trial is { } trial && running.Generation > trial.AfterGeneration)
+                {
+                    // The flags on trial got a browser all the way to ready: they no longer fall back.
+                    _trial = null;
+                }
             }
         }
         if (ready)
@@ -605,6 +785,11 @@ public sealed class ChromiumSupervisor : IChromiumControl
         var code = await running.Exited.ConfigureAwait(false);
         await running.ReapAsync().ConfigureAwait(false);
         var exit = RecordExit(running, code, ChromiumExitCause.Crash, reason);
+        if (!running.WasReady)
+        {
+            // Before the backoff, so the next launch already goes without the flags that kept this one from starting.
+            FailTrial(running.Generation, reason is null ? NotReadyReason(running, exit) : $"{reason} of its launch");
+        }
         TimeSpan backoff;
         bool crashLoop;
         lock (_gate)
@@ -678,6 +863,15 @@ public sealed class ChromiumSupervisor : IChromiumControl
         }, TelemetryJsonContext.Default.ChromiumExitedData);
 
     private static string Describe(ChromiumExit exit) => exit.Signal ?? $"exit code {exit.ExitCode}";
+
+    /// <summary>
+    /// Flags not yet seen to start a browser: launches after <paramref name="AfterGeneration"/> use them, and one that
+    /// fails before it is ready puts <paramref name="Fallback"/> back (persisting it when <paramref name="Persisted"/>).
+    /// </summary>
+    private sealed record FlagTrial(IReadOnlyList<string> Fallback, long AfterGeneration, bool Persisted)
+    {
+        public TaskCompletionSource<string> Failed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -21,6 +21,8 @@ public interface IChromiumControl : IAsyncDisposable
     Task<ChromiumRestartResult> RestartAsync(CancellationToken cancellationToken);
 
     /// <summary>Replaces (<paramref name="replace"/>) or merges the runtime flags, persists them, restarts and waits as <see cref="RestartAsync"/>.</summary>
+    /// <exception cref="ChromiumFlagsRefusedException">The resulting set fails the flag policy; nothing changed.</exception>
+    /// <exception cref="ChromiumFlagsFailedException">Chromium did not start with them; the previous flags are back.</exception>
     Task<ChromiumRestartResult> ChangeFlagsAsync(IReadOnlyList<string> flags, bool replace, CancellationToken cancellationToken);
 }
 
@@ -53,6 +55,18 @@ public sealed class ChromiumControlUnavailableException(string message) : Except
 
 /// <summary>Chromium was not ready in time (HTTP 504); carries its state at that moment.</summary>
 public sealed class ChromiumNotReadyException(string message, ChromiumStatus status) : Exception(message)
+{
+    public ChromiumStatus Status { get; } = status;
+}
+
+/// <summary>The flag policy refuses the change (HTTP 400); nothing was persisted or restarted.</summary>
+public sealed class ChromiumFlagsRefusedException(string message) : Exception(message);
+
+/// <summary>
+/// Chromium did not start with the new flags (HTTP 422): the previous flags were persisted again and Chromium
+/// restarted with them. Carries the Chromium state after that.
+/// </summary>
+public sealed class ChromiumFlagsFailedException(string message, ChromiumStatus status) : Exception(message)
 {
     public ChromiumStatus Status { get; } = status;
 }

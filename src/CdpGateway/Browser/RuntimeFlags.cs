@@ -53,6 +53,11 @@ public sealed class RuntimeFlags
         {
             throw new InvalidDataException($"{_path} is not valid JSON: {e.Message}", e);
         }
+        catch (InvalidOperationException e)
+        {
+            // A string that is not valid Unicode (a lone surrogate escape) is only found when it is read.
+            throw new InvalidDataException($"{_path} holds a string that is not valid Unicode: {e.Message}", e);
+        }
         lock (_gate)
         {
             _flags = flags;
@@ -60,12 +65,30 @@ public sealed class RuntimeFlags
         return flags;
     }
 
+    /// <summary>Makes <paramref name="flags"/> current without writing them: the file stays as it is, ignored.</summary>
+    public void Use(IReadOnlyList<string> flags)
+    {
+        lock (_gate)
+        {
+            _flags = flags;
+        }
+    }
+
     /// <summary>Persists <paramref name="flags"/> (validated by the caller) and makes them current.</summary>
     public void Save(IReadOnlyList<string> flags)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
         var temp = _path + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        // A leftover temp file would keep its old mode through the truncation; created afresh it is private from the start.
+        File.Delete(temp);
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        using (var stream = new FileStream(temp, options))
         {
             using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
             {
@@ -122,15 +145,19 @@ public sealed class RuntimeFlags
         return flags;
     }
 
-    /// <summary>Null when <paramref name="flag"/> is an acceptable runtime flag, else why not (naming it).</summary>
+    /// <summary>
+    /// Null when <paramref name="flag"/> is a well-formed runtime flag the gateway does not own, else why not. Messages
+    /// name the flag by its name only: its value may carry a path or a secret, and may be long.
+    /// </summary>
     public static string? Check(string flag)
     {
-        var shown = JsonSerializer.Serialize(flag, BrowserJsonContext.Default.String);
+        var name = ChromiumCommandLine.NameOf(flag);
+        var shown = JsonSerializer.Serialize(FlagPolicy.Shorten(name), BrowserJsonContext.Default.String);
         if (flag.Length == 0)
         {
             return "flag \"\" is empty; flags look like \"--name\" or \"--name=value\"";
         }
-        if (!flag.StartsWith("--", StringComparison.Ordinal) || ChromiumCommandLine.NameOf(flag).Length <= 2)
+        if (!flag.StartsWith("--", StringComparison.Ordinal) || name.Length <= 2)
         {
             return $"flag {shown} does not start with \"--name\"";
         }
@@ -138,14 +165,13 @@ public sealed class RuntimeFlags
         {
             return $"flag {shown} contains a control character";
         }
-        var name = ChromiumCommandLine.NameOf(flag);
         if (name.Any(char.IsWhiteSpace))
         {
             return $"flag {shown} has whitespace in its name";
         }
-        if (ChromiumCommandLine.GatewayOwnedFlags.Contains(name, StringComparer.Ordinal))
+        if (FlagPolicy.Classify(FlagPolicy.NameOf(flag), null) == FlagClass.GatewayOwned)
         {
-            return $"flag {shown} is set by the gateway itself and cannot be changed";
+            return $"flag {shown} is set by the gateway itself ({FlagPolicy.ClassName(FlagClass.GatewayOwned)}) and can never be changed at run time, not even with --allow-runtime-flag";
         }
         return null;
     }

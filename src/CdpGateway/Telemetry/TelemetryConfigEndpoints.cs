@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CdpGateway.Api;
 using CdpGateway.Telemetry.Commands;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -24,33 +25,32 @@ public static class TelemetryConfigEndpoints
     private static async Task ApplyAsync(HttpContext context, bool replace)
     {
         var config = context.RequestServices.GetRequiredService<TelemetryConfig>();
-        JsonDocument body;
-        try
+        var change = new Change(
+            replace ? false : config.IsEnabled(EventCategory.Connection),
+            replace ? false : config.IsEnabled(EventCategory.Control),
+            replace ? false : config.IsEnabled(EventCategory.System),
+            replace ? [] : [.. config.ExcludedCdpMethods]);
+        var (error, bodyError) = await JsonBody.ReadAsync(context.Request, root => Read(root, change),
+            "a JSON object like {\"connection\":{\"enabled\":true}}", context.RequestAborted).ConfigureAwait(false);
+        if (bodyError is not null)
         {
-            body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
-        }
-        catch (JsonException ex)
-        {
-            await TelemetryEndpoints.WriteBadRequestAsync(context, $"the body is not JSON: {ex.Message}").ConfigureAwait(false);
+            context.Response.StatusCode = bodyError.Status;
+            var message = bodyError.Problem is JsonBodyProblem.Empty or JsonBodyProblem.NotJson
+                ? $"the body is not JSON: {bodyError.Detail}"
+                : bodyError.Message;
+            await context.Response.WriteAsJsonAsync(new TelemetryError(message), TelemetryJsonContext.Default.TelemetryError,
+                contentType: null, context.RequestAborted).ConfigureAwait(false);
             return;
         }
-        using (body)
+        if (error is not null)
         {
-            var change = new Change(
-                replace ? false : config.IsEnabled(EventCategory.Connection),
-                replace ? false : config.IsEnabled(EventCategory.Control),
-                replace ? false : config.IsEnabled(EventCategory.System),
-                replace ? [] : [.. config.ExcludedCdpMethods]);
-            if (Read(body.RootElement, change) is { } error)
-            {
-                await TelemetryEndpoints.WriteBadRequestAsync(context, error).ConfigureAwait(false);
-                return;
-            }
-            config.SetExcludedCdpMethods(change.Excluded);
-            config.SetEnabled(EventCategory.Connection, change.Connection);
-            config.SetEnabled(EventCategory.Control, change.Control);
-            config.SetEnabled(EventCategory.System, change.System);
+            await TelemetryEndpoints.WriteBadRequestAsync(context, error).ConfigureAwait(false);
+            return;
         }
+        config.SetExcludedCdpMethods(change.Excluded);
+        config.SetEnabled(EventCategory.Connection, change.Connection);
+        config.SetEnabled(EventCategory.Control, change.Control);
+        config.SetEnabled(EventCategory.System, change.System);
         var status = TelemetryStatus.Capture(config, context.RequestServices.GetRequiredService<EventStream>());
         await context.Response.WriteAsJsonAsync(status, TelemetryJsonContext.Default.TelemetryStatus, contentType: null, context.RequestAborted).ConfigureAwait(false);
     }
