@@ -783,6 +783,11 @@ public sealed class ChromiumSupervisor : IChromiumControl
         _readiness.MarkNotReady();
         SetState(ChromiumState.Backoff); // at once: /health must not call a dead browser ready while its group is reaped
         var code = await running.Exited.ConfigureAwait(false);
+        if (!running.WasReady)
+        {
+            // While it is still the current browser, whose lines are kept: they say why it did not start.
+            await running.WaitForOutputAsync().ConfigureAwait(false);
+        }
         await running.ReapAsync().ConfigureAwait(false);
         var exit = RecordExit(running, code, ChromiumExitCause.Crash, reason);
         if (!running.WasReady)

@@ -256,6 +256,21 @@ internal sealed class LaunchedChromium
         _cleanedUp = CleanUpAsync();
     }
 
+    /// <summary>
+    /// Waits, at most <see cref="OutputDrainLimit"/>, until both output pipes are read to their end: the exit can be seen
+    /// before the last lines the process wrote, which are the ones that say why it did not start.
+    /// </summary>
+    public async Task WaitForOutputAsync()
+    {
+        try
+        {
+            await Task.WhenAll(_stdout, _stderr).WaitAsync(OutputDrainLimit).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
     private async Task CleanUpAsync()
     {
         var watchdog = _watchdog;
@@ -263,15 +278,9 @@ internal sealed class LaunchedChromium
         {
             await watchdog.DisposeAsync().ConfigureAwait(false);
         }
-        try
-        {
-            // Bounded: the output pipes close with the last process holding them. The group is gone, but
-            // Chromium's crashpad handler runs in a session of its own and holds them until it notices.
-            await Task.WhenAll(_stdout, _stderr).WaitAsync(OutputDrainLimit).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-        }
+        // Bounded: the output pipes close with the last process holding them. The group is gone, but
+        // Chromium's crashpad handler runs in a session of its own and holds them until it notices.
+        await WaitForOutputAsync().ConfigureAwait(false);
         _process.Dispose();
     }
 
