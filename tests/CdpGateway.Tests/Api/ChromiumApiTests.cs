@@ -13,35 +13,16 @@ namespace CdpGateway.Tests.Api;
 /// <summary>The control API over HTTP, on a real gateway supervising tests/FakeChromium.</summary>
 public sealed class ChromiumApiTests : IAsyncDisposable
 {
-    private readonly FakeBrowsers _fakes = new();
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
-    private readonly List<GatewayApp> _gateways = [];
+    private readonly SupervisedGateways _gateways = new();
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var gateway in _gateways)
-        {
-            await gateway.DisposeAsync();
-        }
-        _http.Dispose();
-        await _fakes.DisposeAsync();
-    }
+    private FakeBrowsers _fakes => _gateways.Fakes;
 
-    private async Task<GatewayApp> StartAsync(Action<GatewayOptions>? configure = null, bool waitReady = true)
-    {
-        var options = _fakes.Options(_fakes.FakeChromium());
-        options.CdpPort = 0;
-        options.ApiPort = 0;
-        configure?.Invoke(options);
-        var gateway = GatewayApp.Create(options, logging: _ => { });
-        _gateways.Add(gateway);
-        await gateway.StartAsync();
-        if (waitReady)
-        {
-            await FakeBrowsers.EventuallyAsync(() => gateway.Chromium.IsReady, "ready");
-        }
-        return gateway;
-    }
+    private HttpClient _http => _gateways.Http;
+
+    public ValueTask DisposeAsync() => _gateways.DisposeAsync();
+
+    private Task<GatewayApp> StartAsync(Action<GatewayOptions>? configure = null, bool waitReady = true) =>
+        _gateways.StartAsync(configure, waitReady: waitReady);
 
     private static Uri Api(GatewayApp gateway, string path) => new($"http://127.0.0.1:{gateway.ApiPort}{path}");
 

@@ -9,32 +9,16 @@ namespace CdpGateway.Tests.Api;
 /// <summary>The flag policy behind <c>/chromium/flags</c>, on a real gateway supervising tests/FakeChromium.</summary>
 public sealed class RuntimeFlagPolicyApiTests : IAsyncDisposable
 {
-    private readonly FakeBrowsers _fakes = new();
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
-    private readonly List<GatewayApp> _gateways = [];
+    private readonly SupervisedGateways _gateways = new();
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var gateway in _gateways)
-        {
-            await gateway.DisposeAsync();
-        }
-        _http.Dispose();
-        await _fakes.DisposeAsync();
-    }
+    private FakeBrowsers _fakes => _gateways.Fakes;
 
-    private async Task<GatewayApp> StartAsync(Action<GatewayOptions>? configure = null, string? executable = null)
-    {
-        var options = _fakes.Options(executable ?? _fakes.FakeChromium());
-        options.CdpPort = 0;
-        options.ApiPort = 0;
-        configure?.Invoke(options);
-        var gateway = GatewayApp.Create(options, logging: _ => { });
-        _gateways.Add(gateway);
-        await gateway.StartAsync();
-        await FakeBrowsers.EventuallyAsync(() => gateway.Chromium.IsReady, "ready");
-        return gateway;
-    }
+    private HttpClient _http => _gateways.Http;
+
+    public ValueTask DisposeAsync() => _gateways.DisposeAsync();
+
+    private Task<GatewayApp> StartAsync(Action<GatewayOptions>? configure = null, string? executable = null) =>
+        _gateways.StartAsync(configure, executable);
 
     private async Task<(HttpStatusCode Status, JsonElement Body)> PatchAsync(GatewayApp gateway, params string[] flags)
     {
