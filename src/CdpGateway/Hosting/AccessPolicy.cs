@@ -151,7 +151,7 @@ public sealed class AccessPolicy
             }
             else if (!IsOwnOrigin(trimmed, request))
             {
-                return Refuse(403, $"a request from origin '{origin}' is refused: allow it with --allowed-origins");
+                return Refuse(403, $"a request from origin '{Shown(origin)}' is refused: allow it with --allowed-origins");
             }
         }
         else if (request.SecFetchSite is { } site && site.Contains("cross-site", StringComparison.OrdinalIgnoreCase))
@@ -172,7 +172,7 @@ public sealed class AccessPolicy
 
         if (request.Port == AccessPort.Api && IsControl(request.Method) && request.HasBody && !IsJson(request.ContentType))
         {
-            return new AccessDecision(AccessOutcome.Refuse, 415, $"a request body of type '{request.ContentType ?? "(none)"}' is refused: send Content-Type: application/json",
+            return new AccessDecision(AccessOutcome.Refuse, 415, $"a request body of type '{(request.ContentType is null ? "(none)" : Shown(request.ContentType))}' is refused: send Content-Type: application/json",
                 corsOrigin, false, request.Port);
         }
 
@@ -191,7 +191,7 @@ public sealed class AccessPolicy
         }
         if (!AllowedHost(host))
         {
-            return $"Host '{host}' is refused: the gateway answers an IP address, localhost, or a name given with --allowed-hosts";
+            return $"Host '{Shown(host)}' is refused: the gateway answers an IP address, localhost, or a name given with --allowed-hosts";
         }
         if (_trustForwarded && request.ForwardedHost is { } forwarded)
         {
@@ -200,7 +200,7 @@ public sealed class AccessPolicy
                 var one = forwarded.AsSpan()[range].Trim();
                 if (!AllowedHost(one))
                 {
-                    return $"X-Forwarded-Host '{one}' is refused: the gateway answers an IP address, localhost, or a name given with --allowed-hosts";
+                    return $"X-Forwarded-Host '{Shown(one.ToString())}' is refused: the gateway answers an IP address, localhost, or a name given with --allowed-hosts";
                 }
             }
         }
@@ -373,6 +373,9 @@ public sealed class AccessPolicy
         var type = (semicolon < 0 ? contentType.AsSpan() : contentType.AsSpan(0, semicolon)).Trim();
         return type.Equals("application/json", StringComparison.OrdinalIgnoreCase);
     }
+
+    /// <summary>A header value as a refusal quotes it: enough to recognise, never the whole of a long one.</summary>
+    private static string Shown(string value) => value.Length <= 100 ? value : value[..100] + "...";
 
     private static AccessDecision Refuse(int status, string message) => new(AccessOutcome.Refuse, status, message, null, false, AccessPort.Cdp);
 

@@ -9,6 +9,8 @@ public static class PlainAnswer
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain; charset=utf-8";
+        // Messages may quote a request's header; no browser may read them as anything but text.
+        context.Response.Headers.XContentTypeOptions = "nosniff";
         return context.Response.WriteAsync(message + "\n");
     }
 }

@@ -18,6 +18,19 @@ public sealed class AccessPolicyTests
         Host = host,
     };
 
+    [Fact]
+    public void ARefusalQuotesOnlyTheStartOfALongHeader()
+    {
+        var policy = new AccessPolicy(new GatewayOptions());
+        var host = "evil.example" + new string('a', 10_000);
+
+        var decision = policy.Decide(Request(host: host));
+
+        Assert.Equal(403, decision.Status);
+        Assert.StartsWith("Host 'evil.example", decision.Message, StringComparison.Ordinal);
+        Assert.True(decision.Message!.Length < 300, decision.Message);
+    }
+
     [Theory]
     [InlineData("127.0.0.1", true)]
     [InlineData("127.0.0.1:9222", true)]
