@@ -448,7 +448,7 @@ public sealed class CdpConnectionHandler(
         }
     }
 
-    private void PublishDisconnect(string connectionId, string reason, long connectedAt, long disconnectedAt, DateTimeOffset disconnectedWall,
+    private void PublishDisconnect(string connectionId, DisconnectReason reason, long connectedAt, long disconnectedAt, DateTimeOffset disconnectedWall,
         RelayCounters fromClient, RelayCounters fromUpstream, int? closeCode, long telemetryDropped = 0, long telemetryExcluded = 0)
     {
         var duration = time.GetElapsedTime(connectedAt, disconnectedAt);

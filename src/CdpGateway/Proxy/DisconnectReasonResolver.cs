@@ -11,7 +11,7 @@ namespace CdpGateway.Proxy;
 /// </summary>
 public sealed class DisconnectReasonResolver(DevToolsUrlTracker tracker, TimeProvider time)
 {
-    public async Task<string> ResolveAsync(
+    public async Task<DisconnectReason> ResolveAsync(
         PumpExitCause cause, string dialedBrowserUrl, DevToolsUrlTracker.Subscription subscription,
         TimeSpan confirmWait, CancellationToken cancelled)
     {

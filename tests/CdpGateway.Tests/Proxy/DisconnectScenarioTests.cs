@@ -12,7 +12,8 @@ namespace CdpGateway.Tests.Proxy;
 /// </summary>
 public sealed class DisconnectScenarioTests
 {
-    private static string Reason(JsonElement data) => data.GetProperty("reason").GetString()!;
+    private static DisconnectReason Reason(JsonElement data) =>
+        DisconnectReasons.TryParse(data.GetProperty("reason").GetString(), out var reason) ? reason : throw new FormatException("not a reason");
 
     // ---- A. Pump-running scenarios ----
 

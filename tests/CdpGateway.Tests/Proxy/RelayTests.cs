@@ -103,7 +103,7 @@ public sealed class RelayTests
 
         Assert.Equal(WebSocketCloseStatus.MessageTooBig, await closed);
         var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
-        Assert.Equal(DisconnectReason.ClientClose, data.GetProperty("reason").GetString());
+        Assert.Equal(DisconnectReason.ClientClose.WireName(), data.GetProperty("reason").GetString());
         Assert.Equal(1009, data.GetProperty("close_code").GetInt32());
     }
 
