@@ -3,12 +3,13 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using CdpGateway.Telemetry;
 using CdpGateway.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CdpGateway.Tests.Proxy;
 
 /// <summary>
-/// The seed's scenario table, sections A to D, one test per row (named A1..D23 after it), through the
-/// real gateway with real sockets. The fake clock drives the confirm wait and dial window.
+/// The acceptance scenarios of docs/disconnect-contract.md, sections A to E, one test per row (named A1..E27 after
+/// it), through the real gateway with real sockets. The fake clock drives the confirm wait and dial window.
 /// </summary>
 public sealed class DisconnectScenarioTests
 {
@@ -218,7 +219,7 @@ public sealed class DisconnectScenarioTests
 
         Assert.Equal(DisconnectReason.UpstreamError, Reason(data));
         Assert.Equal(WebSocketCloseStatus.InternalServerError, await closed);
-        Assert.Equal("upstream_error", client.CloseStatusDescription);
+        Assert.Equal("browser unreachable", client.CloseStatusDescription);
         Assert.Single(gw.EventsOfType(ConnectionEventTypes.Connect));
     }
 
@@ -352,7 +353,7 @@ public sealed class DisconnectScenarioTests
         using var subscription = tracker.Subscribe();
         var resolver = new CdpGateway.Proxy.DisconnectReasonResolver(tracker, TimeProvider.System);
 
-        var reason = await resolver.ResolveAsync(CdpGateway.Proxy.PumpExitCause.Cancelled, tracker.Current, subscription, TimeSpan.Zero, CancellationToken.None);
+        var reason = await resolver.ResolveAsync(CdpGateway.Proxy.ConnectionEnd.GatewayStopping, null, tracker.Current, subscription, TimeSpan.Zero, CancellationToken.None);
 
         Assert.Equal(DisconnectReason.ContextCancelled, reason);
     }
@@ -364,9 +365,134 @@ public sealed class DisconnectScenarioTests
         using var subscription = tracker.Subscribe();
         var resolver = new CdpGateway.Proxy.DisconnectReasonResolver(tracker, TimeProvider.System);
 
-        var reason = await resolver.ResolveAsync(CdpGateway.Proxy.PumpExitCause.Upstream, "ws://127.0.0.1:1/devtools/browser/a", subscription, TimeSpan.Zero, CancellationToken.None);
+        var reason = await resolver.ResolveAsync(CdpGateway.Proxy.ConnectionEnd.UpstreamToClient, CdpGateway.Proxy.RelayEnd.SourceFailed,
+            "ws://127.0.0.1:1/devtools/browser/a", subscription, TimeSpan.Zero, CancellationToken.None);
 
         Assert.Equal(DisconnectReason.UpstreamError, reason);
+    }
+
+    // ---- E. What the client is told, and what close_code says (found by a chaos run) ----
+
+    [Fact]
+    public async Task E24_Crash_ClientIsToldTheConnectionWasLostWith1011_WhileTheEventSaysUpstreamChanged()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        gw.Browser.AbortAll(); // the close goes out before the confirm wait can say what this was
+
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, await closed);
+        Assert.Equal("browser connection lost", client.CloseStatusDescription);
+        await gw.StartBrowserAsync();
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(DisconnectReason.UpstreamChanged, Reason(data));
+        Assert.Equal(1011, data.GetProperty("close_code").GetInt32());
+    }
+
+    [Fact]
+    public async Task E25_PageOfTheNewBrowserGoesAwayWhileRestarting_Is1011Not1012_AndUpstreamError()
+    {
+        var chromium = new RestartingChromium();
+        await using var gw = await TestGateway.StartAsync(services: s => s.AddSingleton<CdpGateway.Browser.IChromiumControl>(chromium));
+        chromium.Replaced = gw.Browser.BrowserUrl; // the supervisor is replacing this browser...
+        var fresh = await gw.StartBrowserAsync();  // ...and its successor is up, not yet ready
+        using var client = await gw.ConnectAsync($"/devtools/page/{fresh.PageIds[0]}");
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        fresh.AbortAll(); // the page of the new browser goes away
+
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, await closed);
+        Assert.Equal("browser connection lost", client.CloseStatusDescription);
+        var data = await gw.AdvanceUntilAsync(gw.WaitForEventAsync(ConnectionEventTypes.Disconnect), TimeSpan.FromSeconds(1));
+        Assert.Equal(DisconnectReason.UpstreamError, Reason(data));
+        Assert.Equal(1011, data.GetProperty("close_code").GetInt32());
+    }
+
+    [Fact]
+    public async Task E26_TheBrowserThisConnectionDialledIsBeingReplaced_Is1012BeforeItsSuccessorIsAnnounced()
+    {
+        var chromium = new RestartingChromium();
+        await using var gw = await TestGateway.StartAsync(services: s => s.AddSingleton<CdpGateway.Browser.IChromiumControl>(chromium));
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        chromium.Replaced = gw.Browser.BrowserUrl;
+        gw.Browser.AbortAll(); // stopped by the restart; no new URL yet
+
+        Assert.Equal((WebSocketCloseStatus)1012, await closed);
+        Assert.Equal("browser restarted", client.CloseStatusDescription);
+        await gw.StartBrowserAsync();
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(DisconnectReason.UpstreamChanged, Reason(data));
+        Assert.Equal(1012, data.GetProperty("close_code").GetInt32());
+    }
+
+    [Fact]
+    public async Task E27_SlowReaderWhoseCloseFrameCannotReachIt_HasNoCloseCode()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        // A paused reader with a small window: what the browser echoes piles up in the gateway's send queue.
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp)
+        {
+            ReceiveBufferSize = 4096,
+        };
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, gw.App.CdpPort));
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(
+            "GET /devtools/browser/any HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+        await gw.WaitForEventAsync(ConnectionEventTypes.Connect);
+        var message = Frames.Text(new string('x', 256 * 1024), masked: true);
+        using var stopSending = new CancellationTokenSource();
+        var sending = Task.Run(async () =>
+        {
+            for (var i = 0; i < 64 && !stopSending.IsCancellationRequested; i++)
+            {
+                await socket.SendAsync(message, stopSending.Token);
+            }
+        });
+        // Once echoes have arrived and the sender is stuck, every queue on the way is full.
+        await WaitUntilAsync(() => socket.Available > 0);
+        await Task.WhenAny(sending, Task.Delay(TimeSpan.FromSeconds(2)));
+
+        gw.Browser.AbortAll();
+
+        var data = await gw.AdvanceUntilAsync(gw.WaitForEventAsync(ConnectionEventTypes.Disconnect), TimeSpan.FromSeconds(1));
+        Assert.Equal(JsonValueKind.Null, data.GetProperty("close_code").ValueKind);
+        await stopSending.CancelAsync();
+        await Task.WhenAny(sending, Task.Delay(TimeSpan.FromSeconds(5)));
+    }
+
+    /// <summary>A browser owner that is restarting and says which browser it set out to replace.</summary>
+    private sealed class RestartingChromium : CdpGateway.Browser.IChromiumControl
+    {
+        public volatile string? Replaced;
+
+        public CdpGateway.Browser.ChromiumStatus Status => new()
+        {
+            Mode = "attach",
+            State = CdpGateway.Browser.ChromiumState.Restarting,
+            Flags = [],
+        };
+
+        public bool IsReady => false;
+
+        public IReadOnlyList<string> Flags => [];
+
+        public string? ReplacedDevToolsUrl => Replaced;
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task<CdpGateway.Browser.ChromiumRestartResult> RestartAsync(CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+
+        public Task<CdpGateway.Browser.ChromiumRestartResult> ChangeFlagsAsync(IReadOnlyList<string> flags, bool replace, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     internal static int DeadPort()
