@@ -432,10 +432,11 @@ public sealed class DisconnectScenarioTests
     }
 
     [Fact]
-    public async Task E27_SlowReaderWhoseCloseFrameCannotReachIt_HasNoCloseCode()
+    public async Task E27_PausedReaderWhoseCloseFrameIsWrittenButNeverReachesIt_HasNoCloseCode()
     {
         await using var gw = await TestGateway.StartAsync();
-        // A paused reader with a small window: what the browser echoes piles up in the gateway's send queue.
+        // A paused reader with a small window: most of one echoed message waits in the gateway's send queue, which
+        // still has room, so the close frame's write completes behind it and then goes nowhere.
         using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp)
         {
             ReceiveBufferSize = 4096,
@@ -445,25 +446,15 @@ public sealed class DisconnectScenarioTests
             "GET /devtools/browser/any HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
         await gw.WaitForEventAsync(ConnectionEventTypes.Connect);
-        var message = Frames.Text(new string('x', 256 * 1024), masked: true);
-        using var stopSending = new CancellationTokenSource();
-        var sending = Task.Run(async () =>
-        {
-            for (var i = 0; i < 64 && !stopSending.IsCancellationRequested; i++)
-            {
-                await socket.SendAsync(message, stopSending.Token);
-            }
-        });
-        // Once echoes have arrived and the sender is stuck, every queue on the way is full.
+        await socket.SendAsync(Frames.Text(new string('x', 256 * 1024), masked: true));
         await WaitUntilAsync(() => socket.Available > 0);
-        await Task.WhenAny(sending, Task.Delay(TimeSpan.FromSeconds(2)));
+        await Task.Delay(200); // the echo settles: the client's window is full, the rest is queued
 
         gw.Browser.AbortAll();
 
         var data = await gw.AdvanceUntilAsync(gw.WaitForEventAsync(ConnectionEventTypes.Disconnect), TimeSpan.FromSeconds(1));
+        Assert.Equal(DisconnectReason.UpstreamError, Reason(data));
         Assert.Equal(JsonValueKind.Null, data.GetProperty("close_code").ValueKind);
-        await stopSending.CancelAsync();
-        await Task.WhenAny(sending, Task.Delay(TimeSpan.FromSeconds(5)));
     }
 
     /// <summary>A browser owner that is restarting and says which browser it set out to replace.</summary>
