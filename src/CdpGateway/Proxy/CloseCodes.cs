@@ -3,8 +3,9 @@ using System.Net.WebSockets;
 namespace CdpGateway.Proxy;
 
 /// <summary>
-/// What a client is told when the gateway ends its socket (README, "Close codes"). Each text says what the gateway saw
-/// when it closed the socket, never a disconnect reason: the reason may still be undecided then.
+/// What a client is told when the gateway ends its socket (README, "The DevTools port", its close-code table; the
+/// rules are in docs/disconnect-contract.md). Each text says what the gateway saw when it closed the socket, never a
+/// disconnect reason: the reason may still be undecided then.
 /// </summary>
 public static class CloseCodes
 {
