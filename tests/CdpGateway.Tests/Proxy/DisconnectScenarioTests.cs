@@ -326,6 +326,31 @@ public sealed class DisconnectScenarioTests
     }
 
     [Fact]
+    public async Task C19b_ShutdownWithAClientThatNeverAnswersItsClose_StillWritesItsDisconnectToTheEventsFile()
+    {
+        var file = Path.Combine(Path.GetTempPath(), "cdpgw-events-" + Guid.NewGuid().ToString("N") + ".jsonl");
+        try
+        {
+            await using var gw = await TestGateway.StartAsync(o => o.EventsFile = file);
+            using var client = await gw.ConnectAsync();
+            await client.EchoAsync("{}");
+            var closed = client.WaitForCloseAsync(); // reads the 1001, never answers it
+
+            await gw.App.StopAsync();
+
+            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await closed);
+            var disconnects = File.ReadAllLines(file).Where(l => l.Contains("\"cdp_disconnect\"", StringComparison.Ordinal)).ToList();
+            var data = JsonDocument.Parse(Assert.Single(disconnects)).RootElement.GetProperty("event").GetProperty("data");
+            Assert.Equal(DisconnectReason.ContextCancelled, Reason(data));
+            Assert.Equal(1001, data.GetProperty("close_code").GetInt32());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task C20_C21_RetriedDialThenWatcher_ResolveAgainstTheDialledUrl()
     {
         await using var gw = await TestGateway.StartAsync(withBrowser: false);
