@@ -482,6 +482,25 @@ public sealed class DisconnectScenarioTests
         Assert.Equal(JsonValueKind.Null, data.GetProperty("close_code").ValueKind);
     }
 
+    [Fact]
+    public async Task E28_HowEachDirectionEnded_IsLoggedAtDebugWhenTheConnectionIsReported()
+    {
+        var log = new CdpGateway.Tests.Telemetry.RecordingLogger<CdpGateway.Proxy.CdpConnectionHandler>();
+        await using var gw = await TestGateway.StartAsync(services: s =>
+            s.AddSingleton<Microsoft.Extensions.Logging.ILogger<CdpGateway.Proxy.CdpConnectionHandler>>(log));
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        gw.Browser.AbortAll();
+        await closed;
+        await gw.AdvanceUntilAsync(gw.WaitForEventAsync(ConnectionEventTypes.Disconnect), TimeSpan.FromSeconds(1));
+
+        var line = Assert.Single(log.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Debug && e.Message.Contains("ended by")).Message;
+        Assert.Contains("ended by UpstreamToClient, upstream_error, close code 1011", line);
+        Assert.Contains("browser to client: SourceFailed", line);
+    }
+
     /// <summary>A browser owner that is restarting and says which browser it set out to replace.</summary>
     private sealed class RestartingChromium : CdpGateway.Browser.IChromiumControl
     {
