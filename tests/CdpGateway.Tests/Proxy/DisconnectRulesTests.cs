@@ -12,7 +12,7 @@ internal static class Urls
     public const string None = "";
 }
 
-/// <summary><see cref="DisconnectRules.Reason"/>, one case per row of docs/disconnect-contract.md's reason table.</summary>
+/// <summary><see cref="DisconnectRules.Reason"/>: docs/disconnect-contract.md's reason table spelled out, one case per end and outcome.</summary>
 public sealed class DisconnectReasonRuleTests
 {
     [Theory]
@@ -58,7 +58,7 @@ public sealed class DisconnectReasonRuleTests
     }
 }
 
-/// <summary><see cref="DisconnectRules.CloseFor"/>, one case per row of docs/disconnect-contract.md's close table.</summary>
+/// <summary><see cref="DisconnectRules.CloseFor"/>: docs/disconnect-contract.md's close-frame table spelled out, one case per situation.</summary>
 public sealed class ClientCloseRuleTests
 {
     private const long Limit = 1024;
