@@ -30,6 +30,7 @@ public sealed class AttachedChromium : IChromiumControl
     private Task? _loop;
     private long _generation;
     private bool _restarting;
+    private string? _replacedUrl;
     private int _disposed;
 
     public AttachedChromium(GatewayOptions options, DevToolsUrlTracker tracker, ChromiumLogFollower? follower,
@@ -48,6 +49,17 @@ public sealed class AttachedChromium : IChromiumControl
     public bool IsReady => _probe ? _readiness.IsReady : _tracker.Current.Length > 0;
 
     public IReadOnlyList<string> Flags => [];
+
+    public string? ReplacedDevToolsUrl
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _replacedUrl;
+            }
+        }
+    }
 
     public ChromiumStatus Status
     {
@@ -104,6 +116,7 @@ public sealed class AttachedChromium : IChromiumControl
         {
             before = _generation;
             _restarting = true;
+            _replacedUrl = _tracker.Current.Length > 0 ? _tracker.Current : _replacedUrl;
         }
         try
         {

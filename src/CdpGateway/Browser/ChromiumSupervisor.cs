@@ -51,6 +51,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
     private LaunchedChromium? _current;
     private long _generation;
     private long _restarts;
+    private string? _replacedUrl;
     private ChromiumExit? _lastExit;
     private string? _lastError;
     private int _consecutiveCrashes;
@@ -76,6 +77,17 @@ public sealed class ChromiumSupervisor : IChromiumControl
     }
 
     public bool IsReady => _readiness.IsReady;
+
+    public string? ReplacedDevToolsUrl
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _replacedUrl;
+            }
+        }
+    }
 
     /// <summary>When the current browser's start timeout fires (a timestamp), once its timer exists; for tests.</summary>
     internal long? StartDeadline
@@ -489,6 +501,10 @@ public sealed class ChromiumSupervisor : IChromiumControl
                 if (request.IsCompleted && !running.Exited.IsCompleted)
                 {
                     TakeRestartRequest();
+                    lock (_gate)
+                    {
+                        _replacedUrl = running.DevToolsUrl ?? _replacedUrl;
+                    }
                     SetState(ChromiumState.Restarting);
                     await StopAsync(running, ChromiumExitCause.Restart).ConfigureAwait(false);
                     running = TryLaunch();

@@ -10,6 +10,13 @@ public interface IChromiumControl : IAsyncDisposable
 
     IReadOnlyList<string> Flags { get; }
 
+    /// <summary>
+    /// The DevTools URL of the browser the gateway last set out to replace on purpose (a restart or flag change), from
+    /// the moment it decided to; null when it never did. A connection dialled to that URL whose browser goes away knows
+    /// it was replaced rather than lost, before the successor announces itself.
+    /// </summary>
+    string? ReplacedDevToolsUrl { get; }
+
     Task StartAsync(CancellationToken cancellationToken);
 
     /// <summary>

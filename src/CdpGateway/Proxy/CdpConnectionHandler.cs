@@ -10,9 +10,10 @@ using Microsoft.Extensions.Logging;
 namespace CdpGateway.Proxy;
 
 /// <summary>
-/// One client WebSocket from upgrade to <c>cdp_disconnect</c>, in the order SPEC §4 gives: subscribe,
-/// read the current URL, accept, <c>cdp_connect</c>, dial, relay while watching for a new browser,
-/// then on the first end pin the time, close both legs, resolve the reason, <c>cdp_disconnect</c>.
+/// One client WebSocket from upgrade to <c>cdp_disconnect</c>: subscribe, read the current URL, accept,
+/// <c>cdp_connect</c>, dial, relay while watching for a new browser, then on the first end pin the time, close both
+/// legs, resolve the reason, <c>cdp_disconnect</c>. What it decides on the way (the client's close frame, the reason,
+/// <c>close_code</c>) comes from <see cref="DisconnectRules"/>; docs/disconnect-contract.md gives the rules.
 /// </summary>
 public sealed class CdpConnectionHandler(
     DevToolsUrlTracker tracker,
@@ -163,9 +164,14 @@ public sealed class CdpConnectionHandler(
         {
             // Every cdp_connect gets its cdp_disconnect, even through a fault of ours.
             logger.LogError(ex, "Connection {ConnectionId} failed inside the gateway", connectionId);
-            client.Abort();
-            PublishDisconnect(connectionId, lifetime.Stopping.IsCancellationRequested ? DisconnectReason.ContextCancelled : DisconnectReason.UpstreamError,
-                connectedAt, time.GetTimestamp(), time.GetUtcNow(), new RelayCounters(), new RelayCounters(), null);
+            // No close frame after a fault of ours (CloseFor says so): the socket is aborted, so no close_code either.
+            if (DisconnectRules.CloseFor(new CloseFacts(ConnectionEnd.GatewayFault)) is null)
+            {
+                client.Abort();
+            }
+            var reason = DisconnectRules.Reason(new ReasonFacts(ConnectionEnd.GatewayFault, Cancelled: lifetime.Stopping.IsCancellationRequested));
+            PublishDisconnect(connectionId, reason ?? DisconnectReason.UpstreamError, connectedAt, time.GetTimestamp(), time.GetUtcNow(),
+                new RelayCounters(), new RelayCounters(), null);
             return false;
         }
     }
@@ -206,13 +212,15 @@ public sealed class CdpConnectionHandler(
             {
                 logger.LogWarning("Connection {ConnectionId}: no upstream for {Path}: {Error}", connectionId, path, dial.Error);
             }
-            var (status, text) = cancelled
-                ? (WebSocketCloseStatus.EndpointUnavailable, lifetime.Stopping.IsCancellationRequested ? CloseCodes.ShuttingDownText : CloseCodes.RequestCancelledText)
-                : (WebSocketCloseStatus.InternalServerError, CloseCodes.UpstreamErrorText);
-            var sentCode = await CloseClientAsync(client, status, text).ConfigureAwait(false);
+            var close = DisconnectRules.CloseFor(new CloseFacts(ConnectionEnd.DialFailed, GatewayStopping: lifetime.Stopping.IsCancellationRequested,
+                Cancelled: cancelled));
+            var sentCode = close is { } frame ? await CloseClientAsync(client, frame).ConfigureAwait(false) : null;
+            // Nothing reads the client here: the wait for its close reply reads it directly.
+            var closeCode = await FinishClientCloseAsync(client, null, sentCode, null).ConfigureAwait(false);
             published();
-            PublishDisconnect(connectionId, cancelled ? DisconnectReason.ContextCancelled : DisconnectReason.UpstreamError,
-                connectedAt, failedAt, failedWall, new RelayCounters(), new RelayCounters(), sentCode);
+            var reason = DisconnectRules.Reason(new ReasonFacts(ConnectionEnd.DialFailed, Cancelled: cancelled));
+            PublishDisconnect(connectionId, reason ?? DisconnectReason.UpstreamError, connectedAt, failedAt, failedWall,
+                new RelayCounters(), new RelayCounters(), closeCode);
             return false;
         }
 
@@ -237,62 +245,75 @@ public sealed class CdpConnectionHandler(
         stopWatching.TrySetResult();
         await browserMoved.ConfigureAwait(false);
 
-        PumpExitCause cause;
+        ConnectionEnd end;
         RelayOutcome? outcome = null;
         if (first == clientToUpstream)
         {
+            end = ConnectionEnd.ClientToUpstream;
             outcome = clientToUpstream.Result;
-            cause = outcome.Value.End == RelayEnd.DestinationFailed ? PumpExitCause.Upstream : PumpExitCause.Client;
         }
         else if (first == upstreamToClient)
         {
+            end = ConnectionEnd.UpstreamToClient;
             outcome = upstreamToClient.Result;
-            cause = outcome.Value.End == RelayEnd.DestinationFailed ? PumpExitCause.Client : PumpExitCause.Upstream;
         }
         else
         {
-            cause = first == browserMoved ? PumpExitCause.Upstream : PumpExitCause.Cancelled;
+            end = first == browserMoved ? ConnectionEnd.BrowserMoved : ConnectionEnd.GatewayStopping;
         }
 
         // Close both legs before resolving the reason: the client is never held open for the confirm wait.
         upstream.Abort();
         await WaitAsync(upstreamToClient).ConfigureAwait(false);
-        int? closeCode = null;
+        int? sent = null;
         if (!upstreamToClient.IsCompleted)
         {
             // The client stopped reading; no close frame can reach it.
             client.Abort();
             await upstreamToClient.ConfigureAwait(false);
         }
-        else if (ClientCloseFor(cause, outcome, dialedBrowserUrl) is { } close)
+        else if (DisconnectRules.CloseFor(new CloseFacts(end, outcome, lifetime.Stopping.IsCancellationRequested, false, tracker.Current,
+            dialedBrowserUrl, chromium.ReplacedDevToolsUrl, options.MaxMessageBytes)) is { } close)
         {
-            closeCode = await CloseClientAsync(client, close.Status, close.Text).ConfigureAwait(false);
+            sent = await CloseClientAsync(client, close).ConfigureAwait(false);
         }
         // From here the disconnect is the background completion's: the handler returns as soon as the
         // client's close handshake is over, so Kestrel closes the TCP connection then, not after the
         // confirm wait.
-        var handshake = FinishClientCloseAsync(client, clientToUpstream);
+        var handshake = FinishClientCloseAsync(client, clientToUpstream, sent, DisconnectRules.ClientsOwnCode(end, outcome));
         published();
-        pending.Track(CompleteDisconnectAsync(new Ending(connectionId, cause, dialedBrowserUrl, connectedAt, disconnectedAt, disconnectedWall,
-            fromClient, fromUpstream, closeCode, commands), subscription));
+        pending.Track(CompleteDisconnectAsync(new Ending(connectionId, end, outcome, dialedBrowserUrl, connectedAt, disconnectedAt, disconnectedWall,
+            fromClient, fromUpstream, handshake, clientToUpstream, upstreamToClient, commands), subscription));
         await handshake.ConfigureAwait(false);
         return true;
     }
 
     /// <summary>What the background completion needs to resolve and report one connection's end.</summary>
-    private sealed record Ending(string ConnectionId, PumpExitCause Cause, string DialedBrowserUrl, long ConnectedAt, long DisconnectedAt,
-        DateTimeOffset DisconnectedWall, RelayCounters FromClient, RelayCounters FromUpstream, int? CloseCode, CdpCommandRecorder Commands);
+    /// <param name="CloseCode">The client's close handshake, ending with the <c>close_code</c> to report.</param>
+    private sealed record Ending(string ConnectionId, ConnectionEnd End, RelayOutcome? Outcome, string DialedBrowserUrl, long ConnectedAt,
+        long DisconnectedAt, DateTimeOffset DisconnectedWall, RelayCounters FromClient, RelayCounters FromUpstream, Task<int?> CloseCode,
+        Task<RelayOutcome> ClientToUpstream, Task<RelayOutcome> UpstreamToClient, CdpCommandRecorder Commands);
 
     /// <summary>Resolves the reason (up to the confirm wait), drains command telemetry, emits <c>cdp_disconnect</c>.</summary>
     private async Task CompleteDisconnectAsync(Ending end, DevToolsUrlTracker.Subscription subscription)
     {
         var reason = DisconnectReason.UpstreamError;
+        int? closeCode = null;
         try
         {
             // Nothing more reaches the closed upstream once no forward is in flight: the counts are final.
             await end.FromClient.WaitUntilSettledAsync().ConfigureAwait(false);
-            reason = await resolver.ResolveAsync(end.Cause, end.DialedBrowserUrl, subscription, options.RestartConfirmWait, lifetime.Stopping).ConfigureAwait(false);
+            reason = await resolver.ResolveAsync(end.End, end.Outcome?.End, end.DialedBrowserUrl, subscription, options.RestartConfirmWait,
+                lifetime.Stopping).ConfigureAwait(false);
             subscription.Dispose();
+            closeCode = await end.CloseCode.ConfigureAwait(false);
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                // Both directions are over once the close handshake is: how each ended (with its exception or errno)
+                // is what explains a connection's end afterwards.
+                logger.LogDebug("Connection {ConnectionId} ended by {End}, {Reason}, close code {CloseCode}; client to browser: {ClientToUpstream}; browser to client: {UpstreamToClient}",
+                    end.ConnectionId, end.End, reason.WireName(), closeCode, end.ClientToUpstream.Result, end.UpstreamToClient.Result);
+            }
             // The last commands precede the disconnect, and its loss counts are final.
             await end.Commands.DrainAsync(CommandDrainWait).ConfigureAwait(false);
         }
@@ -304,56 +325,69 @@ public sealed class CdpConnectionHandler(
         {
             subscription.Dispose();
             PublishDisconnect(end.ConnectionId, reason, end.ConnectedAt, end.DisconnectedAt, end.DisconnectedWall, end.FromClient, end.FromUpstream,
-                end.CloseCode, end.Commands.Dropped, end.Commands.Excluded);
+                closeCode, end.Commands.Dropped, end.Commands.Excluded);
         }
     }
 
-    /// <summary>Lets the client answer our close frame (bounded), then lets go of its socket.</summary>
-    private static async Task FinishClientCloseAsync(WebSocketLeg client, Task<RelayOutcome> clientToUpstream)
+    /// <summary>
+    /// Lets the client answer our close frame (bounded), then lets go of its socket; returns the <c>close_code</c> to
+    /// report (<see cref="DisconnectRules.CloseCode"/>).
+    /// </summary>
+    /// <param name="clientToUpstream">The relay direction reading the client, or null when nothing reads it.</param>
+    /// <param name="sent">The code of the close frame the gateway sent, when its write completed.</param>
+    /// <param name="clientsOwn">The client's own code, when its close frame ended the connection.</param>
+    private static async Task<int?> FinishClientCloseAsync(WebSocketLeg client, Task<RelayOutcome>? clientToUpstream, int? sent, int? clientsOwn)
     {
-        await WaitAsync(clientToUpstream).ConfigureAwait(false);
-        if (clientToUpstream.IsCompleted && client.State == WebSocketState.CloseSent)
+        var closingSince = NetworkClock.GetTimestamp();
+        // A close frame of the client's that crossed ours is no answer to it.
+        var awaitingReply = sent is not null && client.State == WebSocketState.CloseSent;
+        if (clientToUpstream is not null)
+        {
+            await WaitAsync(clientToUpstream).ConfigureAwait(false);
+        }
+        if (clientToUpstream is null or { IsCompleted: true } && client.State == WebSocketState.CloseSent)
         {
             // Reads and discards what the client still sends until its close reply, so closing the
             // socket with unread data does not turn into a TCP reset that overtakes our close frame.
             using var timeout = new CancellationTokenSource(CloseGrace, NetworkClock);
             await client.DrainUntilCloseAsync(timeout.Token).ConfigureAwait(false);
         }
-        if (!clientToUpstream.IsCompleted)
+        var replied = awaitingReply && client.State == WebSocketState.Closed;
+        // Asked before the socket is let go: a slow reader's close frame may still sit in the send queue, and closing
+        // the connection drops it.
+        var sendQueueEmpty = sent is not null && !replied && clientsOwn is null
+            ? await SendQueueEmptiesAsync(client, closingSince).ConfigureAwait(false)
+            : null;
+        if (clientToUpstream is { IsCompleted: false })
         {
             // The client has not answered within the grace: tear its connection down to end the read.
             client.Abort();
         }
-        await clientToUpstream.ConfigureAwait(false);
+        if (clientToUpstream is not null)
+        {
+            await clientToUpstream.ConfigureAwait(false);
+        }
+        return DisconnectRules.CloseCode(clientsOwn, sent, replied, sendQueueEmpty);
     }
 
-    /// <summary>The close frame the client gets, or null when its socket is already gone.</summary>
-    private (WebSocketCloseStatus Status, string Text)? ClientCloseFor(PumpExitCause cause, RelayOutcome? outcome, string dialedBrowserUrl)
+    /// <summary>
+    /// Whether the client's kernel acknowledged everything sent to it, given until the close grace (counted from
+    /// <paramref name="since"/>) is over: a client that read our close frame and went away without answering leaves the
+    /// wait early, and its acknowledgement may still be on the way.
+    /// </summary>
+    private static async Task<bool?> SendQueueEmptiesAsync(WebSocketLeg client, long since)
     {
-        if (cause == PumpExitCause.Cancelled)
+        var pause = TimeSpan.FromMilliseconds(1);
+        while (true)
         {
-            return (WebSocketCloseStatus.EndpointUnavailable, CloseCodes.ShuttingDownText);
-        }
-        if (cause == PumpExitCause.Client)
-        {
-            return outcome?.End switch
+            var empty = client.SendQueueEmpty();
+            if (empty != false || NetworkClock.GetElapsedTime(since) >= CloseGrace)
             {
-                // Complete the handshake the client started, with its own code.
-                RelayEnd.SourceClosed => (outcome.Value.CloseStatus ?? WebSocketCloseStatus.NormalClosure, outcome.Value.CloseDescription ?? ""),
-                RelayEnd.SourceOversize => (WebSocketCloseStatus.MessageTooBig, CloseCodes.TooBigText),
-                RelayEnd.SourceViolation => (WebSocketCloseStatus.ProtocolError, CloseCodes.ProtocolErrorText + outcome.Value.CloseDescription),
-                _ => null,
-            };
+                return empty;
+            }
+            await Task.Delay(pause, NetworkClock).ConfigureAwait(false);
+            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromMilliseconds(50).Ticks));
         }
-        // A browser replaced on purpose (restart, new flags) usually drops the socket before its
-        // successor announces itself; the client is told it is a restart all the same.
-        if (DisconnectReasonResolver.HasMoved(tracker.Current, dialedBrowserUrl) || chromium.Status.State == ChromiumState.Restarting)
-        {
-            return (CloseCodes.BrowserRestarted, CloseCodes.BrowserRestartedText);
-        }
-        return outcome?.End == RelayEnd.SourceOversize
-            ? (WebSocketCloseStatus.MessageTooBig, CloseCodes.TooBigText)
-            : (WebSocketCloseStatus.InternalServerError, CloseCodes.UpstreamErrorText);
     }
 
     private async Task<DialResult> DialAsync(UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription,
@@ -379,29 +413,35 @@ public sealed class CdpConnectionHandler(
     private async Task EndLeftWhileDialingAsync(WebSocketLeg client, ClientLeaveResult left, string connectionId, long connectedAt, long leftAt)
     {
         var leftWall = time.GetUtcNow() - time.GetElapsedTime(leftAt);
-        int? closeCode = null;
+        RelayOutcome outcome;
         if (left.Leave == ClientLeave.CloseFrame)
         {
             client.CloseReceived();
-            await CloseClientAsync(client, left.Status, left.Description).ConfigureAwait(false);
-            closeCode = (int)left.Status;
+            outcome = new RelayOutcome(RelayEnd.SourceClosed, left.Status, left.Description);
         }
         else
         {
             client.Failed();
+            outcome = new RelayOutcome(RelayEnd.SourceFailed);
         }
-        PublishDisconnect(connectionId, DisconnectReason.ClientClose, connectedAt, leftAt, leftWall, new RelayCounters(), new RelayCounters(), closeCode);
+        if (DisconnectRules.CloseFor(new CloseFacts(ConnectionEnd.ClientLeftWhileDialing, outcome)) is { } close)
+        {
+            await CloseClientAsync(client, close).ConfigureAwait(false);
+        }
+        var closeCode = DisconnectRules.CloseCode(DisconnectRules.ClientsOwnCode(ConnectionEnd.ClientLeftWhileDialing, outcome), null, false, null);
+        var reason = DisconnectRules.Reason(new ReasonFacts(ConnectionEnd.ClientLeftWhileDialing));
+        PublishDisconnect(connectionId, reason ?? DisconnectReason.ClientClose, connectedAt, leftAt, leftWall, new RelayCounters(), new RelayCounters(), closeCode);
     }
 
     /// <summary>Sends the close frame and returns its code, or null when it could not be sent.</summary>
-    private static async Task<int?> CloseClientAsync(WebSocketLeg client, WebSocketCloseStatus status, string text)
+    private static async Task<int?> CloseClientAsync(WebSocketLeg client, ClientClose close)
     {
         if (client.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
         {
             return null;
         }
         using var timeout = new CancellationTokenSource(CloseGrace, NetworkClock);
-        return await client.SendCloseAsync(status, text, timeout.Token).ConfigureAwait(false) ? (int)status : null;
+        return await client.SendCloseAsync(close.Status, close.Text, timeout.Token).ConfigureAwait(false) ? (int)close.Status : null;
     }
 
     /// <summary>
@@ -440,7 +480,7 @@ public sealed class CdpConnectionHandler(
             }
             while (subscription.TryTake(out var next))
             {
-                if (DisconnectReasonResolver.HasMoved(next, dialedBrowserUrl))
+                if (DisconnectRules.HasMoved(next, dialedBrowserUrl))
                 {
                     return;
                 }
@@ -448,7 +488,7 @@ public sealed class CdpConnectionHandler(
         }
     }
 
-    private void PublishDisconnect(string connectionId, string reason, long connectedAt, long disconnectedAt, DateTimeOffset disconnectedWall,
+    private void PublishDisconnect(string connectionId, DisconnectReason reason, long connectedAt, long disconnectedAt, DateTimeOffset disconnectedWall,
         RelayCounters fromClient, RelayCounters fromUpstream, int? closeCode, long telemetryDropped = 0, long telemetryExcluded = 0)
     {
         var duration = time.GetElapsedTime(connectedAt, disconnectedAt);

@@ -1,5 +1,6 @@
 using CdpGateway.Proxy.Transport;
 using System.Text;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
@@ -35,7 +36,7 @@ public static class ClientHandshake
         }
         // A read in flight on Kestrel's upgraded stream is not woken by CancelPendingRead (tried); only
         // aborting the connection ends it, so the handler aborts only a client that is not answering.
-        return new WebSocketLeg(stream, peerMasks: true, abort: context.Abort);
+        return new WebSocketLeg(stream, peerMasks: true, abort: context.Abort, socket: context.Features.Get<IConnectionSocketFeature>()?.Socket);
     }
 
     /// <summary>The <c>Sec-WebSocket-Accept</c> value for a client's key.</summary>

@@ -2,15 +2,22 @@ using System.Net.WebSockets;
 
 namespace CdpGateway.Proxy;
 
-/// <summary>What a client is told when the gateway ends its socket (SPEC §3).</summary>
+/// <summary>
+/// What a client is told when the gateway ends its socket (README, "The DevTools port", its close-code table; the
+/// rules are in docs/disconnect-contract.md). Each text says what the gateway saw when it closed the socket, never a
+/// disconnect reason: the reason may still be undecided then.
+/// </summary>
 public static class CloseCodes
 {
     public const WebSocketCloseStatus BrowserRestarted = (WebSocketCloseStatus)1012;
     public const string BrowserRestartedText = "browser restarted";
-    public const string UpstreamErrorText = "upstream_error";
+    public const string ConnectionLostText = "browser connection lost";
+    public const string BrowserUnreachableText = "browser unreachable";
     public const string ShuttingDownText = "gateway shutting down";
     public const string RequestCancelledText = "request cancelled";
-    public const string TooBigText = "message too big";
+
+    /// <summary>Followed by the message's size and the limit ("message too large: 2048 > 1024").</summary>
+    public const string TooLargeText = "message too large: ";
 
     /// <summary>Followed by what the client's frame got wrong ("client frames must be masked").</summary>
     public const string ProtocolErrorText = "protocol error: ";

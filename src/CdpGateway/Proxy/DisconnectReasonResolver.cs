@@ -4,33 +4,38 @@ using CdpGateway.Telemetry;
 namespace CdpGateway.Proxy;
 
 /// <summary>
-/// Turns a pump exit cause into the disconnect reason, after both legs are closed. Cancellation wins
-/// over everything; a client-side end is the client's; an upstream end is a browser change when the
-/// tracked URL differs from the dialled one now or within the confirm wait (a crashed browser's TCP
-/// EOF arrives seconds before its successor's DevTools line), and an error otherwise.
+/// Decides a relayed connection's reason after both legs are closed: gathers the facts for
+/// <see cref="DisconnectRules.Reason"/> and, when they leave it open, runs the confirm wait (a crashed browser's TCP EOF
+/// arrives seconds before its successor's DevTools line) and asks again with what the wait saw.
+/// docs/disconnect-contract.md states the rules.
 /// </summary>
 public sealed class DisconnectReasonResolver(DevToolsUrlTracker tracker, TimeProvider time)
 {
-    public async Task<string> ResolveAsync(
-        PumpExitCause cause, string dialedBrowserUrl, DevToolsUrlTracker.Subscription subscription,
+    /// <param name="outcome">How the direction named by <paramref name="end"/> ended; null for the other ends.</param>
+    /// <param name="cancelled">The gateway's stopping signal.</param>
+    public async Task<DisconnectReason> ResolveAsync(
+        ConnectionEnd end, RelayEnd? outcome, string dialedBrowserUrl, DevToolsUrlTracker.Subscription subscription,
         TimeSpan confirmWait, CancellationToken cancelled)
     {
-        if (cancelled.IsCancellationRequested)
+        var facts = new ReasonFacts(end, outcome, cancelled.IsCancellationRequested, tracker.Current, dialedBrowserUrl);
+        if (DisconnectRules.Reason(facts) is { } decided)
         {
-            return DisconnectReason.ContextCancelled;
+            return decided;
         }
-        switch (cause)
+        var newUrl = await WaitForNewUrlAsync(dialedBrowserUrl, subscription, confirmWait, cancelled).ConfigureAwait(false);
+        facts = facts with
         {
-            case PumpExitCause.Client:
-                return DisconnectReason.ClientClose;
-            case PumpExitCause.Cancelled:
-                return DisconnectReason.ContextCancelled;
-        }
+            Cancelled = cancelled.IsCancellationRequested,
+            TrackedUrl = tracker.Current,
+            Confirm = newUrl ? ConfirmWait.NewUrl : ConfirmWait.NoNewUrl,
+        };
+        return DisconnectRules.Reason(facts) ?? DisconnectReason.UpstreamError;
+    }
 
-        if (HasMoved(tracker.Current, dialedBrowserUrl))
-        {
-            return DisconnectReason.UpstreamChanged;
-        }
+    /// <summary>True when the tracker names a browser other than the dialled one within the wait.</summary>
+    private async Task<bool> WaitForNewUrlAsync(string dialedBrowserUrl, DevToolsUrlTracker.Subscription subscription, TimeSpan confirmWait,
+        CancellationToken cancelled)
+    {
         using var deadline = new CancellationTokenSource(confirmWait, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancelled, deadline.Token);
         try
@@ -39,7 +44,7 @@ public sealed class DisconnectReasonResolver(DevToolsUrlTracker tracker, TimePro
             {
                 var next = await subscription.NextAsync(linked.Token).ConfigureAwait(false);
                 // Current is stored before any notification, so it is at least as new as `next`.
-                if (next is null || HasMoved(tracker.Current, dialedBrowserUrl))
+                if (next is null || DisconnectRules.HasMoved(tracker.Current, dialedBrowserUrl))
                 {
                     break;
                 }
@@ -47,14 +52,8 @@ public sealed class DisconnectReasonResolver(DevToolsUrlTracker tracker, TimePro
         }
         catch (OperationCanceledException)
         {
-            // The wait ended: by cancellation (decided below) or by the confirm deadline.
+            // The wait ended: by cancellation (the caller looks at it again) or by the confirm deadline.
         }
-        if (cancelled.IsCancellationRequested)
-        {
-            return DisconnectReason.ContextCancelled;
-        }
-        return HasMoved(tracker.Current, dialedBrowserUrl) ? DisconnectReason.UpstreamChanged : DisconnectReason.UpstreamError;
+        return DisconnectRules.HasMoved(tracker.Current, dialedBrowserUrl);
     }
-
-    public static bool HasMoved(string current, string dialed) => current.Length > 0 && current != dialed;
 }

@@ -63,6 +63,9 @@ public static class WebSocketFrameRelay
 
         /// <summary>For <see cref="Stop.Violation"/>: what the frame got wrong.</summary>
         public string? Violation;
+
+        /// <summary>For <see cref="Stop.Oversize"/>: the message's payload with the frame that broke the limit.</summary>
+        public long OversizeBytes;
     }
 
     public static async Task<RelayOutcome> CopyAsync(WebSocketLeg source, WebSocketLeg destination, RelayCounters counters, Options options)
@@ -85,9 +88,9 @@ public static class WebSocketFrameRelay
                     {
                         await source.ReadAsync(Memory<byte>.Empty).ConfigureAwait(false);
                     }
-                    catch (Exception)
+                    catch (Exception e)
                     {
-                        return Failed(source);
+                        return Failed(source, e);
                     }
                     buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
                 }
@@ -97,9 +100,9 @@ public static class WebSocketFrameRelay
                 {
                     read = await source.ReadAsync(buffer.AsMemory(filled)).ConfigureAwait(false);
                 }
-                catch (Exception)
+                catch (Exception e)
                 {
-                    return Failed(source);
+                    return Failed(source, e);
                 }
                 if (read == 0)
                 {
@@ -123,12 +126,12 @@ public static class WebSocketFrameRelay
                     {
                         await destination.WriteAsync(buffer.AsMemory(0, scanned.End)).ConfigureAwait(false);
                     }
-                    catch (Exception)
+                    catch (Exception e)
                     {
                         counters.ForwardFailed();
                         destination.Failed();
                         source.Park(cursor, buffer.AsSpan(scanned.End, filled - scanned.End));
-                        return new RelayOutcome(RelayEnd.DestinationFailed);
+                        return new RelayOutcome(RelayEnd.DestinationFailed) { Error = e };
                     }
                     counters.EndForward(scanned.PayloadBytes, scanned.Messages);
                     if (observing)
@@ -138,7 +141,7 @@ public static class WebSocketFrameRelay
                 }
                 sentCursor = cursor;
 
-                if (Ending(stop, source, cursor, buffer.AsSpan(scanned.End, filled - scanned.End), scanned.Violation) is { } ending)
+                if (Ending(stop, source, cursor, buffer.AsSpan(scanned.End, filled - scanned.End), scanned) is { } ending)
                 {
                     return ending;
                 }
@@ -180,7 +183,7 @@ public static class WebSocketFrameRelay
     /// How a direction ends at a stop <see cref="Scan"/> found, given the bytes from that point on; null for none. The
     /// source leg learns of a close frame, or keeps its place for a close of the gateway's own after a violation.
     /// </summary>
-    internal static RelayOutcome? Ending(Stop stop, WebSocketLeg source, FrameCursor cursor, Span<byte> rest, string? violation)
+    internal static RelayOutcome? Ending(Stop stop, WebSocketLeg source, FrameCursor cursor, Span<byte> rest, in Scanned scanned)
     {
         switch (stop)
         {
@@ -194,19 +197,19 @@ public static class WebSocketFrameRelay
             case Stop.Violation:
                 // The peer may still read: it is told what it got wrong (the handler decides how).
                 source.Park(cursor, rest);
-                return new RelayOutcome(RelayEnd.SourceViolation, CloseDescription: violation);
+                return new RelayOutcome(RelayEnd.SourceViolation, CloseDescription: scanned.Violation);
             case Stop.Oversize:
                 source.Park(cursor, rest);
-                return new RelayOutcome(RelayEnd.SourceOversize);
+                return new RelayOutcome(RelayEnd.SourceOversize) { MessageBytes = scanned.OversizeBytes };
             default:
                 return null;
         }
     }
 
-    internal static RelayOutcome Failed(WebSocketLeg source)
+    internal static RelayOutcome Failed(WebSocketLeg source, Exception? error = null, int errno = 0)
     {
         source.Failed();
-        return new RelayOutcome(RelayEnd.SourceFailed);
+        return new RelayOutcome(RelayEnd.SourceFailed) { Error = error, Errno = errno };
     }
 
     /// <summary>
@@ -249,6 +252,7 @@ public static class WebSocketFrameRelay
                     }
                     if (header.IsData && cursor.PayloadWith(header) > maxMessageBytes)
                     {
+                        scanned.OversizeBytes = cursor.PayloadWith(header);
                         return Stop.Oversize;
                     }
                     pos += header.Length;

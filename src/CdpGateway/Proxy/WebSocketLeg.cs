@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using CdpGateway.Proxy.Epoll;
 
@@ -15,6 +16,7 @@ public sealed class WebSocketLeg : IDisposable
     private readonly Stream _stream;
     private readonly Action? _abort;
     private readonly bool _disposeStream;
+    private readonly Socket? _socket;
     private HeldBytes _unread;
     private Task<int>? _handedRead;
     private int _state = (int)WebSocketState.Open;
@@ -32,8 +34,14 @@ public sealed class WebSocketLeg : IDisposable
     /// With <paramref name="abort"/>: the leg owns the stream after all, and disposing the leg aborts it, then
     /// disposes the stream (the browser leg: its abort shuts the socket down so a pending read ends without an error).
     /// </param>
-    public WebSocketLeg(Stream stream, bool peerMasks, ReadOnlyMemory<byte> alreadyRead = default, Action? abort = null, bool disposeStream = false)
+    /// <param name="socket">
+    /// The socket under a stream that is not a <see cref="LoopSocketStream"/> (Kestrel's upgraded request), when known:
+    /// only asked how much it still has to send (<see cref="SendQueueEmpty"/>), never read or written.
+    /// </param>
+    public WebSocketLeg(Stream stream, bool peerMasks, ReadOnlyMemory<byte> alreadyRead = default, Action? abort = null, bool disposeStream = false,
+        Socket? socket = null)
     {
+        _socket = socket;
         LoopSocket = (stream as LoopSocketStream)?.Socket;
         _stream = stream;
         _abort = abort;
@@ -71,7 +79,8 @@ public sealed class WebSocketLeg : IDisposable
 
     private async ValueTask<int> ReadAfterAsync(Task<int> handed, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        await handed.ConfigureAwait(false);
+        // The handed read knows nothing of this caller's token; a wait for a close reply that never comes must still end.
+        await handed.WaitAsync(cancellationToken).ConfigureAwait(false);
         return await _stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
     }
 
@@ -140,6 +149,31 @@ public sealed class WebSocketLeg : IDisposable
         }
         Transition(WebSocketState.CloseSent);
         return true;
+    }
+
+    /// <summary>
+    /// Whether everything written so far has been acknowledged by the peer's TCP stack (so a close frame written reached
+    /// it); null when that cannot be told. Ask before aborting: an abort lets the kernel drop what it still holds.
+    /// </summary>
+    internal bool? SendQueueEmpty()
+    {
+        int? unsent = null;
+        if (LoopSocket is { } loopSocket)
+        {
+            unsent = loopSocket.UnsentBytes();
+        }
+        else if (_socket is { } socket && OperatingSystem.IsLinux())
+        {
+            try
+            {
+                unsent = LinuxSockets.UnsentBytes((int)socket.Handle);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Its connection is already gone: nothing can be told.
+            }
+        }
+        return unsent is { } bytes ? bytes == 0 : null;
     }
 
     /// <summary>

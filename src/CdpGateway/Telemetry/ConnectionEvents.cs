@@ -17,7 +17,7 @@ public sealed record CdpConnectData(
 public sealed record CdpDisconnectData
 {
     [JsonPropertyName("connection_id")] public required string ConnectionId { get; init; }
-    [JsonPropertyName("reason")] public required string Reason { get; init; }
+    [JsonPropertyName("reason")] public required DisconnectReason Reason { get; init; }
     [JsonPropertyName("duration_ms")] public required double DurationMs { get; init; }
     [JsonPropertyName("message_count")] public long MessageCount => MessagesFromClient + MessagesFromUpstream;
     [JsonPropertyName("messages_from_client")] public long MessagesFromClient { get; init; }
@@ -31,11 +31,55 @@ public sealed record CdpDisconnectData
     [JsonPropertyName("telemetry_excluded")] public long TelemetryExcluded { get; init; }
 }
 
-/// <summary>The four disconnect reasons, exactly.</summary>
-public static class DisconnectReason
+/// <summary>
+/// Why a connection ended, as <c>cdp_disconnect</c> reports it. What decides each is
+/// <see cref="CdpGateway.Proxy.DisconnectRules.Reason"/> (docs/disconnect-contract.md explains the rules).
+/// </summary>
+[JsonConverter(typeof(DisconnectReasonJsonConverter))]
+public enum DisconnectReason
 {
-    public const string ClientClose = "client_close";
-    public const string ContextCancelled = "context_cancelled";
-    public const string UpstreamChanged = "upstream_changed";
-    public const string UpstreamError = "upstream_error";
+    ClientClose,
+    ContextCancelled,
+    UpstreamChanged,
+    UpstreamError,
+}
+
+/// <summary>The one place the reasons' wire names are spelled: events and metric labels both go through it.</summary>
+public static class DisconnectReasons
+{
+    /// <summary>Every reason, for a label set that exists before the first disconnect.</summary>
+    public static IReadOnlyList<DisconnectReason> All { get; } = Enum.GetValues<DisconnectReason>();
+
+    public static string WireName(this DisconnectReason reason) => reason switch
+    {
+        DisconnectReason.ClientClose => "client_close",
+        DisconnectReason.ContextCancelled => "context_cancelled",
+        DisconnectReason.UpstreamChanged => "upstream_changed",
+        DisconnectReason.UpstreamError => "upstream_error",
+        _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, null),
+    };
+
+    public static bool TryParse(string? wireName, out DisconnectReason reason)
+    {
+        foreach (var candidate in All)
+        {
+            if (candidate.WireName() == wireName)
+            {
+                reason = candidate;
+                return true;
+            }
+        }
+        reason = default;
+        return false;
+    }
+}
+
+/// <summary>Writes and reads a reason as its wire name (the source-generated context uses it for the enum).</summary>
+public sealed class DisconnectReasonJsonConverter : JsonConverter<DisconnectReason>
+{
+    public override DisconnectReason Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options) =>
+        DisconnectReasons.TryParse(reader.GetString(), out var reason) ? reason : throw new System.Text.Json.JsonException("not a disconnect reason");
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, DisconnectReason value, System.Text.Json.JsonSerializerOptions options) =>
+        writer.WriteStringValue(value.WireName());
 }

@@ -19,12 +19,9 @@ namespace CdpGateway.Telemetry;
 /// </remarks>
 public sealed class GatewayMetrics
 {
-    private static readonly string[] Reasons =
-        [DisconnectReason.ClientClose, DisconnectReason.ContextCancelled, DisconnectReason.UpstreamChanged, DisconnectReason.UpstreamError];
-
     private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
     private readonly Counter _connections;
-    private readonly Counter _disconnects;
+    private readonly Counter.Child[] _disconnectsByReason;
     private readonly Counter.Child _messagesFromClient;
     private readonly Counter.Child _messagesFromUpstream;
     private readonly Counter.Child _bytesFromClient;
@@ -40,12 +37,14 @@ public sealed class GatewayMetrics
             "CDP WebSocket connections accepted (each has its cdp_connect), by target: browser or page.", "target");
         _connections.WithLabels("browser");
         _connections.WithLabels("page");
-        _disconnects = factory.CreateCounter("cdp_gateway_disconnects_total",
+        var disconnects = factory.CreateCounter("cdp_gateway_disconnects_total",
             "CDP connections ended (each has its cdp_disconnect), by reason.", "reason");
-        foreach (string reason in Reasons)
+        var byReason = new Counter.Child[DisconnectReasons.All.Count];
+        foreach (var reason in DisconnectReasons.All)
         {
-            _disconnects.WithLabels(reason);
+            byReason[(int)reason] = disconnects.WithLabels(reason.WireName());
         }
+        _disconnectsByReason = byReason;
         var messages = factory.CreateCounter("cdp_gateway_messages_total",
             "WebSocket data messages relayed by connections that have ended, by the side that sent them.", "from");
         _messagesFromClient = messages.WithLabels("client");
@@ -91,7 +90,7 @@ public sealed class GatewayMetrics
     /// <summary>A connection ended (its <c>cdp_disconnect</c>): its reason and final counts.</summary>
     public void ConnectionEnded(CdpDisconnectData ended)
     {
-        _disconnects.WithLabels(ended.Reason).Inc();
+        _disconnectsByReason[(int)ended.Reason].Inc();
         _messagesFromClient.Inc(ended.MessagesFromClient);
         _messagesFromUpstream.Inc(ended.MessagesFromUpstream);
         _bytesFromClient.Inc(ended.BytesFromClient);

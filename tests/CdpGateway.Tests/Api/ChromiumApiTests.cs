@@ -156,7 +156,7 @@ public sealed class ChromiumApiTests : IAsyncDisposable
         await FakeBrowsers.EventuallyAsync(() => gateway.Events.Snapshot(0, 8192, EventCategory.Connection).Any(e => e.Type == ConnectionEventTypes.Disconnect), "disconnect");
         var disconnect = JsonDocument.Parse(gateway.Events.Snapshot(0, 8192, EventCategory.Connection).Single(e => e.Type == ConnectionEventTypes.Disconnect).Utf8Json)
             .RootElement.GetProperty("event").GetProperty("data");
-        Assert.Equal(DisconnectReason.UpstreamChanged, disconnect.GetProperty("reason").GetString());
+        Assert.Equal(DisconnectReason.UpstreamChanged.WireName(), disconnect.GetProperty("reason").GetString());
         Assert.Equal(1012, disconnect.GetProperty("close_code").GetInt32());
     }
 

@@ -68,7 +68,7 @@ public sealed class ClientHandshakeTests
         Assert.Equal(1002, (frame[2] << 8) | frame[3]);
         Assert.Equal("protocol error: client frames must be masked", Encoding.UTF8.GetString(frame, 4, frame[1] - 2));
         var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
-        Assert.Equal(DisconnectReason.ClientClose, data.GetProperty("reason").GetString());
+        Assert.Equal(DisconnectReason.ClientClose.WireName(), data.GetProperty("reason").GetString());
         Assert.Equal(1002, data.GetProperty("close_code").GetInt32());
         Assert.Equal(0, data.GetProperty("messages_from_client").GetInt64());
     }

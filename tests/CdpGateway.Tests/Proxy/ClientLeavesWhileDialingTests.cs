@@ -31,7 +31,7 @@ public sealed class ClientLeavesWhileDialingTests
 
             var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
 
-            Assert.Equal(DisconnectReason.ClientClose, data.GetProperty("reason").GetString());
+            Assert.Equal(DisconnectReason.ClientClose.WireName(), data.GetProperty("reason").GetString());
             Assert.Equal(System.Text.Json.JsonValueKind.Null, data.GetProperty("close_code").ValueKind);
             Assert.Equal(0, data.GetProperty("messages_from_client").GetInt64());
         }
@@ -51,7 +51,7 @@ public sealed class ClientLeavesWhileDialingTests
             Assert.Equal(WebSocketState.Closed, client.State);
             Assert.Equal((WebSocketCloseStatus)4000, client.CloseStatus);
             var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
-            Assert.Equal(DisconnectReason.ClientClose, data.GetProperty("reason").GetString());
+            Assert.Equal(DisconnectReason.ClientClose.WireName(), data.GetProperty("reason").GetString());
             Assert.Equal(4000, data.GetProperty("close_code").GetInt32());
             Assert.Equal(0, data.GetProperty("messages_from_client").GetInt64());
         }
@@ -76,7 +76,7 @@ public sealed class ClientLeavesWhileDialingTests
             Assert.Equal("{\"id\":3}", await client.EchoAsync("{\"id\":3}"));
             await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
             var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
-            Assert.Equal(DisconnectReason.ClientClose, data.GetProperty("reason").GetString());
+            Assert.Equal(DisconnectReason.ClientClose.WireName(), data.GetProperty("reason").GetString());
             Assert.Equal(3, data.GetProperty("messages_from_client").GetInt64());
         }
     }

@@ -3,16 +3,18 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using CdpGateway.Telemetry;
 using CdpGateway.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CdpGateway.Tests.Proxy;
 
 /// <summary>
-/// The seed's scenario table, sections A to D, one test per row (named A1..D23 after it), through the
-/// real gateway with real sockets. The fake clock drives the confirm wait and dial window.
+/// The acceptance scenarios of docs/disconnect-contract.md, sections A to E, one test per row (named A1..E27 after
+/// it), through the real gateway with real sockets. The fake clock drives the confirm wait and dial window.
 /// </summary>
 public sealed class DisconnectScenarioTests
 {
-    private static string Reason(JsonElement data) => data.GetProperty("reason").GetString()!;
+    private static DisconnectReason Reason(JsonElement data) =>
+        DisconnectReasons.TryParse(data.GetProperty("reason").GetString(), out var reason) ? reason : throw new FormatException("not a reason");
 
     // ---- A. Pump-running scenarios ----
 
@@ -217,7 +219,7 @@ public sealed class DisconnectScenarioTests
 
         Assert.Equal(DisconnectReason.UpstreamError, Reason(data));
         Assert.Equal(WebSocketCloseStatus.InternalServerError, await closed);
-        Assert.Equal("upstream_error", client.CloseStatusDescription);
+        Assert.Equal("browser unreachable", client.CloseStatusDescription);
         Assert.Single(gw.EventsOfType(ConnectionEventTypes.Connect));
     }
 
@@ -324,6 +326,31 @@ public sealed class DisconnectScenarioTests
     }
 
     [Fact]
+    public async Task C19b_ShutdownWithAClientThatNeverAnswersItsClose_StillWritesItsDisconnectToTheEventsFile()
+    {
+        var file = Path.Combine(Path.GetTempPath(), "cdpgw-events-" + Guid.NewGuid().ToString("N") + ".jsonl");
+        try
+        {
+            await using var gw = await TestGateway.StartAsync(o => o.EventsFile = file);
+            using var client = await gw.ConnectAsync();
+            await client.EchoAsync("{}");
+            var closed = client.WaitForCloseAsync(); // reads the 1001, never answers it
+
+            await gw.App.StopAsync();
+
+            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await closed);
+            var disconnects = File.ReadAllLines(file).Where(l => l.Contains("\"cdp_disconnect\"", StringComparison.Ordinal)).ToList();
+            var data = JsonDocument.Parse(Assert.Single(disconnects)).RootElement.GetProperty("event").GetProperty("data");
+            Assert.Equal(DisconnectReason.ContextCancelled, Reason(data));
+            Assert.Equal(1001, data.GetProperty("close_code").GetInt32());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task C20_C21_RetriedDialThenWatcher_ResolveAgainstTheDialledUrl()
     {
         await using var gw = await TestGateway.StartAsync(withBrowser: false);
@@ -351,7 +378,7 @@ public sealed class DisconnectScenarioTests
         using var subscription = tracker.Subscribe();
         var resolver = new CdpGateway.Proxy.DisconnectReasonResolver(tracker, TimeProvider.System);
 
-        var reason = await resolver.ResolveAsync(CdpGateway.Proxy.PumpExitCause.Cancelled, tracker.Current, subscription, TimeSpan.Zero, CancellationToken.None);
+        var reason = await resolver.ResolveAsync(CdpGateway.Proxy.ConnectionEnd.GatewayStopping, null, tracker.Current, subscription, TimeSpan.Zero, CancellationToken.None);
 
         Assert.Equal(DisconnectReason.ContextCancelled, reason);
     }
@@ -363,9 +390,144 @@ public sealed class DisconnectScenarioTests
         using var subscription = tracker.Subscribe();
         var resolver = new CdpGateway.Proxy.DisconnectReasonResolver(tracker, TimeProvider.System);
 
-        var reason = await resolver.ResolveAsync(CdpGateway.Proxy.PumpExitCause.Upstream, "ws://127.0.0.1:1/devtools/browser/a", subscription, TimeSpan.Zero, CancellationToken.None);
+        var reason = await resolver.ResolveAsync(CdpGateway.Proxy.ConnectionEnd.UpstreamToClient, CdpGateway.Proxy.RelayEnd.SourceFailed,
+            "ws://127.0.0.1:1/devtools/browser/a", subscription, TimeSpan.Zero, CancellationToken.None);
 
         Assert.Equal(DisconnectReason.UpstreamError, reason);
+    }
+
+    // ---- E. What the client is told, and what close_code says (found by a chaos run) ----
+
+    [Fact]
+    public async Task E24_Crash_ClientIsToldTheConnectionWasLostWith1011_WhileTheEventSaysUpstreamChanged()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        gw.Browser.AbortAll(); // the close goes out before the confirm wait can say what this was
+
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, await closed);
+        Assert.Equal("browser connection lost", client.CloseStatusDescription);
+        await gw.StartBrowserAsync();
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(DisconnectReason.UpstreamChanged, Reason(data));
+        Assert.Equal(1011, data.GetProperty("close_code").GetInt32());
+    }
+
+    [Fact]
+    public async Task E25_PageOfTheNewBrowserGoesAwayWhileRestarting_Is1011Not1012_AndUpstreamError()
+    {
+        var chromium = new RestartingChromium();
+        await using var gw = await TestGateway.StartAsync(services: s => s.AddSingleton<CdpGateway.Browser.IChromiumControl>(chromium));
+        chromium.Replaced = gw.Browser.BrowserUrl; // the supervisor is replacing this browser...
+        var fresh = await gw.StartBrowserAsync();  // ...and its successor is up, not yet ready
+        using var client = await gw.ConnectAsync($"/devtools/page/{fresh.PageIds[0]}");
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        fresh.AbortAll(); // the page of the new browser goes away
+
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, await closed);
+        Assert.Equal("browser connection lost", client.CloseStatusDescription);
+        var data = await gw.AdvanceUntilAsync(gw.WaitForEventAsync(ConnectionEventTypes.Disconnect), TimeSpan.FromSeconds(1));
+        Assert.Equal(DisconnectReason.UpstreamError, Reason(data));
+        Assert.Equal(1011, data.GetProperty("close_code").GetInt32());
+    }
+
+    [Fact]
+    public async Task E26_TheBrowserThisConnectionDialledIsBeingReplaced_Is1012BeforeItsSuccessorIsAnnounced()
+    {
+        var chromium = new RestartingChromium();
+        await using var gw = await TestGateway.StartAsync(services: s => s.AddSingleton<CdpGateway.Browser.IChromiumControl>(chromium));
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        chromium.Replaced = gw.Browser.BrowserUrl;
+        gw.Browser.AbortAll(); // stopped by the restart; no new URL yet
+
+        Assert.Equal((WebSocketCloseStatus)1012, await closed);
+        Assert.Equal("browser restarted", client.CloseStatusDescription);
+        await gw.StartBrowserAsync();
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(DisconnectReason.UpstreamChanged, Reason(data));
+        Assert.Equal(1012, data.GetProperty("close_code").GetInt32());
+    }
+
+    [Fact]
+    public async Task E27_PausedReaderWhoseCloseFrameIsWrittenButNeverReachesIt_HasNoCloseCode()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        // A paused reader with a small window: most of one echoed message waits in the gateway's send queue, which
+        // still has room, so the close frame's write completes behind it and then goes nowhere.
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp)
+        {
+            ReceiveBufferSize = 4096,
+        };
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, gw.App.CdpPort));
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(
+            "GET /devtools/browser/any HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+        await gw.WaitForEventAsync(ConnectionEventTypes.Connect);
+        await socket.SendAsync(Frames.Text(new string('x', 256 * 1024), masked: true));
+        await WaitUntilAsync(() => socket.Available > 0);
+        await Task.Delay(200); // the echo settles: the client's window is full, the rest is queued
+
+        gw.Browser.AbortAll();
+
+        var data = await gw.AdvanceUntilAsync(gw.WaitForEventAsync(ConnectionEventTypes.Disconnect), TimeSpan.FromSeconds(1));
+        Assert.Equal(DisconnectReason.UpstreamError, Reason(data));
+        Assert.Equal(JsonValueKind.Null, data.GetProperty("close_code").ValueKind);
+    }
+
+    [Fact]
+    public async Task E28_HowEachDirectionEnded_IsLoggedAtDebugWhenTheConnectionIsReported()
+    {
+        var log = new CdpGateway.Tests.Telemetry.RecordingLogger<CdpGateway.Proxy.CdpConnectionHandler>();
+        await using var gw = await TestGateway.StartAsync(services: s =>
+            s.AddSingleton<Microsoft.Extensions.Logging.ILogger<CdpGateway.Proxy.CdpConnectionHandler>>(log));
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        gw.Browser.AbortAll();
+        await closed;
+        await gw.AdvanceUntilAsync(gw.WaitForEventAsync(ConnectionEventTypes.Disconnect), TimeSpan.FromSeconds(1));
+
+        var line = Assert.Single(log.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Debug && e.Message.Contains("ended by")).Message;
+        Assert.Contains("ended by UpstreamToClient, upstream_error, close code 1011", line);
+        Assert.Contains("browser to client: SourceFailed", line);
+    }
+
+    /// <summary>A browser owner that is restarting and says which browser it set out to replace.</summary>
+    private sealed class RestartingChromium : CdpGateway.Browser.IChromiumControl
+    {
+        public volatile string? Replaced;
+
+        public CdpGateway.Browser.ChromiumStatus Status => new()
+        {
+            Mode = "attach",
+            State = CdpGateway.Browser.ChromiumState.Restarting,
+            Flags = [],
+        };
+
+        public bool IsReady => false;
+
+        public IReadOnlyList<string> Flags => [];
+
+        public string? ReplacedDevToolsUrl => Replaced;
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task<CdpGateway.Browser.ChromiumRestartResult> RestartAsync(CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+
+        public Task<CdpGateway.Browser.ChromiumRestartResult> ChangeFlagsAsync(IReadOnlyList<string> flags, bool replace, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     internal static int DeadPort()

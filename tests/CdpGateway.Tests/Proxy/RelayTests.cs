@@ -102,8 +102,9 @@ public sealed class RelayTests
         await client.SendAsync(new byte[100 * 1024], WebSocketMessageType.Binary, true, CancellationToken.None);
 
         Assert.Equal(WebSocketCloseStatus.MessageTooBig, await closed);
+        Assert.Equal($"message too large: {100 * 1024} > {64 * 1024}", client.CloseStatusDescription);
         var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
-        Assert.Equal(DisconnectReason.ClientClose, data.GetProperty("reason").GetString());
+        Assert.Equal(DisconnectReason.ClientClose.WireName(), data.GetProperty("reason").GetString());
         Assert.Equal(1009, data.GetProperty("close_code").GetInt32());
     }
 

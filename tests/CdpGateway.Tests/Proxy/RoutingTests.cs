@@ -45,7 +45,7 @@ public sealed class RoutingTests
         using var client = await gw.ConnectAsync($"/devtools/page/{oldPage}");
         // No clock advance: a target that no longer exists is not retried.
         Assert.Equal(WebSocketCloseStatus.InternalServerError, await client.WaitForCloseAsync());
-        Assert.Equal(DisconnectReason.UpstreamError, (await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect)).GetProperty("reason").GetString());
+        Assert.Equal(DisconnectReason.UpstreamError.WireName(), (await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect)).GetProperty("reason").GetString());
     }
 
     [Fact]

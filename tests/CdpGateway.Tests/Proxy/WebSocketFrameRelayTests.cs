@@ -325,6 +325,7 @@ public sealed class WebSocketFrameRelayTests
         var outcome = await run.WaitAsync(Patience);
 
         Assert.Equal(RelayEnd.SourceOversize, outcome.End);
+        Assert.Equal(1001, outcome.MessageBytes); // for the client's close text: "message too large: 1001 > 1000"
         Assert.Equal(Frames.Text("small", masked: true), d.To.Written);
         Assert.Equal(1, d.Counters.Messages);
     }
@@ -453,7 +454,10 @@ public sealed class WebSocketFrameRelayTests
         var run = d.Run();
         d.From.Feed(Frames.Text("x", true));
 
-        Assert.Equal(RelayEnd.DestinationFailed, (await run.WaitAsync(Patience)).End);
+        var outcome = await run.WaitAsync(Patience);
+        Assert.Equal(RelayEnd.DestinationFailed, outcome.End);
+        // Kept for the handler's debug line, which explains the end afterwards.
+        Assert.Equal("the peer went away", Assert.IsType<IOException>(outcome.Error).Message);
         await d.Counters.WaitUntilSettledAsync().WaitAsync(Patience);
         Assert.Equal(0, d.Counters.Messages);
         Assert.Equal(WebSocketState.Aborted, d.Destination.State);

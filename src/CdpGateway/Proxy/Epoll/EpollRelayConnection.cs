@@ -59,9 +59,9 @@ internal sealed class EpollRelayConnection
                 _toClient.ReadHeld(buffer);
             }
         }
-        catch (Exception)
+        catch (Exception e)
         {
-            Fault();
+            Fault(e);
         }
         Settle();
     }
@@ -86,9 +86,9 @@ internal sealed class EpollRelayConnection
                 reading.OnReadable(buffer);
             }
         }
-        catch (Exception)
+        catch (Exception e)
         {
-            Fault();
+            Fault(e);
         }
         Settle();
     }
@@ -97,10 +97,10 @@ internal sealed class EpollRelayConnection
     /// A fault of ours (an observer is never supposed to throw): both directions end as failed reads, so the
     /// connection is reported and closed rather than left hanging.
     /// </summary>
-    private void Fault()
+    private void Fault(Exception? error = null)
     {
-        _toUpstream.Fault();
-        _toClient.Fault();
+        _toUpstream.Fault(error);
+        _toClient.Fault(error);
     }
 
     /// <summary>Registers each socket for what its directions wait for now, then tells the handler of any end.</summary>

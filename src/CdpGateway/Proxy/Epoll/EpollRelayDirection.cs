@@ -95,9 +95,9 @@ internal sealed unsafe class EpollRelayDirection
         }
         if (sent < 0)
         {
-            if (Marshal.GetLastPInvokeError() is not (EAGAIN or EINTR))
+            if (Marshal.GetLastPInvokeError() is not (EAGAIN or EINTR) and var errno)
             {
-                DestinationFailed();
+                DestinationFailed(errno);
             }
             return;
         }
@@ -110,14 +110,14 @@ internal sealed unsafe class EpollRelayDirection
         _unsent = null;
         Forwarded(unsentBytes.AsSpan(0, _unsentLength), _unsentScanned);
         ArrayPool<byte>.Shared.Return(unsentBytes);
-        AfterForward(_unsentStop, _unsentScanned.Violation);
+        AfterForward(_unsentStop, _unsentScanned);
         ReadHeld(buffer);
     }
 
     /// <summary>Ends the direction as a failed read (a fault of ours, or a socket closed under the relay).</summary>
-    public void Fault()
+    public void Fault(Exception? error = null)
     {
-        End(WebSocketFrameRelay.Failed(_source));
+        End(WebSocketFrameRelay.Failed(_source, error));
     }
 
     /// <summary>The destination was closed under the relay: ends as a failed write.</summary>
@@ -125,7 +125,7 @@ internal sealed unsafe class EpollRelayDirection
     {
         if (!Ended)
         {
-            DestinationFailed();
+            DestinationFailed(0);
         }
     }
 
@@ -151,14 +151,15 @@ internal sealed unsafe class EpollRelayDirection
             {
                 received = Recv(_sourceFd, start + filled, buffer.Length - filled, 0);
             }
-            if (received < 0 && Marshal.GetLastPInvokeError() is EAGAIN or EINTR)
+            var errno = received < 0 ? Marshal.GetLastPInvokeError() : 0;
+            if (errno is EAGAIN or EINTR)
             {
                 return;
             }
             if (received <= 0)
             {
                 // End of stream without a close frame, or a reset.
-                End(WebSocketFrameRelay.Failed(_source));
+                End(WebSocketFrameRelay.Failed(_source, errno: errno));
                 return;
             }
             read = (int)received;
@@ -179,9 +180,9 @@ internal sealed unsafe class EpollRelayDirection
             }
             if (sent < 0)
             {
-                if (Marshal.GetLastPInvokeError() is not (EAGAIN or EINTR))
+                if (Marshal.GetLastPInvokeError() is not (EAGAIN or EINTR) and var errno)
                 {
-                    DestinationFailed();
+                    DestinationFailed(errno);
                     return;
                 }
                 sent = 0;
@@ -199,7 +200,7 @@ internal sealed unsafe class EpollRelayDirection
             }
             Forwarded(data[..scanned.End], scanned);
         }
-        AfterForward(stop, scanned.Violation);
+        AfterForward(stop, scanned);
     }
 
     private void Carry(ReadOnlySpan<byte> rest)
@@ -222,17 +223,17 @@ internal sealed unsafe class EpollRelayDirection
         _sentCursor = _cursor;
     }
 
-    private void AfterForward(WebSocketFrameRelay.Stop stop, string? violation)
+    private void AfterForward(WebSocketFrameRelay.Stop stop, in WebSocketFrameRelay.Scanned scanned)
     {
         if (stop == WebSocketFrameRelay.Stop.None)
         {
             return;
         }
         var rest = _carry.AsSpan(0, _carryLength);
-        End(WebSocketFrameRelay.Ending(stop, _source, _cursor, rest, violation)!.Value);
+        End(WebSocketFrameRelay.Ending(stop, _source, _cursor, rest, scanned)!.Value);
     }
 
-    private void DestinationFailed()
+    private void DestinationFailed(int errno)
     {
         _counters.ForwardFailed();
         _destination.Failed();
@@ -250,7 +251,7 @@ internal sealed unsafe class EpollRelayDirection
         {
             _source.Park(_cursor, rest);
         }
-        End(new RelayOutcome(RelayEnd.DestinationFailed));
+        End(new RelayOutcome(RelayEnd.DestinationFailed) { Errno = errno });
     }
 
     private void End(RelayOutcome outcome)

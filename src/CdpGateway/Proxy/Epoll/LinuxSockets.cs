@@ -157,6 +157,20 @@ internal static unsafe class LinuxSockets
         SetSocketOption(fd, 6 /* IPPROTO_TCP */, 1 /* TCP_NODELAY */, &one, sizeof(int));
     }
 
+    [DllImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    private static extern int Ioctl(int fd, nuint request, int* value);
+
+    /// <summary>
+    /// What <c>SIOCOUTQ</c> reports: bytes written to a TCP socket that its peer has not acknowledged yet; null when the
+    /// call fails. Zero means the peer's kernel holds everything written, whether or not its reader has taken it.
+    /// </summary>
+    public static int? UnsentBytes(int fd)
+    {
+        const nuint SIOCOUTQ = 0x5411;
+        int value;
+        return Ioctl(fd, SIOCOUTQ, &value) == 0 ? value : null;
+    }
+
     /// <summary>Both directions: pending and future reads see the end of the stream, writes fail.</summary>
     public static void Shutdown(int fd) => ShutdownSocket(fd, 2);
 

@@ -300,6 +300,15 @@ internal sealed class LoopSocket
         }
     }
 
+    /// <summary>Bytes written and not yet acknowledged by the peer; null once closed or when that cannot be told.</summary>
+    public int? UnsentBytes()
+    {
+        lock (_gate)
+        {
+            return _closed ? null : LinuxSockets.UnsentBytes(Fd);
+        }
+    }
+
     /// <summary>Whether a read would return at once: data, the end of the stream or an error is there (or it is closed).</summary>
     public bool Readable()
     {

@@ -202,6 +202,21 @@ public sealed class EpollRelayTests
     }
 
     [Fact]
+    public async Task AResetKeepsItsErrno_SoTheEndCanBeExplainedAfterwards()
+    {
+        using var relayed = await StartAsync();
+
+        // Closing with a zero linger time resets the connection.
+        relayed.BrowserPeer.LingerState = new LingerOption(true, 0);
+        relayed.BrowserPeer.Close();
+
+        var outcome = await relayed.UpstreamToClient.WaitAsync(Patience);
+        Assert.Equal(RelayEnd.SourceFailed, outcome.End);
+        Assert.Equal(104, outcome.Errno); // ECONNRESET
+        Assert.Contains("errno 104", outcome.ToString());
+    }
+
+    [Fact]
     public async Task AMessageOverTheLimitStopsBeforeItsFrame_AndTheClientCanStillBeToldWhy()
     {
         var tap = new ThreadRecordingTap();
@@ -211,7 +226,9 @@ public sealed class EpollRelayTests
 
         await relayed.ClientPeer.SendAsync(small.Concat(large).ToArray());
 
-        Assert.Equal(RelayEnd.SourceOversize, (await relayed.ClientToUpstream.WaitAsync(Patience)).End);
+        var outcome = await relayed.ClientToUpstream.WaitAsync(Patience);
+        Assert.Equal(RelayEnd.SourceOversize, outcome.End);
+        Assert.Equal(5000, outcome.MessageBytes);
         Assert.Equal(small, await ReceiveExactlyAsync(relayed.BrowserPeer, small.Length));
         Assert.Equal(0, relayed.BrowserPeer.Available);
         // The upstream-to-client direction still runs; once it is done, the handler writes on the client's leg itself.
