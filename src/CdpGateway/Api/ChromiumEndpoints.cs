@@ -7,7 +7,7 @@ using Microsoft.Extensions.Hosting;
 namespace CdpGateway.Api;
 
 /// <summary>
-/// The Chromium control API (SPEC §5): <c>GET /chromium</c>, <c>POST /chromium/restart</c>,
+/// The Chromium control API (README, "Chromium supervision and control API"): <c>GET /chromium</c>, <c>POST /chromium/restart</c>,
 /// <c>GET|PATCH|PUT /chromium/flags</c>. A restart answers once the new browser is ready: 200 with its URL
 /// and the elapsed time (in launch mode split into its phases), 504 with the Chromium state after 90 s, 409 when this mode cannot restart.
 /// A body that is not <c>{"flags":[...]}</c> of <c>--flags</c>, or a flag the <see cref="FlagPolicy"/> refuses, is 400 with a
