@@ -11,6 +11,7 @@ namespace CdpGateway.Tests.Proxy;
 /// The acceptance scenarios of docs/disconnect-contract.md, sections A to E, one test per row (named A1..E27 after
 /// it), through the real gateway with real sockets. The fake clock drives the confirm wait and dial window.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class DisconnectScenarioTests
 {
     private static DisconnectReason Reason(JsonElement data) =>

@@ -8,6 +8,7 @@ using CdpGateway.Tests.Support;
 namespace CdpGateway.Tests.Proxy;
 
 /// <summary>Discovery answers come from the current Chromium, rewritten to the gateway as the client addressed it.</summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class DiscoveryTests
 {
     [Theory]

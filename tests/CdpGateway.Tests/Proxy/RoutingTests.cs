@@ -6,6 +6,7 @@ using CdpGateway.Tests.Support;
 namespace CdpGateway.Tests.Proxy;
 
 /// <summary>Where upgrades go, what reaches Chromium, and the plain HTTP answers of the DevTools port.</summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class RoutingTests
 {
     [Fact]
