@@ -101,7 +101,11 @@ public sealed class GatewayApp : IAsyncDisposable
             {
                 DiscoveryEndpoints.Map(endpoints);
                 var handler = endpoints.ServiceProvider.GetRequiredService<CdpConnectionHandler>();
-                endpoints.Map("/{**path}", handler.HandleAsync);
+                // Upgrades to any path and plain requests to WebSocket paths are the handler's (the latter a 400 naming
+                // the upgrade); any other plain request is for a path the port does not have.
+                endpoints.Map("/{**path}", c => c.WebSockets.IsWebSocketRequest || c.Request.Path.StartsWithSegments("/devtools")
+                    ? handler.HandleAsync(c)
+                    : DiscoveryEndpoints.NotFoundAsync(c));
             });
         });
         _app.MapWhen(c => c.Connection.LocalPort == _api.Port, api =>

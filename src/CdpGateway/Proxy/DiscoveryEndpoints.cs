@@ -21,18 +21,46 @@ public static class DiscoveryEndpoints
         Timeout = TimeSpan.FromSeconds(30),
     };
 
+    /// <summary>The one discovery command Chromium refuses by method: creating a target takes PUT, so no page can do it.</summary>
+    private const string NewPath = "/json/new";
+
     public static void Map(IEndpointRouteBuilder cdp)
     {
-        // Routing matches a trailing slash too ("/json/list/", which Playwright asks for).
+        // Chromium answers its discovery commands whatever the method (HEAD, POST, OPTIONS), so every method is taken
+        // here. Routing matches a trailing slash too ("/json/list/", which Playwright asks for).
         foreach (var path in new[] { "/json/version", "/json/list", "/json/protocol" })
         {
-            cdp.MapGet(path, (HttpContext c) => ForwardAsync(c, path));
+            cdp.Map(path, (HttpContext c) => ForwardAsync(c, path));
         }
-        cdp.MapGet("/json", (HttpContext c) => ForwardAsync(c, "/json/list"));
-        // Chromium wants PUT for /json/new and answers GET with its own error; pass both through.
-        cdp.MapMethods("/json/new", ["GET", "PUT"], (HttpContext c) => ForwardAsync(c, "/json/new"));
-        cdp.MapMethods("/json/activate/{id}", ["GET", "PUT"], (HttpContext c, string id) => ForwardAsync(c, "/json/activate/" + Uri.EscapeDataString(id)));
-        cdp.MapMethods("/json/close/{id}", ["GET", "PUT"], (HttpContext c, string id) => ForwardAsync(c, "/json/close/" + Uri.EscapeDataString(id)));
+        cdp.Map("/json", (HttpContext c) => ForwardAsync(c, "/json/list"));
+        cdp.Map(NewPath, NewAsync);
+        cdp.Map("/json/activate/{id}", (HttpContext c, string id) => ForwardAsync(c, "/json/activate/" + Uri.EscapeDataString(id)));
+        cdp.Map("/json/close/{id}", (HttpContext c, string id) => ForwardAsync(c, "/json/close/" + Uri.EscapeDataString(id)));
+    }
+
+    /// <summary>
+    /// A plain request to a path that is neither discovery nor a WebSocket endpoint: 404, as Chromium answers an
+    /// unknown command or path, and without asking Chromium, so the answer holds whether a browser is up or not.
+    /// </summary>
+    public static Task NotFoundAsync(HttpContext context)
+    {
+        var path = context.Request.Path.Value ?? "/";
+        var message = path.StartsWith("/json", StringComparison.Ordinal)
+            ? $"unknown discovery command {path}: the DevTools port answers /json/version, /json/list, /json/protocol, /json/new, /json/activate/ID and /json/close/ID"
+            : $"{path} is not found: the DevTools port answers discovery at /json/version and WebSocket upgrades to /devtools/...";
+        return PlainAnswer.WriteAsync(context, StatusCodes.Status404NotFound, message);
+    }
+
+    private static Task NewAsync(HttpContext context)
+    {
+        if (!HttpMethods.IsPut(context.Request.Method))
+        {
+            // Chromium's own refusal, given without a browser: it depends on nothing but the method.
+            context.Response.Headers.Allow = "PUT";
+            return PlainAnswer.WriteAsync(context, StatusCodes.Status405MethodNotAllowed,
+                $"Using unsafe HTTP verb {context.Request.Method} to invoke /json/new. This action supports only PUT verb.");
+        }
+        return ForwardAsync(context, NewPath);
     }
 
     private static async Task ForwardAsync(HttpContext context, string path)
@@ -41,18 +69,19 @@ public static class DiscoveryEndpoints
         var current = tracker.Current;
         if (current.Length == 0)
         {
-            await PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
+            await NoBrowserAsync(context, "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
             return;
         }
         var browser = new Uri(current);
         // The URL's own authority is a loopback address, which is the Host Chromium insists on. The request is a new one:
-        // none of the client's headers (Authorization, Cookie) and none of its token parameters go to Chromium.
+        // none of the client's headers (Authorization, Cookie) and none of its token parameters go to Chromium. Its
+        // method is GET but for /json/new: Chromium ignores the method elsewhere, and a HEAD would have the client
+        // expect no body where Chromium sends one.
         var upstream = new Uri($"http://{browser.Authority}{path}{WithoutToken(context.Request.QueryString.Value)}");
         HttpResponseMessage response;
         try
         {
-            using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), upstream);
+            using var request = new HttpRequestMessage(path == NewPath ? HttpMethod.Put : HttpMethod.Get, upstream);
             response = await ChromiumHttp.SendAsync(request, context.RequestAborted).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
@@ -61,8 +90,14 @@ public static class DiscoveryEndpoints
             {
                 return;
             }
+            var browserReplaced = tracker.Current != current;
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DiscoveryEndpoints))
                 .LogWarning("Discovery request {Path} to Chromium failed: {Error}", path, ex.Message);
+            if (NoBrowserAnswered(ex, browserReplaced))
+            {
+                await NoBrowserAsync(context, $"no browser answers yet (Chromium is starting or restarting): {ex.Message}; retry shortly").ConfigureAwait(false);
+                return;
+            }
             await PlainAnswer.WriteAsync(context, StatusCodes.Status502BadGateway,
                 $"Chromium did not answer {path}: {ex.Message}").ConfigureAwait(false);
             return;
@@ -84,6 +119,23 @@ public static class DiscoveryEndpoints
             }
             await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Whether a failed request to Chromium means there is no browser to answer (yet): the connection was refused or
+    /// could not be made (a crashed browser's port between its death and its successor's announcement, or an announced
+    /// one not listening yet), or the browser asked was replaced while it was asked. Those are 503, as before any browser
+    /// was announced, since a retry reaches the next one. A browser that took the request and then broke the answer,
+    /// closed the connection without one or stayed silent past the timeout is still the current one: that is 502, a
+    /// browser that misbehaves, which retrying does not cure.
+    /// </summary>
+    internal static bool NoBrowserAnswered(Exception failure, bool browserReplaced) =>
+        browserReplaced || failure is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError };
+
+    private static Task NoBrowserAsync(HttpContext context, string message)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        return PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, message);
     }
 
     /// <summary>

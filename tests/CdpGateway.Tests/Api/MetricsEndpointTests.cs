@@ -8,6 +8,7 @@ using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.Api;
 
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class MetricsEndpointTests
 {
     private const string Click = """{"id":7,"method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":10,"y":20,"button":"left","clickCount":1}}""";

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 using static CdpGateway.Tests.EndToEnd.GatewayProcess;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.EndToEnd;
 
@@ -9,6 +10,7 @@ namespace CdpGateway.Tests.EndToEnd;
 /// Attach mode (<c>--chromium-log FILE</c>): something else (supervisord here played by the test) runs the
 /// browser and appends its output to FILE; the gateway launches nothing and follows the file.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 [Collection(EndToEndCollection.Name)]
 public sealed partial class AttachModeTests(ITestOutputHelper output)
 {

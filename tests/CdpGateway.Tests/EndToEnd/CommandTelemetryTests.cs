@@ -4,6 +4,7 @@ using Xunit.Abstractions;
 using static CdpGateway.Tests.EndToEnd.GatewayProcess;
 using Pptr = PuppeteerSharp;
 using Pw = Microsoft.Playwright;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.EndToEnd;
 
@@ -12,6 +13,7 @@ namespace CdpGateway.Tests.EndToEnd;
 /// events file tells which gestures, keys, navigations and screenshots happened, in order, on which connection,
 /// without a trace of what was typed or visited.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 [Collection(EndToEndCollection.Name)]
 public sealed class CommandTelemetryTests(ITestOutputHelper output)
 {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Xunit.Abstractions;
 using static CdpGateway.Tests.EndToEnd.GatewayProcess;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.EndToEnd;
 
@@ -8,6 +9,7 @@ namespace CdpGateway.Tests.EndToEnd;
 /// Chromium dies under a connected client: the client is moved off at once, the gateway relaunches
 /// Chromium by itself, the telemetry blames the restart, and the same endpoint serves the new browser.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 [Collection(EndToEndCollection.Name)]
 public sealed class CrashTests(ITestOutputHelper output)
 {

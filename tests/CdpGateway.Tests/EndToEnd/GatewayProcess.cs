@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Xunit.Abstractions;
+using CdpGateway.Proxy.Epoll;
 
 namespace CdpGateway.Tests.EndToEnd;
 
@@ -136,8 +137,10 @@ public sealed class GatewayProcess : IAsyncDisposable
         {
             info.ArgumentList.Add(arg);
         }
-        // The machine's own CDPGW_* settings must not leak into what a test asserts.
-        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("CDPGW_", StringComparison.Ordinal)).ToList())
+        // The machine's own CDPGW_* settings must not leak into what a test asserts. The relay switch is the exception:
+        // ./test's second pass sets it on purpose, for the gateways it starts as much as for the in-process ones.
+        foreach (var key in info.Environment.Keys
+            .Where(k => k.StartsWith("CDPGW_", StringComparison.Ordinal) && k != EpollRelay.SwitchVariable).ToList())
         {
             info.Environment.Remove(key);
         }

@@ -1,6 +1,7 @@
 using System.Text;
 using Xunit.Abstractions;
 using static CdpGateway.Tests.EndToEnd.GatewayProcess;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.EndToEnd;
 
@@ -8,6 +9,7 @@ namespace CdpGateway.Tests.EndToEnd;
 /// Big CDP messages (page sources, screenshots, injected scripts) pass through the gateway to and from a
 /// real Chromium, well under the default --max-message-bytes of 100 MiB.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 [Collection(EndToEndCollection.Name)]
 public sealed class LargeMessageTests(ITestOutputHelper output)
 {

@@ -3,6 +3,7 @@ using Xunit.Abstractions;
 using static CdpGateway.Tests.EndToEnd.GatewayProcess;
 using Pptr = PuppeteerSharp;
 using Pw = Microsoft.Playwright;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.EndToEnd;
 
@@ -11,6 +12,7 @@ namespace CdpGateway.Tests.EndToEnd;
 /// instead of Chromium and it works, and the telemetry says how each connection ended.
 /// Gateway as a real process, Debian's Chromium behind it.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 [Collection(EndToEndCollection.Name)]
 public sealed class RealClientTests(ITestOutputHelper output)
 {

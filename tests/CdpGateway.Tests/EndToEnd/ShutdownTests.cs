@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Xunit.Abstractions;
 using static CdpGateway.Tests.EndToEnd.GatewayProcess;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.EndToEnd;
 
@@ -8,6 +9,7 @@ namespace CdpGateway.Tests.EndToEnd;
 /// SPEC §2: on SIGTERM the gateway closes every client with 1001, records their ends, flushes the events
 /// file, stops Chromium's whole process tree and exits 0 within 10 s. No Chromium outlives it.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 [Collection(EndToEndCollection.Name)]
 public sealed class ShutdownTests(ITestOutputHelper output)
 {

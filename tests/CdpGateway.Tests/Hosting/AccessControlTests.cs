@@ -7,6 +7,7 @@ using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.Hosting;
 
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class AccessControlTests
 {
     [Fact]

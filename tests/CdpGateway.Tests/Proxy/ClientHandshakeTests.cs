@@ -8,6 +8,7 @@ using CdpGateway.Tests.Support;
 namespace CdpGateway.Tests.Proxy;
 
 /// <summary>The gateway's own server handshake, over raw TCP so every header is the test's choice.</summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class ClientHandshakeTests
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace CdpGateway.Tests.Proxy;
 /// A client connected while Chromium is down: the gateway keeps dialling for the dial window (on the fake clock,
 /// which these tests never move), and a client that gives up meanwhile is let go at once, as leaving.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class ClientLeavesWhileDialingTests
 {
     private static async Task<(TestGateway Gateway, ClientWebSocket Client)> ConnectWhileTheBrowserIsDownAsync()

@@ -11,6 +11,7 @@ namespace CdpGateway.Tests.Proxy;
 /// The acceptance scenarios of docs/disconnect-contract.md, sections A to E, one test per row (named A1..E27 after
 /// it), through the real gateway with real sockets. The fake clock drives the confirm wait and dial window.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class DisconnectScenarioTests
 {
     private static DisconnectReason Reason(JsonElement data) =>
@@ -268,6 +269,24 @@ public sealed class DisconnectScenarioTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Contains("no browser yet", await response.Content.ReadAsStringAsync());
         Assert.Empty(gw.AllEvents());
+    }
+
+    [Fact]
+    public async Task B13b_APageTheCurrentBrowserDoesNotHave_IsAcceptedThenClosedAtOnceWith1011()
+    {
+        await using var gw = await TestGateway.StartAsync();
+
+        // The 101 comes before the dial, so the refusal Chromium gives the gateway's dial reaches the client as a close.
+        using var client = await gw.ConnectAsync("/devtools/page/NO-SUCH-TARGET");
+        var closed = client.WaitForCloseAsync();
+
+        // No clock advance: a target the browser refused is not retried within the dial window.
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, await closed);
+        Assert.Equal("browser unreachable", client.CloseStatusDescription);
+        Assert.Equal(DisconnectReason.UpstreamError, Reason(data));
+        Assert.Equal(1011, data.GetProperty("close_code").GetInt32());
+        Assert.Equal("page", (await gw.WaitForEventAsync(ConnectionEventTypes.Connect)).GetProperty("target").GetString());
     }
 
     // ---- C. Lifecycle invariants ----

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using CdpGateway.Proxy;
 using CdpGateway.Tests.Support;
@@ -6,6 +8,7 @@ using CdpGateway.Tests.Support;
 namespace CdpGateway.Tests.Proxy;
 
 /// <summary>Discovery answers come from the current Chromium, rewritten to the gateway as the client addressed it.</summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class DiscoveryTests
 {
     [Theory]
@@ -126,5 +129,156 @@ public sealed class DiscoveryTests
             Assert.False(request.Headers.ContainsKey("Authorization"));
             Assert.False(request.Headers.ContainsKey("Cookie"));
         }
+    }
+    [Fact]
+    public async Task WhileTheAnnouncedBrowserIsGoneDiscoveryIs503WithRetryAfterUntilANewOneAnswers()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var http = new HttpClient();
+        // A crash: the browser's port is closed while the gateway still holds its URL, as until the next announcement.
+        await gw.Browser.DisposeAsync();
+
+        using (var gone = await http.GetAsync(gw.CdpHttp("/json/version")))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, gone.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(1), gone.Headers.RetryAfter?.Delta);
+            Assert.Contains("no browser answers yet", await gone.Content.ReadAsStringAsync());
+        }
+
+        await gw.StartBrowserAsync();
+        using var back = await http.GetAsync(gw.CdpHttp("/json/version"));
+        Assert.Equal(HttpStatusCode.OK, back.StatusCode);
+    }
+
+    [Fact]
+    public async Task ABrowserAnnouncedButNotListeningYetIs503WithRetryAfter()
+    {
+        await using var gw = await TestGateway.StartAsync(withBrowser: false);
+        using var http = new HttpClient();
+        gw.App.Tracker.Set($"ws://127.0.0.1:{UnusedPort()}/devtools/browser/next");
+
+        using var response = await http.GetAsync(gw.CdpHttp("/json/list"));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
+    }
+
+    [Fact]
+    public async Task BeforeAnyBrowserIsAnnouncedThe503AlsoSaysWhenToRetry()
+    {
+        await using var gw = await TestGateway.StartAsync(withBrowser: false);
+        using var http = new HttpClient();
+
+        using var response = await http.GetAsync(gw.CdpHttp("/json/version"));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
+    }
+
+    [Fact]
+    public async Task ABrowserThatAnswersGarbageIs502()
+    {
+        await using var gw = await TestGateway.StartAsync(withBrowser: false);
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        gw.App.Tracker.Set($"ws://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/devtools/browser/odd");
+        using var http = new HttpClient();
+
+        var asked = http.GetAsync(gw.CdpHttp("/json/version"));
+        using (var browser = await listener.AcceptTcpClientAsync())
+        {
+            // The whole request is read first, so the garbage is answered to it rather than racing a reset.
+            var stream = browser.GetStream();
+            var head = new StringBuilder();
+            var buffer = new byte[1024];
+            while (!head.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+            {
+                var read = await stream.ReadAsync(buffer);
+                Assert.NotEqual(0, read);
+                head.Append(Encoding.ASCII.GetString(buffer, 0, read));
+            }
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("this is no HTTP\r\n\r\n"));
+        }
+        using var response = await asked;
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Null(response.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public void OnlyAFailureToReachABrowserOrABrowserReplacedMeanwhileSaysRetry()
+    {
+        var refused = new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused");
+        var broken = new HttpRequestException(HttpRequestError.InvalidResponse, "bad status line");
+        var silent = new TaskCanceledException("timed out", new TimeoutException());
+
+        Assert.True(DiscoveryEndpoints.NoBrowserAnswered(refused, browserReplaced: false));
+        Assert.False(DiscoveryEndpoints.NoBrowserAnswered(broken, browserReplaced: false));
+        Assert.False(DiscoveryEndpoints.NoBrowserAnswered(silent, browserReplaced: false));
+        Assert.True(DiscoveryEndpoints.NoBrowserAnswered(broken, browserReplaced: true));
+    }
+
+    [Theory]
+    [InlineData("HEAD", "/json/version")]
+    [InlineData("POST", "/json/version")]
+    [InlineData("OPTIONS", "/json/version")]
+    [InlineData("DELETE", "/json/version")]
+    [InlineData("POST", "/json/list")]
+    [InlineData("HEAD", "/json")]
+    [InlineData("POST", "/json/protocol")]
+    public async Task DiscoveryAnswersEveryMethodAsChromiumDoes(string method, string path)
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), gw.CdpHttp(path));
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(method == "HEAD", body.Length == 0);
+        // Chromium is asked with GET whatever the client's method: it ignores the method, and a HEAD's answer has no body.
+        Assert.Equal("GET", gw.Browser.Requests.Single().Method);
+    }
+
+    [Fact]
+    public async Task ActivateAndCloseAnswerAnyMethodAsChromiumDoes()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var http = new HttpClient();
+        var page = gw.Browser.PageIds[0];
+
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync(gw.CdpHttp($"/json/activate/{page}"), null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync(gw.CdpHttp($"/json/close/{page}"), null)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("POST")]
+    [InlineData("HEAD")]
+    public async Task NewTakesOnlyPutAndRefusesOtherMethodsWith405AsChromiumDoes(string method)
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), gw.CdpHttp("/json/new?about:blank"));
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal(["PUT"], response.Content.Headers.Allow);
+        if (method != "HEAD")
+        {
+            Assert.Contains("supports only PUT", await response.Content.ReadAsStringAsync());
+        }
+        Assert.Empty(gw.Browser.Requests);
+        Assert.Single(gw.Browser.PageIds);
+    }
+
+    private static int UnusedPort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

@@ -6,6 +6,7 @@ using CdpGateway.Tests.Support;
 namespace CdpGateway.Tests.Proxy;
 
 /// <summary>Frames go through unchanged and in order, whatever they hold, up to the size limit.</summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class RelayTests
 {
     public static TheoryData<string> AwkwardText => new()

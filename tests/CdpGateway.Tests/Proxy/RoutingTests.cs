@@ -6,6 +6,7 @@ using CdpGateway.Tests.Support;
 namespace CdpGateway.Tests.Proxy;
 
 /// <summary>Where upgrades go, what reaches Chromium, and the plain HTTP answers of the DevTools port.</summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class RoutingTests
 {
     [Fact]
@@ -59,6 +60,49 @@ public sealed class RoutingTests
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("WebSocket upgrade", await response.Content.ReadAsStringAsync());
         Assert.Empty(gw.AllEvents());
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/nope")]
+    [InlineData("/json/bogus")]
+    [InlineData("/jsonx")]
+    public async Task APlainRequestToAPathThatIsNeitherDiscoveryNorWebSocketGets404AsFromChromium(string path)
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var http = new HttpClient();
+
+        using var response = await http.GetAsync(gw.CdpHttp(path));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains(path, await response.Content.ReadAsStringAsync());
+        Assert.Empty(gw.Browser.Requests);
+        Assert.Empty(gw.AllEvents());
+    }
+
+    [Fact]
+    public async Task AnUnknownPathIs404EvenBeforeABrowserIsAnnounced()
+    {
+        await using var gw = await TestGateway.StartAsync(withBrowser: false);
+        using var http = new HttpClient();
+
+        using var response = await http.GetAsync(gw.CdpHttp("/nope"));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/nope")]
+    [InlineData("/json/bogus")]
+    public async Task AnUpgradeToAnyOtherPathStillReachesTheCurrentBrowser(string path)
+    {
+        await using var gw = await TestGateway.StartAsync();
+
+        using var client = await gw.ConnectAsync(path);
+
+        Assert.Equal("{}", await client.EchoAsync("{}"));
+        Assert.Equal($"/devtools/browser/{gw.Browser.BrowserId}", gw.Browser.Upgrades.Single().Path);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using CdpGateway.Tests.EndToEnd;
 using Xunit.Abstractions;
 using static CdpGateway.Tests.Security.GatewayUnderTest;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.Security;
 
@@ -9,6 +10,7 @@ namespace CdpGateway.Tests.Security;
 /// post, text/plain, a navigation, an image) and preflight the rest. None of them may control anything unless its origin
 /// is in --allowed-origins; the gateway's own dashboard (same origin) and allowed origins keep working.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 [Collection(EndToEndCollection.Name)]
 public sealed class CrossSiteTests(ITestOutputHelper output)
 {

@@ -2,6 +2,7 @@ using System.Text.Json;
 using CdpGateway.Tests.EndToEnd;
 using Xunit.Abstractions;
 using static CdpGateway.Tests.Security.GatewayUnderTest;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.Security;
 
@@ -10,6 +11,7 @@ namespace CdpGateway.Tests.Security;
 /// own origin. Its requests still say which name they used (Host), so a Host that is no IP literal, no localhost and
 /// not in --allowed-hosts is refused on both ports, for every request, before anything else is looked at.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 [Collection(EndToEndCollection.Name)]
 public sealed class RebindingTests(ITestOutputHelper output)
 {

@@ -4,6 +4,7 @@ using System.Text.Json;
 using CdpGateway.Tests.EndToEnd;
 using Xunit.Abstractions;
 using static CdpGateway.Tests.Security.GatewayUnderTest;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.Security;
 
@@ -11,6 +12,7 @@ namespace CdpGateway.Tests.Security;
 /// Tokens by scope (the CDP port's token cannot control the API when an API token is set) and tokens kept to the gateway
 /// (neither the query token nor the client's Authorization or Cookie reaches the browser).
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 [Collection(EndToEndCollection.Name)]
 public sealed class TokenTests(ITestOutputHelper output)
 {

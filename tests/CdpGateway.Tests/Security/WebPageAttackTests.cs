@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 using static CdpGateway.Tests.EndToEnd.GatewayProcess;
 using Pptr = PuppeteerSharp;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.Security;
 
@@ -17,6 +18,7 @@ namespace CdpGateway.Tests.Security;
 /// cross-origin requests, preflighted ones, a WebSocket to the DevTools port, and the same again under a rebound host
 /// name) and the browser must come through unharmed.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 [Collection(EndToEndCollection.Name)]
 public sealed class WebPageAttackTests(ITestOutputHelper output)
 {

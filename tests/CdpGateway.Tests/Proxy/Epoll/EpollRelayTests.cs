@@ -12,6 +12,7 @@ namespace CdpGateway.Tests.Proxy.Epoll;
 /// The epoll relay over real loopback sockets: the test holds the client's and the browser's far ends as plain
 /// sockets, the relay drives the gateway's ends on one of its loops.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class EpollRelayTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
@@ -119,7 +120,7 @@ public sealed class EpollRelayTests
         return buffer;
     }
 
-    [Fact]
+    [EpollFact]
     public async Task FramesPassByteForByteBothWays_AndTheTapSeesCommandsOnTheRelayThread()
     {
         var tap = new ThreadRecordingTap();
@@ -140,7 +141,7 @@ public sealed class EpollRelayTests
         Assert.False(relayed.ClientToUpstream.IsCompleted);
     }
 
-    [Fact]
+    [EpollFact]
     public async Task BytesTheClientLegAlreadyHeldGoFirst_ThenWhatFollowsOnTheSocket()
     {
         var first = Frames.Text("{\"id\":1}", masked: true);
@@ -154,7 +155,7 @@ public sealed class EpollRelayTests
         Assert.Equal(first.Concat(second).ToArray(), await ReceiveExactlyAsync(relayed.BrowserPeer, first.Length + second.Length));
     }
 
-    [Fact]
+    [EpollFact]
     public async Task AReceiverThatFallsBehindLosesNothing_AndTheSenderWaitsForIt()
     {
         using var relayed = await StartAsync();
@@ -172,7 +173,7 @@ public sealed class EpollRelayTests
         Assert.Equal(payload.Length, relayed.FromUpstream.Bytes);
     }
 
-    [Fact]
+    [EpollFact]
     public async Task AClientCloseFrameEndsItsDirectionWithItsCode_WithoutBeingForwarded()
     {
         using var relayed = await StartAsync();
@@ -190,7 +191,7 @@ public sealed class EpollRelayTests
         Assert.False(relayed.UpstreamToClient.IsCompleted);
     }
 
-    [Fact]
+    [EpollFact]
     public async Task TheBrowserLeavingEndsItsDirection_AndAbortingTheClientEndsTheOther()
     {
         using var relayed = await StartAsync();
@@ -201,7 +202,7 @@ public sealed class EpollRelayTests
         Assert.Equal(RelayEnd.SourceFailed, (await relayed.ClientToUpstream.WaitAsync(Patience)).End);
     }
 
-    [Fact]
+    [EpollFact]
     public async Task AResetKeepsItsErrno_SoTheEndCanBeExplainedAfterwards()
     {
         using var relayed = await StartAsync();
@@ -216,7 +217,7 @@ public sealed class EpollRelayTests
         Assert.Contains("errno 104", outcome.ToString());
     }
 
-    [Fact]
+    [EpollFact]
     public async Task AMessageOverTheLimitStopsBeforeItsFrame_AndTheClientCanStillBeToldWhy()
     {
         var tap = new ThreadRecordingTap();
@@ -240,7 +241,7 @@ public sealed class EpollRelayTests
         Assert.Equal(close, await ReceiveExactlyAsync(relayed.ClientPeer, close.Length));
     }
 
-    [Fact]
+    [EpollFact]
     public async Task AClientThatBreaksTheProtocolEndsItsDirectionNamingTheRule()
     {
         using var relayed = await StartAsync();
@@ -253,7 +254,7 @@ public sealed class EpollRelayTests
         Assert.Equal(0, relayed.FromClient.Messages);
     }
 
-    [Fact]
+    [EpollFact]
     public async Task ALegClosedWhileTheRelayDrivesItEndsItsDirections_InsteadOfLeavingThemWaiting()
     {
         using var relayed = await StartAsync();
@@ -279,7 +280,7 @@ public sealed class EpollRelayTests
         public void Abandon() { }
     }
 
-    [Fact]
+    [EpollFact]
     public async Task AnObserverThatThrowsEndsOnlyItsOwnConnection_TheLoopRelaysTheOthers()
     {
         using var broken = await StartAsync(new ThrowingTap());

@@ -1,10 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
 using CdpGateway.Proxy.Epoll;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.Proxy.Epoll;
 
 /// <summary>A socket driven by an epoll loop outside the relay: connecting, reading and writing, cancelling a wait.</summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class LoopSocketTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
@@ -42,7 +44,7 @@ public sealed class LoopSocketTests
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
-    [Fact]
+    [EpollFact]
     public async Task ConnectsWithoutBlocking_ThenBytesFlowBothWays()
     {
         using var connected = await ConnectAsync();
@@ -58,7 +60,7 @@ public sealed class LoopSocketTests
         Assert.Equal("pong"u8.ToArray(), buffer[..4]);
     }
 
-    [Fact]
+    [EpollFact]
     public async Task AConnectNobodyAnswersFailsNamingTheAddress()
     {
         var port = ClosedPort();
@@ -71,7 +73,7 @@ public sealed class LoopSocketTests
         Assert.Contains($":{port}", failure.Message);
     }
 
-    [Fact]
+    [EpollFact]
     public async Task ACancelledReadLeavesTheSocketUsable()
     {
         using var connected = await ConnectAsync();

@@ -12,6 +12,7 @@ namespace CdpGateway.Tests.Proxy.Transport;
 /// The CDP port answers plain upgrades itself and leaves everything else to Kestrel: whichever way a request goes, the
 /// client sees the same gateway. Over raw TCP, so how the request arrives is the test's choice.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class LoopUpgradeTests
 {
     private const string Key = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -64,7 +65,7 @@ public sealed class LoopUpgradeTests
         Assert.Equal("{\"id\":2}", await ReadTextAsync(socket));
     }
 
-    [Fact]
+    [EpollFact]
     public async Task AClientSilentPastTheFirstBytesWaitIsStillAnsweredWhenItAsks()
     {
         await using var gw = await TestGateway.StartAsync();

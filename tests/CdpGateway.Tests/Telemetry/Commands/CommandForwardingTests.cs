@@ -13,6 +13,7 @@ namespace CdpGateway.Tests.Telemetry.Commands;
 /// cdp_command through the real proxy: reported after the forward, never in the way of forwarding,
 /// whatever the publisher does.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class CommandForwardingTests
 {
     private const string Click = """{"id":%ID%,"method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":10,"y":20,"button":"left","clickCount":1}}""";
