@@ -192,10 +192,13 @@ public sealed class AttachedChromium : IChromiumControl
     private async Task WatchAsync(DevToolsUrlTracker.Subscription subscription, CancellationToken ct)
     {
         var url = _tracker.Current;
+        // A URL set between subscribing and reading Current arrives twice, once each way: it is one browser.
+        var last = "";
         while (!ct.IsCancellationRequested)
         {
-            if (url.Length > 0)
+            if (url.Length > 0 && url != last)
             {
+                last = url;
                 long generation;
                 lock (_gate)
                 {

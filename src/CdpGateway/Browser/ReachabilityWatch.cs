@@ -31,6 +31,8 @@ public sealed class ReachabilityWatch : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly List<(long Probes, TaskCompletionSource Done)> _idleWaiters = [];
+    private readonly List<(long Probe, TaskCompletionSource Done)> _startWaiters = [];
+    private long _started;
     private TaskCompletionSource _report = NewSignal();
     private bool _reported;
     private bool _idle;
@@ -99,6 +101,39 @@ public sealed class ReachabilityWatch : IAsyncDisposable
         }
     }
 
+    /// <summary>Completes once probe number <paramref name="probe"/> (from one) has started and set its deadline.</summary>
+    internal Task ProbeStartedAsync(long probe)
+    {
+        lock (_gate)
+        {
+            if (_started >= probe)
+            {
+                return Task.CompletedTask;
+            }
+            var done = NewSignal();
+            _startWaiters.Add((probe, done));
+            return done.Task;
+        }
+    }
+
+    private void Started()
+    {
+        List<TaskCompletionSource>? released = null;
+        lock (_gate)
+        {
+            _started++;
+            for (var i = _startWaiters.Count - 1; i >= 0; i--)
+            {
+                if (_startWaiters[i].Probe <= _started)
+                {
+                    (released ??= []).Add(_startWaiters[i].Done);
+                    _startWaiters.RemoveAt(i);
+                }
+            }
+        }
+        released?.ForEach(done => done.TrySetResult());
+    }
+
     public async ValueTask DisposeAsync()
     {
         _tracker.FailureReported -= OnFailureReported;
@@ -156,7 +191,9 @@ public sealed class ReachabilityWatch : IAsyncDisposable
                             _report = NewSignal();
                         }
                     }
-                    var error = await _readiness.CheckAsync(snapshot.Url, Timeout, ct).ConfigureAwait(false);
+                    var probe = _readiness.CheckAsync(snapshot.Url, Timeout, ct);
+                    Started(); // after the call, so the probe's own deadline is already on the clock
+                    var error = await probe.ConfigureAwait(false);
                     ct.ThrowIfCancellationRequested();
                     lock (_gate)
                     {

@@ -7,6 +7,7 @@ using CdpGateway.Tests.Support;
 using FakeChromium;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace CdpGateway.Tests.Browser;
 
@@ -125,6 +126,49 @@ public sealed class ReachabilityTests
 
         Assert.True(gateway.App.Chromium.IsReady);
         Assert.Empty(gateway.EventsOfType(ChromiumEventTypes.Unreachable));
+    }
+
+    [Fact]
+    public async Task ALaunchedBrowserThatStopsAnsweringWithoutExitingIsUnreachableUntilItAnswersAgain()
+    {
+        const int SIGSTOP = 19;
+        const int SIGCONT = 18;
+        await using var fakes = new FakeBrowsers();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (supervisor, events, _) = fakes.Supervisor(fakes.FakeChromium(), clock);
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+        var started = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
+        var pid = started.GetProperty("pid").GetInt32();
+        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+        var watch = supervisor.Reachability;
+        await watch.IdleAsync(1).WaitAsync(Patience);
+
+        // Stopped, it still accepts connections (the kernel does that) but answers nothing: only the probe's timeout tells.
+        Posix.Kill(pid, SIGSTOP);
+        try
+        {
+            clock.Advance(watch.Interval);
+            await watch.ProbeStartedAsync(2).WaitAsync(Patience);
+            clock.Advance(watch.Timeout);
+            var gone = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Unreachable);
+            Assert.Equal(1, gone.GetProperty("generation").GetInt64());
+            Assert.Contains("no answer", gone.GetProperty("error").GetString(), StringComparison.Ordinal);
+            Assert.False(supervisor.IsReady);
+            Assert.Equal(ChromiumState.Unreachable, supervisor.Status.State);
+            Assert.Equal(pid, supervisor.Status.Pid);
+        }
+        finally
+        {
+            Posix.Kill(pid, SIGCONT);
+        }
+
+        await watch.IdleAsync(2).WaitAsync(Patience);
+        clock.Advance(watch.Interval);
+        var back = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Reachable);
+        Assert.Equal(1, back.GetProperty("generation").GetInt64());
+        Assert.True(supervisor.IsReady);
+        Assert.Equal(ChromiumState.Ready, supervisor.Status.State);
+        Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited));
     }
 
     /// <summary>A gateway whose attach-mode control probes, as in production, but learns URLs from the test.</summary>
