@@ -37,6 +37,7 @@ public sealed class ReachabilityTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         Assert.Equal("unreachable", health.GetProperty("status").GetString());
         Assert.Equal(url, health.GetProperty("devtools_url").GetString());
+        Assert.Contains("refused", health.GetProperty("error").GetString(), StringComparison.OrdinalIgnoreCase);
         var (_, chromium) = await GetAsync(http, gateway, "/chromium");
         Assert.Equal("unreachable", chromium.GetProperty("state").GetString());
         Assert.Contains("refused", chromium.GetProperty("last_error").GetString(), StringComparison.OrdinalIgnoreCase);
