@@ -78,7 +78,21 @@ public sealed class ChromiumSupervisor : IChromiumControl
         _flags = new RuntimeFlags(options.DataDir);
         _policy = new FlagPolicy(options.AllowRuntimeFlags, ChromiumCommandLine.RunsWithoutSandbox(options));
         _readiness = new BrowserReadiness(time);
-        _watch = new ReachabilityWatch(_readiness, tracker, events, time, logger, probeInterval, probeTimeout);
+        _watch = new ReachabilityWatch(_readiness, tracker, events, time, logger, probeInterval, probeTimeout, CurrentIsExiting);
+    }
+
+    /// <summary>
+    /// A crashed browser closes its sockets a moment before its exit reaches the loop; /proc already knows, so the probe
+    /// that met the closed port leaves the report to the exit.
+    /// </summary>
+    private bool CurrentIsExiting()
+    {
+        LaunchedChromium? run;
+        lock (_gate)
+        {
+            run = _current;
+        }
+        return run is null || run.Exited.IsCompleted || ProcessTree.ReadStat(run.Pid) is not { State: not ('Z' or 'X') };
     }
 
     public bool IsReady => _readiness.IsReady;

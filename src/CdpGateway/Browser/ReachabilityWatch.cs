@@ -40,11 +40,17 @@ public sealed class ReachabilityWatch : IAsyncDisposable
     private long _lastProbeEnd;
     private bool _lastProbeReported;
     private string? _lastError;
+    private readonly Func<bool>? _exiting;
     private Task? _loop;
 
+    /// <param name="exiting">
+    /// Launch mode: true when the browser process is exiting or gone. Its owner reports an exit (and health follows
+    /// from that), so a probe refused by a dying browser is not also called unreachable.
+    /// </param>
     public ReachabilityWatch(BrowserReadiness readiness, DevToolsUrlTracker tracker, IEventPublisher events, TimeProvider time, ILogger logger,
-        TimeSpan? interval = null, TimeSpan? timeout = null)
+        TimeSpan? interval = null, TimeSpan? timeout = null, Func<bool>? exiting = null)
     {
+        _exiting = exiting;
         _readiness = readiness;
         _tracker = tracker;
         _events = events;
@@ -84,8 +90,9 @@ public sealed class ReachabilityWatch : IAsyncDisposable
     }
 
     /// <summary>
-    /// Completes once the watch waits for its next round with nothing pending and at least <paramref name="probes"/>
-    /// probes done: after that, only time or a report moves it (tests advance a fake clock from there).
+    /// Completes once the watch, watching a browser found ready, waits for its next round with nothing pending and at
+    /// least <paramref name="probes"/> probes done: after that, only time or a report moves it (tests advance a fake
+    /// clock from there).
     /// </summary>
     internal Task IdleAsync(long probes)
     {
@@ -170,6 +177,8 @@ public sealed class ReachabilityWatch : IAsyncDisposable
     {
         // The generation this watch last called unreachable, until a browser answers again.
         long? silent = null;
+        // A browser just found ready has just answered: the first probe waits for a round or a report.
+        var due = false;
         try
         {
             while (true)
@@ -180,53 +189,13 @@ public sealed class ReachabilityWatch : IAsyncDisposable
                     silent = null;
                     PublishReachable(snapshot.Generation, snapshot.Url);
                 }
-                if ((snapshot.Ready || snapshot.Unreachable) && snapshot.Url is not null)
+                var watching = (snapshot.Ready || snapshot.Unreachable) && snapshot.Url is not null;
+                if (watching && due)
                 {
-                    lock (_gate)
-                    {
-                        // This probe answers every report made so far.
-                        _reported = false;
-                        if (_report.Task.IsCompleted)
-                        {
-                            _report = NewSignal();
-                        }
-                    }
-                    var probe = _readiness.CheckAsync(snapshot.Url, Timeout, ct);
-                    Started(); // after the call, so the probe's own deadline is already on the clock
-                    var error = await probe.ConfigureAwait(false);
-                    ct.ThrowIfCancellationRequested();
-                    lock (_gate)
-                    {
-                        _probes++;
-                        _lastProbeEnd = _time.GetTimestamp();
-                    }
-                    if (error is null)
-                    {
-                        if (_readiness.TryMarkReachable(snapshot.Generation, snapshot.Url))
-                        {
-                            silent = null;
-                            PublishReachable(snapshot.Generation, snapshot.Url);
-                        }
-                    }
-                    else if (_readiness.TryMarkUnreachable(snapshot.Generation, snapshot.Url))
-                    {
-                        silent = snapshot.Generation;
-                        lock (_gate)
-                        {
-                            _lastError = error;
-                        }
-                        _logger.LogWarning("Chromium (generation {Generation}) stopped answering at {Url}: {Error}", snapshot.Generation, snapshot.Url, error);
-                        _events.Publish(ChromiumEventTypes.Unreachable, EventCategory.System,
-                            new ChromiumUnreachableData(snapshot.Url, snapshot.Generation, error), TelemetryJsonContext.Default.ChromiumUnreachableData);
-                    }
-                    // The probe's own verdict is no reason to look again; another owner's change during it is.
-                    (var after, changed) = _readiness.Observe();
-                    if (after.Generation != snapshot.Generation || (silent is not null && after.Ready))
-                    {
-                        continue;
-                    }
+                    silent = await ProbeAsync(snapshot, silent, ct).ConfigureAwait(false);
                 }
-                await WaitAsync(changed, ct).ConfigureAwait(false);
+                // Waits on the change signal from before the probe, so a change made during it is looked at at once.
+                due = await WaitAsync(changed, watching, ct).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -235,8 +204,56 @@ public sealed class ReachabilityWatch : IAsyncDisposable
         }
     }
 
-    /// <summary>Until the next round is due, a failure is reported, or readiness changes.</summary>
-    private async Task WaitAsync(Task changed, CancellationToken ct)
+    /// <summary>One probe of the watched browser and its verdict; returns the generation now called unreachable, if any.</summary>
+    private async Task<long?> ProbeAsync(ReadinessSnapshot snapshot, long? silent, CancellationToken ct)
+    {
+        var url = snapshot.Url!;
+        lock (_gate)
+        {
+            // This probe answers every report made so far.
+            _reported = false;
+            if (_report.Task.IsCompleted)
+            {
+                _report = NewSignal();
+            }
+        }
+        var probe = _readiness.CheckAsync(url, Timeout, ct);
+        Started(); // after the call, so the probe's own deadline is already on the clock
+        var error = await probe.ConfigureAwait(false);
+        ct.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            _probes++;
+            _lastProbeEnd = _time.GetTimestamp();
+        }
+        if (error is null)
+        {
+            if (_readiness.TryMarkReachable(snapshot.Generation, url))
+            {
+                PublishReachable(snapshot.Generation, url);
+                return null;
+            }
+            return silent;
+        }
+        if (_exiting?.Invoke() == true || !_readiness.TryMarkUnreachable(snapshot.Generation, url))
+        {
+            return silent;
+        }
+        lock (_gate)
+        {
+            _lastError = error;
+        }
+        _logger.LogWarning("Chromium (generation {Generation}) stopped answering at {Url}: {Error}", snapshot.Generation, url, error);
+        _events.Publish(ChromiumEventTypes.Unreachable, EventCategory.System,
+            new ChromiumUnreachableData(url, snapshot.Generation, error), TelemetryJsonContext.Default.ChromiumUnreachableData);
+        return snapshot.Generation;
+    }
+
+    /// <summary>
+    /// Until the next round is due, a failure is reported, or readiness changes; true when a probe is due (the round, or
+    /// a report), false when only readiness changed.
+    /// </summary>
+    private async Task<bool> WaitAsync(Task changed, bool watching, CancellationToken ct)
     {
         using var round = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var timer = Task.Delay(Interval, _time, round.Token);
@@ -245,7 +262,7 @@ public sealed class ReachabilityWatch : IAsyncDisposable
         lock (_gate)
         {
             report = _report.Task;
-            if (!report.IsCompleted && !changed.IsCompleted)
+            if (watching && !report.IsCompleted && !changed.IsCompleted)
             {
                 _idle = true;
                 for (var i = _idleWaiters.Count - 1; i >= 0; i--)
@@ -272,20 +289,25 @@ public sealed class ReachabilityWatch : IAsyncDisposable
             await round.CancelAsync().ConfigureAwait(false);
         }
         ct.ThrowIfCancellationRequested();
-        var reported = report.IsCompleted && !timer.IsCompletedSuccessfully;
+        var timed = timer.IsCompletedSuccessfully;
+        var reported = report.IsCompleted && !timed;
         long lastEnd;
         bool lastReported;
         lock (_gate)
         {
             lastEnd = _lastProbeEnd;
             lastReported = _lastProbeReported;
-            _lastProbeReported = reported;
+            if (timed || reported)
+            {
+                _lastProbeReported = reported;
+            }
         }
         var since = _time.GetElapsedTime(lastEnd);
         if (reported && lastReported && since < ReportSpacing)
         {
             await Task.Delay(ReportSpacing - since, _time, ct).ConfigureAwait(false);
         }
+        return timed || reported;
     }
 
     private void PublishReachable(long generation, string url)

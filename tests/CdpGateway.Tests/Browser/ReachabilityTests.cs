@@ -43,9 +43,9 @@ public sealed class ReachabilityTests
         Assert.Contains("refused", chromium.GetProperty("last_error").GetString(), StringComparison.OrdinalIgnoreCase);
 
         // Another round finds it still gone, and says nothing new.
-        await watch.IdleAsync(2).WaitAsync(Patience);
+        await watch.IdleAsync(1).WaitAsync(Patience);
         gateway.Clock.Advance(watch.Interval);
-        await watch.IdleAsync(3).WaitAsync(Patience);
+        await watch.IdleAsync(2).WaitAsync(Patience);
         Assert.Single(gateway.EventsOfType(ChromiumEventTypes.Unreachable));
         Assert.Empty(gateway.EventsOfType(ChromiumEventTypes.Reachable));
         Assert.False(gateway.App.Chromium.IsReady);
@@ -61,7 +61,7 @@ public sealed class ReachabilityTests
         await GoAwayAsync(gateway);
 
         await using var again = await FakeDevToolsServer.StartAsync(first.Port, browserId: first.BrowserId);
-        await watch.IdleAsync(2).WaitAsync(Patience);
+        await watch.IdleAsync(1).WaitAsync(Patience);
         gateway.Clock.Advance(watch.Interval);
         var back = await gateway.WaitForEventAsync(ChromiumEventTypes.Reachable, patience: Patience);
 
@@ -101,7 +101,7 @@ public sealed class ReachabilityTests
     {
         await using var gateway = await StartWatchedAsync();
         var watch = Watch(gateway);
-        await watch.IdleAsync(1).WaitAsync(Patience);
+        await watch.IdleAsync(0).WaitAsync(Patience);
         var url = gateway.Browser.BrowserUrl;
         await gateway.Browser.DisposeAsync();
 
@@ -119,11 +119,11 @@ public sealed class ReachabilityTests
     {
         await using var gateway = await StartWatchedAsync();
         var watch = Watch(gateway);
-        await watch.IdleAsync(1).WaitAsync(Patience);
+        await watch.IdleAsync(0).WaitAsync(Patience);
 
         gateway.App.Tracker.ReportFailure("ws://127.0.0.1:1/devtools/browser/elsewhere");
         gateway.App.Tracker.ReportFailure(gateway.Browser.BrowserUrl);
-        await watch.IdleAsync(2).WaitAsync(Patience);
+        await watch.IdleAsync(1).WaitAsync(Patience);
 
         Assert.True(gateway.App.Chromium.IsReady);
         Assert.Empty(gateway.EventsOfType(ChromiumEventTypes.Unreachable));
@@ -136,20 +136,20 @@ public sealed class ReachabilityTests
         const int SIGCONT = 18;
         await using var fakes = new FakeBrowsers();
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var (supervisor, events, _) = fakes.Supervisor(fakes.FakeChromium(), clock);
+        var (supervisor, events, _) = fakes.Supervisor(fakes.FakeChromium(), clock, probeInterval: ReachabilityWatch.DefaultInterval);
         await supervisor.StartAsync(FakeBrowsers.Timeout());
         var started = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
         var pid = started.GetProperty("pid").GetInt32();
         await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
         var watch = supervisor.Reachability;
-        await watch.IdleAsync(1).WaitAsync(Patience);
+        await watch.IdleAsync(0).WaitAsync(Patience);
 
         // Stopped, it still accepts connections (the kernel does that) but answers nothing: only the probe's timeout tells.
         Posix.Kill(pid, SIGSTOP);
         try
         {
             clock.Advance(watch.Interval);
-            await watch.ProbeStartedAsync(2).WaitAsync(Patience);
+            await watch.ProbeStartedAsync(1).WaitAsync(Patience);
             clock.Advance(watch.Timeout);
             var gone = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Unreachable);
             Assert.Equal(1, gone.GetProperty("generation").GetInt64());
@@ -163,13 +163,38 @@ public sealed class ReachabilityTests
             Posix.Kill(pid, SIGCONT);
         }
 
-        await watch.IdleAsync(2).WaitAsync(Patience);
+        await watch.IdleAsync(1).WaitAsync(Patience);
         clock.Advance(watch.Interval);
         var back = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Reachable);
         Assert.Equal(1, back.GetProperty("generation").GetInt64());
         Assert.True(supervisor.IsReady);
         Assert.Equal(ChromiumState.Ready, supervisor.Status.State);
         Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited));
+    }
+
+    [Fact]
+    public async Task ALaunchedBrowserThatCrashesIsReportedAsAnExitAndNeverAsUnreachable()
+    {
+        await using var fakes = new FakeBrowsers();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (supervisor, events, tracker) = fakes.Supervisor(fakes.FakeChromium(), clock, probeInterval: ReachabilityWatch.DefaultInterval);
+        await supervisor.StartAsync(FakeBrowsers.Timeout());
+        var started = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
+        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+        var watch = supervisor.Reachability;
+        await watch.IdleAsync(0).WaitAsync(Patience);
+        var url = tracker.Current;
+
+        // As a client's dropped browser leg would: the report races the exit reaching the supervisor.
+        Posix.Kill(started.GetProperty("pid").GetInt32(), Posix.SIGKILL);
+        tracker.ReportFailure(url);
+        await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited);
+        clock.Advance(ChromiumSupervisor.InitialBackoff);
+        await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started, 2);
+        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready again");
+
+        Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Unreachable));
+        Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Reachable));
     }
 
     /// <summary>A gateway whose attach-mode control probes, as in production, but learns URLs from the test.</summary>
@@ -189,7 +214,7 @@ public sealed class ReachabilityTests
     private static async Task<JsonElement> GoAwayAsync(TestGateway gateway)
     {
         var watch = Watch(gateway);
-        await watch.IdleAsync(1).WaitAsync(Patience);
+        await watch.IdleAsync(0).WaitAsync(Patience);
         await gateway.Browser.DisposeAsync();
         gateway.Clock.Advance(watch.Interval);
         return await gateway.WaitForEventAsync(ChromiumEventTypes.Unreachable, patience: Patience);
