@@ -50,10 +50,10 @@ public sealed class FakeDevToolsServer : IAsyncDisposable
     private int _openSockets;
     private int _disposed;
 
-    private FakeDevToolsServer(WebApplication app)
+    private FakeDevToolsServer(WebApplication app, string? browserId)
     {
         _app = app;
-        BrowserId = Guid.NewGuid().ToString();
+        BrowserId = browserId ?? Guid.NewGuid().ToString();
     }
 
     public int Port { get; private set; }
@@ -97,7 +97,8 @@ public sealed class FakeDevToolsServer : IAsyncDisposable
     }
 
     /// <param name="requestLog">A file to append each request to as one JSON line (for a fake in another process).</param>
-    public static async Task<FakeDevToolsServer> StartAsync(int port = 0, string? requestLog = null)
+    /// <param name="browserId">The id in the browser URL; a fake given a predecessor's port and id is that browser answering again.</param>
+    public static async Task<FakeDevToolsServer> StartAsync(int port = 0, string? requestLog = null, string? browserId = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -111,7 +112,7 @@ public sealed class FakeDevToolsServer : IAsyncDisposable
             k.Limits.MaxRequestBodySize = null;
         });
         var app = builder.Build();
-        var server = new FakeDevToolsServer(app) { _requestLog = requestLog };
+        var server = new FakeDevToolsServer(app, browserId) { _requestLog = requestLog };
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
         app.Run(server.HandleAsync);
         await app.StartAsync().ConfigureAwait(false);

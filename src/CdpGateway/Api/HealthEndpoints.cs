@@ -8,7 +8,8 @@ namespace CdpGateway.Api;
 /// <summary>
 /// <c>GET /health</c>: 200 <c>{"status":"ready"}</c> when the current browser answered
 /// <c>Browser.getVersion</c> and has not ended since; otherwise 503 with the Chromium state
-/// (<c>starting</c>, <c>restarting</c>, <c>backoff</c>, <c>crash_loop</c>, <c>stopped</c>) and its last exit. Either
+/// (<c>starting</c>, <c>restarting</c>, <c>backoff</c>, <c>crash_loop</c>, <c>stopped</c>, <c>unreachable</c>: it was ready
+/// and stopped answering) and its last exit. Either
 /// carries <c>runtime_flags_error</c> while the persisted runtime flags are ignored.
 /// </summary>
 public static class HealthEndpoints

@@ -11,6 +11,8 @@ namespace CdpGateway.Browser;
 /// without pid) and is probed for readiness. A restart runs <c>--restart-command</c> through
 /// <c>/bin/sh -c</c> and waits, as in launch mode, for a new URL that answers <c>Browser.getVersion</c>.
 /// Flags are whatever launches Chromium decides, so flag changes are refused here.
+/// Once ready, the browser is watched (<see cref="ReachabilityWatch"/>): a browser stopped where it is supervised
+/// leaves no exit to see, only a URL that no longer answers.
 /// Also serves a gateway whose URL is set from outside (<c>follower</c> null, <c>probe</c> false: tests).
 /// </summary>
 public sealed class AttachedChromium : IChromiumControl
@@ -23,6 +25,7 @@ public sealed class AttachedChromium : IChromiumControl
     private readonly ILogger<AttachedChromium> _logger;
     private readonly bool _probe;
     private readonly BrowserReadiness _readiness;
+    private readonly ReachabilityWatch? _watch;
     private readonly SemaphoreSlim _restartGate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
@@ -34,7 +37,8 @@ public sealed class AttachedChromium : IChromiumControl
     private int _disposed;
 
     public AttachedChromium(GatewayOptions options, DevToolsUrlTracker tracker, ChromiumLogFollower? follower,
-        IEventPublisher events, TimeProvider time, ILogger<AttachedChromium> logger, bool probe = true)
+        IEventPublisher events, TimeProvider time, ILogger<AttachedChromium> logger, bool probe = true,
+        TimeSpan? probeInterval = null, TimeSpan? probeTimeout = null)
     {
         _options = options;
         _tracker = tracker;
@@ -44,7 +48,14 @@ public sealed class AttachedChromium : IChromiumControl
         _logger = logger;
         _probe = probe;
         _readiness = new BrowserReadiness(time);
+        if (probe)
+        {
+            _watch = new ReachabilityWatch(_readiness, tracker, events, time, logger, probeInterval, probeTimeout);
+        }
     }
+
+    /// <summary>The watch over the ready browser; null when not probing.</summary>
+    internal ReachabilityWatch? Reachability => _watch;
 
     public bool IsReady => _probe ? _readiness.IsReady : _tracker.Current.Length > 0;
 
@@ -76,12 +87,16 @@ public sealed class AttachedChromium : IChromiumControl
             return new ChromiumStatus
             {
                 Mode = "attach",
-                State = restarting ? ChromiumState.Restarting : IsReady ? ChromiumState.Ready : ChromiumState.Starting,
+                State = restarting ? ChromiumState.Restarting
+                    : IsReady ? ChromiumState.Ready
+                    : _probe && _readiness.IsUnreachable ? ChromiumState.Unreachable
+                    : ChromiumState.Starting,
                 DevToolsUrl = url.Length > 0 ? url : null,
                 Generation = _probe ? generation : _tracker.Generation,
                 Restarts = Math.Max(0, (_probe ? generation : _tracker.Generation) - 1),
                 Flags = [],
                 RestartCommand = string.IsNullOrWhiteSpace(_options.RestartCommand) ? null : _options.RestartCommand,
+                LastError = _watch?.LastError,
             };
         }
     }
@@ -94,6 +109,7 @@ public sealed class AttachedChromium : IChromiumControl
             // Subscribe before reading the current URL, so no announcement falls between the two.
             _subscription = _tracker.Subscribe();
             _loop = Task.Run(() => WatchAsync(_subscription, _stop.Token), CancellationToken.None);
+            _watch!.Start();
         }
         if (_follower is not null)
         {
@@ -163,6 +179,10 @@ public sealed class AttachedChromium : IChromiumControl
             await _follower.DisposeAsync().ConfigureAwait(false);
         }
         _subscription?.Dispose();
+        if (_watch is not null)
+        {
+            await _watch.DisposeAsync().ConfigureAwait(false);
+        }
         if (_loop is not null)
         {
             await _loop.ConfigureAwait(false);
@@ -172,10 +192,13 @@ public sealed class AttachedChromium : IChromiumControl
     private async Task WatchAsync(DevToolsUrlTracker.Subscription subscription, CancellationToken ct)
     {
         var url = _tracker.Current;
+        // A URL set between subscribing and reading Current arrives twice, once each way: it is one browser.
+        var last = "";
         while (!ct.IsCancellationRequested)
         {
-            if (url.Length > 0)
+            if (url.Length > 0 && url != last)
             {
+                last = url;
                 long generation;
                 lock (_gate)
                 {

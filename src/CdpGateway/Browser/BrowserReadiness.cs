@@ -5,7 +5,9 @@ namespace CdpGateway.Browser;
 
 /// <summary>
 /// Ready means: the browser announced a new DevTools URL and answered <c>Browser.getVersion</c> on it. This
-/// holds which generation was last found ready, lets restarts wait for a newer one, and probes.
+/// holds which generation was last found ready, lets restarts wait for a newer one, and probes. A ready browser that
+/// stops answering is unreachable (<see cref="ReachabilityWatch"/> decides) until it answers again or another
+/// generation is ready.
 /// </summary>
 public sealed class BrowserReadiness
 {
@@ -23,6 +25,7 @@ public sealed class BrowserReadiness
     private long _readyGeneration;
     private string? _readyUrl;
     private bool _ready;
+    private bool _unreachable;
     private TaskCompletionSource _changed = NewSignal();
 
     public BrowserReadiness(TimeProvider time)
@@ -37,6 +40,30 @@ public sealed class BrowserReadiness
             lock (_gate)
             {
                 return _ready;
+            }
+        }
+    }
+
+    /// <summary>The generation last found ready stopped answering and has not answered since.</summary>
+    public bool IsUnreachable
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _unreachable;
+            }
+        }
+    }
+
+    /// <summary>The URL of the generation last found ready, answering or not; null before the first.</summary>
+    public string? ReadyUrl
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _readyUrl;
             }
         }
     }
@@ -64,6 +91,7 @@ public sealed class BrowserReadiness
             _readyGeneration = generation;
             _readyUrl = url;
             _ready = true;
+            _unreachable = false;
             changed = _changed;
             _changed = NewSignal();
         }
@@ -76,6 +104,57 @@ public sealed class BrowserReadiness
         lock (_gate)
         {
             _ready = false;
+            // Whoever ended it (an exit, a restart, a new URL) now tells the state; the silence is no longer news.
+            _unreachable = false;
+        }
+    }
+
+    /// <summary>
+    /// The ready <paramref name="generation"/> at <paramref name="url"/> stopped answering; false (and nothing changes)
+    /// when that browser is no longer the ready one, so a probe that raced a restart or an exit reports nothing.
+    /// </summary>
+    public bool TryMarkUnreachable(long generation, string url)
+    {
+        lock (_gate)
+        {
+            if (!_ready || _readyGeneration != generation || _readyUrl != url)
+            {
+                return false;
+            }
+            _ready = false;
+            _unreachable = true;
+            return true;
+        }
+    }
+
+    /// <summary>The unreachable <paramref name="generation"/> answered again; false when it is not the unreachable one.</summary>
+    public bool TryMarkReachable(long generation, string url)
+    {
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            if (!_unreachable || _readyGeneration != generation || _readyUrl != url)
+            {
+                return false;
+            }
+            _ready = true;
+            _unreachable = false;
+            changed = _changed;
+            _changed = NewSignal();
+        }
+        changed.TrySetResult();
+        return true;
+    }
+
+    /// <summary>
+    /// The state at one instant, and a task that completes at the next time a generation is marked ready (or answers
+    /// again): a watcher that waits on it misses no change after the snapshot.
+    /// </summary>
+    public (ReadinessSnapshot Snapshot, Task Changed) Observe()
+    {
+        lock (_gate)
+        {
+            return (new ReadinessSnapshot(_ready, _unreachable, _readyGeneration, _readyUrl), _changed.Task);
         }
     }
 
@@ -132,10 +211,23 @@ public sealed class BrowserReadiness
     public async Task<bool> ProbeAsync(string url, CancellationToken cancellationToken) =>
         await AnsweredAtAsync(url, cancellationToken).ConfigureAwait(false) is not null;
 
-    /// <summary>One <c>Browser.getVersion</c> round trip; the timestamp its reply arrived at, or null if it failed or timed out.</summary>
-    private async Task<long?> AnsweredAtAsync(string url, CancellationToken cancellationToken)
+    /// <summary>
+    /// One <c>Browser.getVersion</c> round trip within <paramref name="timeout"/>: null when it was answered, otherwise
+    /// what went wrong, for the operator.
+    /// </summary>
+    public async Task<string?> CheckAsync(string url, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(ProbeTimeout, _time);
+        var (answered, error) = await RoundTripAsync(url, timeout, cancellationToken).ConfigureAwait(false);
+        return answered is not null ? null : error ?? "no answer";
+    }
+
+    /// <summary>One <c>Browser.getVersion</c> round trip; the timestamp its reply arrived at, or null if it failed or timed out.</summary>
+    private async Task<long?> AnsweredAtAsync(string url, CancellationToken cancellationToken) =>
+        (await RoundTripAsync(url, ProbeTimeout, cancellationToken).ConfigureAwait(false)).AnsweredAt;
+
+    private async Task<(long? AnsweredAt, string? Error)> RoundTripAsync(string url, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(limit, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
         var ct = linked.Token;
         using var socket = new ClientWebSocket();
@@ -152,7 +244,7 @@ public sealed class BrowserReadiness
                 var result = await socket.ReceiveAsync(buffer, ct).ConfigureAwait(false);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    return null;
+                    return (null, "the browser closed the probe's connection before answering Browser.getVersion");
                 }
                 message.Write(buffer, 0, result.Count);
                 if (!result.EndOfMessage)
@@ -174,12 +266,26 @@ public sealed class BrowserReadiness
             {
                 // The answer is what mattered.
             }
-            return answeredAt;
+            return (answeredAt, null);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return (null, $"no answer to Browser.getVersion within {limit.TotalMilliseconds:0} ms");
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or HttpRequestException or UriFormatException)
         {
-            return null;
+            return (null, Innermost(e).Message);
         }
+    }
+
+    /// <summary>The socket's own words ("Connection refused") rather than the WebSocket wrapper's.</summary>
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is not null)
+        {
+            e = e.InnerException;
+        }
+        return e;
     }
 
     private static bool IsGetVersionReply(ReadOnlySpan<byte> json)
@@ -201,3 +307,9 @@ public sealed class BrowserReadiness
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
+
+/// <summary>
+/// What <see cref="BrowserReadiness"/> knew at one instant: whether the last generation found ready still counts as
+/// ready, or stopped answering, and which one it was.
+/// </summary>
+public readonly record struct ReadinessSnapshot(bool Ready, bool Unreachable, long Generation, string? Url);

@@ -9,6 +9,12 @@ public static class ChromiumState
     /// <summary>Announced a DevTools URL and answered <c>Browser.getVersion</c>.</summary>
     public const string Ready = "ready";
 
+    /// <summary>
+    /// Was ready and stopped answering <c>Browser.getVersion</c> without an exit the gateway saw (stopped where it is
+    /// supervised, hung); ready again once it, or a new browser, answers.
+    /// </summary>
+    public const string Unreachable = "unreachable";
+
     /// <summary>Being stopped and started again on request (restart, new flags).</summary>
     public const string Restarting = "restarting";
 

@@ -31,7 +31,10 @@ public sealed record ChromiumStatus
 
     [JsonPropertyName("last_exit"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public ChromiumExit? LastExit { get; init; }
 
-    /// <summary>The last start that failed before a process existed (the executable vanished, ...).</summary>
+    /// <summary>
+    /// The last start that failed before a process existed (the executable vanished, ...); while <c>unreachable</c>, what
+    /// the probe of the browser met.
+    /// </summary>
     [JsonPropertyName("last_error")] public string? LastError { get; init; }
 
     /// <summary>Runtime flags (<c>/chromium/flags</c>), persisted in the data dir.</summary>

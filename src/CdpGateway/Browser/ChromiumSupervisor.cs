@@ -11,7 +11,8 @@ namespace CdpGateway.Browser;
 /// reset after a minute of healthy uptime; three quick deaths in a row is a crash loop, retried at the cap),
 /// restarts it on request or with new flags (serialized), and stops it with its whole process group. A
 /// browser that is not ready (DevTools line and <c>Browser.getVersion</c> answered) within <see cref="StartTimeout"/> is
-/// killed and counts as a crash.
+/// killed and counts as a crash. A ready browser that stops answering without exiting (stopped, hung) is reported
+/// <c>unreachable</c> by a <see cref="ReachabilityWatch"/>, and ready again once it answers.
 /// One loop task makes every start and stop decision, so no two launches ever race; requests only signal it.
 /// Every timer runs on the injected <see cref="TimeProvider"/>.
 /// </summary>
@@ -64,7 +65,10 @@ public sealed class ChromiumSupervisor : IChromiumControl
     private FlagTrial? _trial;
     private string? _lastOutputLine;
 
-    public ChromiumSupervisor(GatewayOptions options, DevToolsUrlTracker tracker, IEventPublisher events, TimeProvider time, ILogger<ChromiumSupervisor> logger)
+    private readonly ReachabilityWatch _watch;
+
+    public ChromiumSupervisor(GatewayOptions options, DevToolsUrlTracker tracker, IEventPublisher events, TimeProvider time, ILogger<ChromiumSupervisor> logger,
+        TimeSpan? probeInterval = null, TimeSpan? probeTimeout = null)
     {
         _options = options;
         _tracker = tracker;
@@ -74,9 +78,27 @@ public sealed class ChromiumSupervisor : IChromiumControl
         _flags = new RuntimeFlags(options.DataDir);
         _policy = new FlagPolicy(options.AllowRuntimeFlags, ChromiumCommandLine.RunsWithoutSandbox(options));
         _readiness = new BrowserReadiness(time);
+        _watch = new ReachabilityWatch(_readiness, tracker, events, time, logger, probeInterval, probeTimeout, CurrentIsExiting);
+    }
+
+    /// <summary>
+    /// A crashed browser closes its sockets a moment before its exit reaches the loop; /proc already knows, so the probe
+    /// that met the closed port leaves the report to the exit.
+    /// </summary>
+    private bool CurrentIsExiting()
+    {
+        LaunchedChromium? run;
+        lock (_gate)
+        {
+            run = _current;
+        }
+        return run is null || run.Exited.IsCompleted || ProcessTree.ReadStat(run.Pid) is not { State: not ('Z' or 'X') };
     }
 
     public bool IsReady => _readiness.IsReady;
+
+    /// <summary>The watch over the ready browser.</summary>
+    internal ReachabilityWatch Reachability => _watch;
 
     public string? ReplacedDevToolsUrl
     {
@@ -122,10 +144,11 @@ public sealed class ChromiumSupervisor : IChromiumControl
             lock (_gate)
             {
                 var current = _current;
+                var unreachable = _state == ChromiumState.Ready && _readiness.IsUnreachable;
                 return new ChromiumStatus
                 {
                     Mode = "launch",
-                    State = _state,
+                    State = unreachable ? ChromiumState.Unreachable : _state,
                     Pid = current?.Pid,
                     DevToolsUrl = current?.DevToolsUrl,
                     Generation = _generation,
@@ -134,7 +157,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
                     ConsecutiveCrashes = _consecutiveCrashes,
                     NextStartInMs = _nextStartAt is { } at ? Math.Max(0, (long)-_time.GetElapsedTime(at).TotalMilliseconds) : null,
                     LastExit = _lastExit,
-                    LastError = _lastError,
+                    LastError = unreachable ? _watch.LastError ?? _lastError : _lastError,
                     Flags = _flags.Current,
                     RuntimeFlagsError = _flagsError,
                     CommandLine = _executable is null ? null : LaunchedChromium.LaunchChain(_executable, Arguments()),
@@ -166,6 +189,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
                 _trial = new FlagTrial(Fallback: [], AfterGeneration: _generation, Persisted: false);
             }
         }
+        _watch.Start();
         _launcher = new ProcessLauncherThread();
         LaunchedChromium first;
         try
@@ -358,6 +382,7 @@ public sealed class ChromiumSupervisor : IChromiumControl
         }
         _shutdownRequested.TrySetResult();
         await _shutdown.CancelAsync().ConfigureAwait(false);
+        await _watch.DisposeAsync().ConfigureAwait(false);
         if (_loop is not null)
         {
             await _loop.ConfigureAwait(false);

@@ -58,6 +58,18 @@ public sealed class DevToolsUrlTracker
         return true;
     }
 
+    /// <summary>
+    /// Raised (on the reporter's thread) when something failed against a browser URL: a dial, a browser leg that
+    /// ended. The handler must be quick; it only says "look now".
+    /// </summary>
+    public event Action<string>? FailureReported;
+
+    /// <summary>
+    /// Tells whoever watches the browser's health that <paramref name="browserUrl"/> just failed someone, so it probes at
+    /// once instead of at its next round. Cheap enough for every failed dial.
+    /// </summary>
+    public void ReportFailure(string browserUrl) => FailureReported?.Invoke(browserUrl);
+
     public Subscription Subscribe()
     {
         var subscription = new Subscription(this);

@@ -22,6 +22,7 @@ public sealed class DisconnectReasonResolver(DevToolsUrlTracker tracker, TimePro
         {
             return decided;
         }
+        tracker.ReportFailure(dialedBrowserUrl); // a browser that dropped its leg may be gone: health need not wait for its round
         var newUrl = await WaitForNewUrlAsync(dialedBrowserUrl, subscription, confirmWait, cancelled).ConfigureAwait(false);
         facts = facts with
         {

@@ -45,6 +45,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             {
                 lastError = deadline.IsCancellationRequested ? "no browser answered within " + window.TotalSeconds + " s" : ex.Message;
                 logger.LogWarning("Dialling {Url} failed: {Error}", url, ex.Message);
+                tracker.ReportFailure(browserUrl);
             }
             if (!target.IsBrowser || deadline.IsCancellationRequested)
             {

@@ -6,7 +6,27 @@ public static class ChromiumEventTypes
 {
     public const string Started = "chromium_started";
     public const string Exited = "chromium_exited";
+    public const string Unreachable = "chromium_unreachable";
+    public const string Reachable = "chromium_reachable";
 }
+
+/// <summary>
+/// Data of <c>chromium_unreachable</c> (system): the ready browser stopped answering <c>Browser.getVersion</c> on its
+/// DevTools URL although no exit was seen (attach mode: stopped where it is supervised; launch mode: hung).
+/// <c>error</c> is what the probe met.
+/// </summary>
+public sealed record ChromiumUnreachableData(
+    [property: JsonPropertyName("devtools_url")] string DevToolsUrl,
+    [property: JsonPropertyName("generation")] long Generation,
+    [property: JsonPropertyName("error")] string Error);
+
+/// <summary>
+/// Data of <c>chromium_reachable</c> (system): after <c>chromium_unreachable</c>, a browser answers again: the same one,
+/// or a newer generation that announced itself and answered.
+/// </summary>
+public sealed record ChromiumReachableData(
+    [property: JsonPropertyName("devtools_url")] string DevToolsUrl,
+    [property: JsonPropertyName("generation")] long Generation);
 
 /// <summary>
 /// Data of <c>chromium_started</c> (system): published when the browser announces its DevTools URL.

@@ -10,5 +10,7 @@ namespace CdpGateway.Telemetry;
 [JsonSerializable(typeof(MissedEventsData))]
 [JsonSerializable(typeof(ChromiumStartedData))]
 [JsonSerializable(typeof(ChromiumExitedData))]
+[JsonSerializable(typeof(ChromiumUnreachableData))]
+[JsonSerializable(typeof(ChromiumReachableData))]
 [JsonSerializable(typeof(Commands.CdpCommandData))]
 public sealed partial class TelemetryJsonContext : JsonSerializerContext;

@@ -44,13 +44,20 @@ public sealed class FakeBrowsers : IAsyncDisposable
         DataDir = DataDir,
     };
 
+    /// <param name="probeInterval">
+    /// The reachability rounds; on a test's own clock none unless given, since such tests jump the clock by minutes and a
+    /// round's probe would time out inside the jump.
+    /// </param>
     public (ChromiumSupervisor Supervisor, EventStream Events, DevToolsUrlTracker Tracker) Supervisor(
-        string executable, TimeProvider? time = null, string flags = "", ILogger<ChromiumSupervisor>? logger = null)
+        string executable, TimeProvider? time = null, string flags = "", ILogger<ChromiumSupervisor>? logger = null,
+        TimeSpan? probeInterval = null)
     {
+        probeInterval ??= time is null ? null : System.Threading.Timeout.InfiniteTimeSpan;
         time ??= TimeProvider.System;
         var events = new EventStream(time, new TelemetryConfig());
         var tracker = new DevToolsUrlTracker();
-        var supervisor = new ChromiumSupervisor(Options(executable, flags), tracker, events, time, logger ?? NullLogger<ChromiumSupervisor>.Instance);
+        var supervisor = new ChromiumSupervisor(Options(executable, flags), tracker, events, time, logger ?? NullLogger<ChromiumSupervisor>.Instance,
+            probeInterval);
         _owned.Add(supervisor);
         return (supervisor, events, tracker);
     }
