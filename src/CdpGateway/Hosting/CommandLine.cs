@@ -29,7 +29,7 @@ public static class CommandLine
         new("events-file", "FILE", "append every telemetry envelope to FILE as one JSON line", (o, v) => o.EventsFile = v),
         new("restart-confirm-wait", "DURATION", "how long an upstream loss waits for a new DevTools URL (default 10s)", (o, v) => o.RestartConfirmWait = Duration("restart-confirm-wait", v)),
         new("max-message-bytes", "N", "largest WebSocket message relayed either way (default 104857600)", (o, v) => o.MaxMessageBytes = Positive("max-message-bytes", v)),
-        new("max-connections", "N", "concurrent client connections before HTTP 429 (default 10000)", (o, v) => o.MaxConnections = (int)Positive("max-connections", v)),
+        new("max-connections", "N", "concurrent client connections; beyond it upgrades wait in --queue or get HTTP 429 (default 10000)", (o, v) => o.MaxConnections = (int)Positive("max-connections", v)),
         new("queue", "N", "upgrades beyond --max-connections that wait for a slot in arrival order (default 0: HTTP 429 at once)", (o, v) => o.Queue = Count("queue", v)),
         new("queue-timeout", "DURATION", "how long a queued upgrade waits for a slot before HTTP 429 (default 30s)", (o, v) => o.QueueTimeout = Duration("queue-timeout", v)),
         new("events-file-mode", "MODE", "octal Unix mode of a new events file (default 0600)", (o, v) => o.EventsFileMode = FileMode("events-file-mode", v)),

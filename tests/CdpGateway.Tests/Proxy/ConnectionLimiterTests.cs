@@ -151,4 +151,36 @@ public sealed class ConnectionLimiterTests
         Assert.Equal(0, limiter.RefusedQueueTimeout);
         Assert.Equal(1, limiter.Open);
     }
+
+    [Fact]
+    public async Task UnderConcurrentArrivalsAndLeavesNoMoreThanTheLimitEverHoldASlotAndAllEndAdmitted()
+    {
+        var limiter = Limiter(2, 200);
+        var holding = 0;
+        var most = 0;
+        async Task UseASlotAsync()
+        {
+            await Task.Yield();
+            Assert.Equal(SlotOutcome.Admitted, await limiter.EnterAsync());
+            var now = Interlocked.Increment(ref holding);
+            InterlockedMax(ref most, now);
+            await Task.Yield();
+            Interlocked.Decrement(ref holding);
+            limiter.Exit();
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => Task.Run(UseASlotAsync)));
+
+        Assert.InRange(most, 1, 2);
+        Assert.Equal(0, limiter.Open);
+        Assert.Equal(0, limiter.Queued);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen)
+        {
+        }
+    }
 }
