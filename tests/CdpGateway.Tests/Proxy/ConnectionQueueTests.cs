@@ -67,9 +67,9 @@ public sealed class ConnectionQueueTests
         using var waiting = await RawClient.StartUpgradeAsync(gw);
         await WaitUntilAsync(() => limiter.Queued == 1);
 
-        gw.Clock.Advance(QueueTimeout);
+        // The waiter shows in the queue a moment before its timer is set: step until the answer comes.
+        var refused = await gw.AdvanceUntilAsync(waiting.ReadAnswerAsync(), QueueTimeout);
 
-        var refused = await waiting.ReadAnswerAsync();
         Assert.StartsWith("HTTP/1.1 429", refused);
         Assert.Contains("no slot came free within 10s (--queue-timeout)", refused);
         Assert.Equal(0, limiter.Queued);
@@ -122,8 +122,7 @@ public sealed class ConnectionQueueTests
         Assert.Equal(0, metrics["cdp_gateway_connections_rejected_total{cause=\"queue_timeout\"}"]);
         Assert.Equal(0, metrics["cdp_gateway_connections_rejected_total{cause=\"limit\"}"]);
 
-        gw.Clock.Advance(QueueTimeout);
-        Assert.StartsWith("HTTP/1.1 429", await waiting.ReadAnswerAsync());
+        Assert.StartsWith("HTTP/1.1 429", await gw.AdvanceUntilAsync(waiting.ReadAnswerAsync(), QueueTimeout));
         metrics = Samples(await http.GetStringAsync(gw.ApiHttp("/metrics")));
         Assert.Equal(0, metrics["cdp_gateway_connections_queued"]);
         Assert.Equal(1, metrics["cdp_gateway_connections_rejected_total{cause=\"queue_timeout\"}"]);
