@@ -225,7 +225,7 @@ public static class CommandLine
     };
 
     /// <summary>A duration as <see cref="Duration"/> reads it back: whole seconds as <c>30s</c>, anything finer in milliseconds.</summary>
-    public static string FormatDuration(TimeSpan duration) =>
+    internal static string FormatDuration(TimeSpan duration) =>
         duration.Ticks % TimeSpan.TicksPerSecond == 0
             ? ((long)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture) + "s"
             : duration.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms";
