@@ -13,7 +13,13 @@ public sealed record HealthStatus
     [JsonPropertyName("next_start_in_ms")] public long? NextStartInMs { get; init; }
     [JsonPropertyName("error")] public string? Error { get; init; }
     [JsonPropertyName("runtime_flags_error")] public string? RuntimeFlagsError { get; init; }
+    [JsonPropertyName("connections")] public ConnectionCounts? Connections { get; init; }
 }
+
+/// <summary>Client connections open now, and upgrades waiting in the queue for a slot.</summary>
+public sealed record ConnectionCounts(
+    [property: JsonPropertyName("open")] int Open,
+    [property: JsonPropertyName("queued")] int Queued);
 
 /// <summary>A finished restart (<c>POST /chromium/restart</c>, a flag change).</summary>
 public sealed record RestartAnswer

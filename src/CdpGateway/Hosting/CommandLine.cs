@@ -29,7 +29,9 @@ public static class CommandLine
         new("events-file", "FILE", "append every telemetry envelope to FILE as one JSON line", (o, v) => o.EventsFile = v),
         new("restart-confirm-wait", "DURATION", "how long an upstream loss waits for a new DevTools URL (default 10s)", (o, v) => o.RestartConfirmWait = Duration("restart-confirm-wait", v)),
         new("max-message-bytes", "N", "largest WebSocket message relayed either way (default 104857600)", (o, v) => o.MaxMessageBytes = Positive("max-message-bytes", v)),
-        new("max-connections", "N", "concurrent client connections before HTTP 429 (default 10000)", (o, v) => o.MaxConnections = (int)Positive("max-connections", v)),
+        new("max-connections", "N", "concurrent client connections; beyond it upgrades wait in --queue or get HTTP 429 (default 10000)", (o, v) => o.MaxConnections = (int)Positive("max-connections", v)),
+        new("queue", "N", "upgrades beyond --max-connections that wait for a slot in arrival order (default 0: HTTP 429 at once)", (o, v) => o.Queue = Count("queue", v)),
+        new("queue-timeout", "DURATION", "how long a queued upgrade waits for a slot before HTTP 429 (default 30s)", (o, v) => o.QueueTimeout = Duration("queue-timeout", v)),
         new("events-file-mode", "MODE", "octal Unix mode of a new events file (default 0600)", (o, v) => o.EventsFileMode = FileMode("events-file-mode", v)),
         new("token", "TOKEN", "require Authorization: Bearer TOKEN or ?token=TOKEN on both ports", (o, v) => o.Token = v),
         new("api-token", "TOKEN", "a separate token for the control endpoints (restart, flags, telemetry config)", (o, v) => o.ApiToken = v),
@@ -210,12 +212,23 @@ public static class CommandLine
             ? n
             : throw new OptionException($"--{name}: '{value}' is not a positive whole number");
 
+    private static int Count(string name, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            ? n
+            : throw new OptionException($"--{name}: '{value}' is not a whole number (0 or more)");
+
     private static bool Bool(string name, string value) => value.ToLowerInvariant() switch
     {
         "true" or "1" or "yes" or "on" => true,
         "false" or "0" or "no" or "off" => false,
         _ => throw new OptionException($"--{name}: '{value}' is not true or false"),
     };
+
+    /// <summary>A duration as <see cref="Duration"/> reads it back: whole seconds as <c>30s</c>, anything finer in milliseconds.</summary>
+    internal static string FormatDuration(TimeSpan duration) =>
+        duration.Ticks % TimeSpan.TicksPerSecond == 0
+            ? ((long)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture) + "s"
+            : duration.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms";
 
     /// <summary>Accepts 250ms, 10s, 2m, or a bare number of seconds.</summary>
     internal static TimeSpan Duration(string name, string value)

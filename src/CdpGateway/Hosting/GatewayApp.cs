@@ -79,7 +79,7 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddTelemetry();
         services.AddSingleton<UpstreamDialer>();
         services.AddSingleton<DisconnectReasonResolver>();
-        services.AddSingleton(new ConnectionLimiter(options.MaxConnections));
+        services.AddSingleton(new ConnectionLimiter(options.MaxConnections, options.Queue, options.QueueTimeout, time));
         services.AddSingleton<GatewayLifetime>();
         services.AddSingleton<CdpMessageLog>();
         services.AddSingleton<PendingDisconnects>();

@@ -16,6 +16,11 @@ public sealed class GatewayOptions
     public TimeSpan RestartConfirmWait { get; set; } = TimeSpan.FromSeconds(10);
     public long MaxMessageBytes { get; set; } = 100L * 1024 * 1024;
     public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>Upgrades beyond <see cref="MaxConnections"/> that may wait for a slot; 0 refuses them at once.</summary>
+    public int Queue { get; set; }
+
+    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromSeconds(30);
     public string? Token { get; set; }
 
     /// <summary>A second token for the control endpoints; when unset, <see cref="Token"/> covers them.</summary>

@@ -49,16 +49,21 @@ public sealed class CdpConnectionHandler(
                 $"{context.Request.Path} is a CDP WebSocket endpoint: connect with a WebSocket upgrade (discovery is at /json/version)").ConfigureAwait(false);
             return;
         }
-        switch (Admit(out var subscription, out var browserUrl))
+        if (!limiter.TryEnter())
         {
-            case Admission.AtLimit:
-                await PlainAnswer.WriteAsync(context, StatusCodes.Status429TooManyRequests,
-                    $"too many connections: the gateway holds its limit of {options.MaxConnections} (--max-connections)").ConfigureAwait(false);
+            var slot = await WaitForSlotAsync(context).ConfigureAwait(false);
+            if (slot != SlotOutcome.Admitted)
+            {
+                await RefuseAsync(context, slot).ConfigureAwait(false);
                 return;
-            case Admission.NoBrowser:
-                await PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                    "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
-                return;
+            }
+        }
+        if (!TryReadBrowser(out var subscription, out var browserUrl))
+        {
+            limiter.Exit();
+            await PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
+            return;
         }
         await HandleAdmittedAsync(context.Request.Path.Value, context.RequestAborted, browserUrl, subscription!,
             () => ClientHandshake.AcceptAsync(context)).ConfigureAwait(false);
@@ -67,44 +72,82 @@ public sealed class CdpConnectionHandler(
     /// <summary>
     /// The CDP port's own upgrade path (a plain upgrade read on the socket's loop, see <c>LoopUpgradeAcceptor</c>): runs
     /// the connection, or returns null when the request is to go through Kestrel after all because it would be refused
-    /// there (the connection limit is reached, or no browser is known yet: 429 and 503, answered by
+    /// there (no slot is free: it waits in the queue or gets 429; or no browser is known yet: 503; all in
     /// <see cref="HandleAsync"/>).
     /// </summary>
     /// <param name="accept">Sends the 101 and returns the client's leg.</param>
-    internal Task? TryHandleUpgrade(string path, Func<Task<WebSocketLeg>> accept) =>
-        Admit(out var subscription, out var browserUrl) == Admission.Admitted
-            ? HandleAdmittedAsync(path, CancellationToken.None, browserUrl, subscription!, accept)
-            : null;
-
-    private enum Admission
+    /// <remarks>
+    /// An upgrade that finds no slot free goes to Kestrel too, and waits in the queue there: the wait is asynchronous
+    /// and the loop's thread is never held by it.
+    /// </remarks>
+    internal Task? TryHandleUpgrade(string path, Func<Task<WebSocketLeg>> accept)
     {
-        Admitted,
-        AtLimit,
-        NoBrowser,
+        if (!limiter.TryEnter())
+        {
+            return null;
+        }
+        if (!TryReadBrowser(out var subscription, out var browserUrl))
+        {
+            limiter.Exit();
+            return null;
+        }
+        return HandleAdmittedAsync(path, CancellationToken.None, browserUrl, subscription!, accept);
     }
 
     /// <summary>
-    /// Takes a connection slot and a subscription and reads the current browser URL; when the connection may not go on,
-    /// gives both back. Subscribing comes before reading the URL, so no change between the two is missed.
+    /// Every slot was taken on arrival: waits in the queue (when there is one) until a slot comes free, the wait runs out,
+    /// the client leaves or the gateway stops. Before the 101, so no <c>cdp_connect</c> is published for a waiter.
     /// </summary>
-    private Admission Admit(out DevToolsUrlTracker.Subscription? subscription, out string browserUrl)
+    private async Task<SlotOutcome> WaitForSlotAsync(HttpContext context)
     {
-        subscription = null;
-        browserUrl = "";
-        if (!limiter.TryEnter())
+        if (!limiter.HasQueue)
         {
-            return Admission.AtLimit;
+            return await limiter.EnterAsync().ConfigureAwait(false);
         }
+        var watch = new QueuedClientWatch(context);
+        await using (watch.ConfigureAwait(false))
+        {
+            return await limiter.EnterAsync(watch.Gone, lifetime.Stopping).ConfigureAwait(false);
+        }
+    }
+
+    private Task RefuseAsync(HttpContext context, SlotOutcome slot)
+    {
+        switch (slot)
+        {
+            case SlotOutcome.ShuttingDown:
+                return PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "gateway shutting down");
+            case SlotOutcome.Abandoned:
+                // Nobody is left to read an answer.
+                context.Abort();
+                return Task.CompletedTask;
+        }
+        var why = slot switch
+        {
+            SlotOutcome.QueueFull =>
+                $"too many connections: the gateway holds its limit of {options.MaxConnections} (--max-connections) and its queue of {options.Queue} waiting upgrades is full (--queue)",
+            SlotOutcome.QueueTimeout =>
+                $"too many connections: no slot came free within {CommandLine.FormatDuration(options.QueueTimeout)} (--queue-timeout) under the limit of {options.MaxConnections} (--max-connections)",
+            _ => $"too many connections: the gateway holds its limit of {options.MaxConnections} (--max-connections)",
+        };
+        return PlainAnswer.WriteAsync(context, StatusCodes.Status429TooManyRequests, why);
+    }
+
+    /// <summary>
+    /// Takes a subscription and reads the current browser URL; gives the subscription back when there is no browser yet.
+    /// Subscribing comes before reading the URL, so no change between the two is missed.
+    /// </summary>
+    private bool TryReadBrowser(out DevToolsUrlTracker.Subscription? subscription, out string browserUrl)
+    {
         subscription = tracker.Subscribe();
         browserUrl = tracker.Current;
         if (browserUrl.Length == 0)
         {
             subscription.Dispose();
             subscription = null;
-            limiter.Exit();
-            return Admission.NoBrowser;
+            return false;
         }
-        return Admission.Admitted;
+        return true;
     }
 
     private async Task HandleAdmittedAsync(string? path, CancellationToken requestAborted, string browserUrl, DevToolsUrlTracker.Subscription subscription,

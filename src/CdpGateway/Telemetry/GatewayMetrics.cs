@@ -59,6 +59,12 @@ public sealed class GatewayMetrics
             "Browser-control commands not reported because their method is excluded, of ended connections.");
 
         var open = factory.CreateGauge("cdp_gateway_connections_open", "CDP connections open now.");
+        var queued = factory.CreateGauge("cdp_gateway_connections_queued", "CDP upgrades waiting for a connection slot now (--queue).");
+        var rejected = factory.CreateCounter("cdp_gateway_connections_rejected_total",
+            "CDP upgrades refused with 429 for want of a slot, by cause: limit (no queue), queue_full, queue_timeout.", "cause");
+        var rejectedAtLimit = rejected.WithLabels("limit");
+        var rejectedQueueFull = rejected.WithLabels("queue_full");
+        var rejectedQueueTimeout = rejected.WithLabels("queue_timeout");
         var commands = factory.CreateCounter("cdp_gateway_cdp_commands_total",
             "Browser-control commands reported as cdp_command, by method (counted while control telemetry is on).", "method");
         var commandsByMethod = CdpMethods.All.Select(m => commands.WithLabels(m.Name())).ToArray();
@@ -71,6 +77,10 @@ public sealed class GatewayMetrics
         _registry.AddBeforeCollectCallback(() =>
         {
             open.Set(limiter.Open);
+            queued.Set(limiter.Queued);
+            rejectedAtLimit.IncTo(limiter.RefusedAtLimit);
+            rejectedQueueFull.IncTo(limiter.RefusedQueueFull);
+            rejectedQueueTimeout.IncTo(limiter.RefusedQueueTimeout);
             for (int i = 0; i < commandsByMethod.Length; i++)
             {
                 commandsByMethod[i].IncTo(Interlocked.Read(ref _commands[i]));

@@ -42,6 +42,11 @@ public sealed class MetricsEndpointTests
 
         Assert.Equal(0, metrics["cdp_gateway_connections_open"]);
         Assert.Equal(0, metrics["cdp_gateway_connections_total{target=\"browser\"}"]);
+        Assert.Equal(0, metrics["cdp_gateway_connections_queued"]);
+        foreach (string cause in new[] { "limit", "queue_full", "queue_timeout" })
+        {
+            Assert.Equal(0, metrics[$"cdp_gateway_connections_rejected_total{{cause=\"{cause}\"}}"]);
+        }
         foreach (string reason in new[] { "client_close", "context_cancelled", "upstream_changed", "upstream_error" })
         {
             Assert.Equal(0, metrics[$"cdp_gateway_disconnects_total{{reason=\"{reason}\"}}"]);

@@ -20,12 +20,28 @@ public sealed class CommandLineTests
         Assert.Equal(100L * 1024 * 1024, options.MaxMessageBytes);
     }
 
+    [Fact]
+    public void WithoutAQueueUpgradesBeyondTheLimitAreRefusedAndAQueueWaitsThirtySecondsUnlessTold()
+    {
+        var defaults = CommandLine.Parse([], _ => null);
+        Assert.Equal(0, defaults.Queue);
+        Assert.Equal(TimeSpan.FromSeconds(30), defaults.QueueTimeout);
+
+        var queued = CommandLine.Parse(["--queue", "50", "--queue-timeout=2m"], k => k == "CDPGW_QUEUE" ? "7" : null);
+
+        Assert.Equal(50, queued.Queue);
+        Assert.Equal(TimeSpan.FromMinutes(2), queued.QueueTimeout);
+        Assert.Equal(7, CommandLine.Parse([], k => k == "CDPGW_QUEUE" ? "7" : null).Queue);
+    }
+
     [Theory]
     [InlineData(new[] { "--no-such-option" }, "--no-such-option")]
     [InlineData(new[] { "--cdp-port", "http" }, "--cdp-port")]
     [InlineData(new[] { "--cdp-port" }, "--cdp-port")]
     [InlineData(new[] { "--restart-confirm-wait", "soon" }, "--restart-confirm-wait")]
     [InlineData(new[] { "--max-message-bytes", "-5" }, "--max-message-bytes")]
+    [InlineData(new[] { "--queue", "-1" }, "--queue")]
+    [InlineData(new[] { "--queue-timeout", "later" }, "--queue-timeout")]
     [InlineData(new[] { "stray" }, "stray")]
     [InlineData(new[] { "--bind", "nonsense" }, "--bind")]
     [InlineData(new[] { "--bind", "0.0.0.0" }, "--token")]
@@ -94,7 +110,7 @@ public sealed class CommandLineTests
         var usage = CommandLine.Usage();
         foreach (var option in new[] { "--bind", "--cdp-port", "--api-port", "--chromium", "--chromium-flags", "--headful", "--chromium-log",
                      "--restart-command", "--data-dir", "--events-file", "--restart-confirm-wait", "--max-message-bytes", "--max-connections",
-                     "--token", "--allowed-origins", "--log-cdp-messages", "--api-token", "--allowed-hosts", "--allow-runtime-flag", "--events-file-mode" })
+                     "--token", "--allowed-origins", "--log-cdp-messages", "--api-token", "--allowed-hosts", "--allow-runtime-flag", "--events-file-mode", "--queue", "--queue-timeout" })
         {
             Assert.Contains(option, usage);
         }

@@ -54,6 +54,12 @@ public sealed class CdpSocketConnection : ConnectionContext, IConnectionIdFeatur
     public override CancellationToken ConnectionClosed { get; set; }
 
     /// <summary>
+    /// The socket, for watching it while Kestrel is not reading it (a queued upgrade); null while a read of Kestrel's is
+    /// in flight, since that read owns the socket's readiness.
+    /// </summary>
+    internal LoopSocket? IdleSocket => _stream.ReadInFlight ? null : _loopSocket;
+
+    /// <summary>
     /// After the 101 went out: the socket's stream and whatever Kestrel had read past the request, for the relay to go on
     /// with. False when a read is still in flight (the socket is then Kestrel's to read; the caller keeps using the
     /// upgraded stream). Kestrel no longer reads from the connection after this, except to close it.
