@@ -61,6 +61,8 @@ public sealed class CdpConnectionHandler(
         if (!TryReadBrowser(out var subscription, out var browserUrl))
         {
             limiter.Exit();
+            // As discovery answers in the same state: the client may retry within a second.
+            context.Response.Headers.RetryAfter = "1";
             await PlainAnswer.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
                 "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
             return;

@@ -262,7 +262,10 @@ public sealed class DisconnectScenarioTests
     {
         await using var gw = await TestGateway.StartAsync(withBrowser: false);
         using var client = new ClientWebSocket();
+        client.Options.CollectHttpResponseDetails = true;
         var error = await Assert.ThrowsAsync<WebSocketException>(() => client.ConnectAsync(gw.CdpUri(), CancellationToken.None));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, client.HttpStatusCode);
+        Assert.Equal(["1"], client.HttpResponseHeaders!["Retry-After"]);
 
         using var http = new HttpClient();
         var response = await http.GetAsync(gw.CdpHttp("/json/version"));
