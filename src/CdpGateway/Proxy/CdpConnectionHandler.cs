@@ -236,11 +236,14 @@ public sealed class CdpConnectionHandler(
             ?? (WebSocketFrameRelay.CopyAsync(client, upstream, fromClient, toUpstream), WebSocketFrameRelay.CopyAsync(upstream, client, fromUpstream, toClient));
         var stopWatching = new TaskCompletionSource();
         var browserMoved = WaitForNewBrowserAsync(subscription, dialedBrowserUrl, stopWatching.Task);
+        var idleWatch = IdleWatch.Start(options.IdleTimeout, time, fromClient, fromUpstream);
+        var idle = IdleWatch.IdleOf(idleWatch);
 
-        var first = await Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask).ConfigureAwait(false);
+        var first = await Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask, idle).ConfigureAwait(false);
         var disconnectedAt = time.GetTimestamp();
         var disconnectedWall = time.GetUtcNow();
 
+        idleWatch?.Dispose();
         stopWatching.TrySetResult();
         await browserMoved.ConfigureAwait(false);
 
@@ -255,6 +258,10 @@ public sealed class CdpConnectionHandler(
         {
             end = ConnectionEnd.UpstreamToClient;
             outcome = upstreamToClient.Result;
+        }
+        else if (first == idle)
+        {
+            end = ConnectionEnd.IdleTimeout;
         }
         else
         {

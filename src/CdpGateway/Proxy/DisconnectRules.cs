@@ -18,6 +18,9 @@ public enum ConnectionEnd
     /// <summary>The gateway began stopping while both legs were up.</summary>
     GatewayStopping,
 
+    /// <summary>No data moved either way for the idle timeout while both legs were up; the gateway ended it.</summary>
+    IdleTimeout,
+
     /// <summary>
     /// The client ended its side before the browser was reached: it closed or dropped its connection, broke the protocol
     /// or sent a message over the limit.
@@ -89,7 +92,7 @@ public static class DisconnectRules
         {
             return DisconnectReason.ClientClose;
         }
-        if (facts.Cancelled || facts.End == ConnectionEnd.GatewayStopping)
+        if (facts.Cancelled || facts.End is ConnectionEnd.GatewayStopping or ConnectionEnd.IdleTimeout)
         {
             return DisconnectReason.ContextCancelled;
         }
@@ -127,6 +130,8 @@ public static class DisconnectRules
                 return ClientSideClose(outcome, facts.MaxMessageBytes);
             case ConnectionEnd.GatewayStopping:
                 return new ClientClose(WebSocketCloseStatus.EndpointUnavailable, CloseCodes.ShuttingDownText);
+            case ConnectionEnd.IdleTimeout:
+                return new ClientClose(WebSocketCloseStatus.EndpointUnavailable, CloseCodes.IdleTimeoutText);
             case ConnectionEnd.DialFailed:
                 if (facts.GatewayStopping)
                 {
