@@ -237,9 +237,11 @@ public sealed class CdpConnectionHandler(
         var stopWatching = new TaskCompletionSource();
         var browserMoved = WaitForNewBrowserAsync(subscription, dialedBrowserUrl, stopWatching.Task);
         var idleWatch = IdleWatch.Start(options.IdleTimeout, time, fromClient, fromUpstream);
-        var idle = IdleWatch.IdleOf(idleWatch);
+        var idle = idleWatch?.Idle;
 
-        var first = await Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask, idle).ConfigureAwait(false);
+        var first = await (idle is null
+            ? Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask)
+            : Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask, idle)).ConfigureAwait(false);
         var disconnectedAt = time.GetTimestamp();
         var disconnectedWall = time.GetUtcNow();
 

@@ -14,8 +14,6 @@ internal sealed class IdleWatch : IDisposable
 {
     private const int TicksPerTimeout = 4;
 
-    private static readonly Task Never = new TaskCompletionSource().Task;
-
     private readonly RelayCounters _fromClient;
     private readonly RelayCounters _fromUpstream;
     private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -32,15 +30,12 @@ internal sealed class IdleWatch : IDisposable
         _timer = time.CreateTimer(static state => ((IdleWatch)state!).Tick(), this, tick, tick);
     }
 
-    /// <summary>Completes when the connection has been idle for the timeout; never when there is none.</summary>
+    /// <summary>Completes when the connection has been idle for the timeout.</summary>
     public Task Idle => _idle.Task;
 
     /// <summary>A watch over both directions' counts; null (no timer at all) when <paramref name="timeout"/> is null.</summary>
     public static IdleWatch? Start(TimeSpan? timeout, TimeProvider time, RelayCounters fromClient, RelayCounters fromUpstream) =>
         timeout is { } t ? new IdleWatch(t, time, fromClient, fromUpstream) : null;
-
-    /// <summary>What to wait on: the watch's signal, or a task that never completes.</summary>
-    public static Task IdleOf(IdleWatch? watch) => watch?.Idle ?? Never;
 
     public void Dispose() => _timer.Dispose();
 
