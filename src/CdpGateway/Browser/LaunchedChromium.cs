@@ -281,6 +281,10 @@ internal sealed class LaunchedChromium
         // Bounded: the output pipes close with the last process holding them. The group is gone, but
         // Chromium's crashpad handler runs in a session of its own and holds them until it notices.
         await WaitForOutputAsync().ConfigureAwait(false);
+        // Process.Dispose leaves the redirected streams to the finalizer, and each restart would hold its pipes until a
+        // garbage collection. A reader still waiting (a crashpad handler holding the write end) ends with the close.
+        _process.StandardOutput.Dispose();
+        _process.StandardError.Dispose();
         _process.Dispose();
     }
 
@@ -318,9 +322,9 @@ internal sealed class LaunchedChromium
                 onLine(this, line);
             }
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
-            // The pipe went away with the process.
+            // The pipe went away with the process, or was closed under a reader that outlived it.
         }
     }
 

@@ -87,6 +87,16 @@ internal sealed class ProcessGroupWatchdog : IAsyncDisposable
         {
             // Not reaped in time, or already gone: nothing more to do for a SIGKILLed shell.
         }
+        // Only now: the end of its input is the watchdog's signal to kill the group, and a SIGKILLed shell reads nothing
+        // more. Process.Dispose leaves the pipe to the finalizer.
+        try
+        {
+            _process.StandardInput.Dispose();
+        }
+        catch (IOException)
+        {
+            // Nothing was left to write: the pipe is closed all the same.
+        }
         _process.Dispose();
     }
 }

@@ -28,6 +28,8 @@ public static class CommandLine
         new("data-dir", "DIR", "Chromium profile, crash reports and persisted state (default ~/.local/share/cdp-gateway)", (o, v) => o.DataDir = v),
         new("events-file", "FILE", "append every telemetry envelope to FILE as one JSON line", (o, v) => o.EventsFile = v),
         new("restart-confirm-wait", "DURATION", "how long an upstream loss waits for a new DevTools URL (default 10s)", (o, v) => o.RestartConfirmWait = Duration("restart-confirm-wait", v)),
+        new("idle-timeout", "DURATION", "close a connection with no data message either way for DURATION, with 1001 (default off; 0 is off)",
+            (o, v) => o.IdleTimeout = Duration("idle-timeout", v) is var d && d > TimeSpan.Zero ? d : null),
         new("max-message-bytes", "N", "largest WebSocket message relayed either way (default 104857600)", (o, v) => o.MaxMessageBytes = Positive("max-message-bytes", v)),
         new("max-connections", "N", "concurrent client connections; beyond it upgrades wait in --queue or get HTTP 429 (default 10000)", (o, v) => o.MaxConnections = (int)Positive("max-connections", v)),
         new("queue", "N", "upgrades beyond --max-connections that wait for a slot in arrival order (default 0: HTTP 429 at once)", (o, v) => o.Queue = Count("queue", v)),

@@ -9,6 +9,7 @@ using CdpGateway.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -55,7 +56,20 @@ public sealed class GatewayApp : IAsyncDisposable
         // Relay traffic continues on the thread that completed the socket operation instead of being
         // handed to the thread pool once more (input and output pipes alike): fewer context switches
         // per relayed message. Safe because nothing after a socket await blocks (see RuntimeTuning).
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+        builder.WebHost.UseSockets(sockets =>
+        {
+            sockets.UnsafePreferInlineScheduling = true;
+            // Both ports: a vanished telemetry stream reader holds its connection as long as a vanished CDP client.
+            sockets.CreateBoundListenSocket = endpoint =>
+            {
+                var socket = SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
+                if (endpoint is IPEndPoint)
+                {
+                    ClientKeepAlive.Apply(socket);
+                }
+                return socket;
+            };
+        });
         // Where the epoll relay runs, the CDP port gets a transport whose sockets live on its loops, so the relay can
         // take a client's socket over after the upgrade; elsewhere Kestrel's own socket transport serves both ports.
         var epoll = EpollRelay.Shared;

@@ -14,6 +14,9 @@ public sealed class GatewayOptions
     public string DataDir { get; set; } = DefaultDataDir();
     public string? EventsFile { get; set; }
     public TimeSpan RestartConfirmWait { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A connection with no data message either way for this long is closed; null: never.</summary>
+    public TimeSpan? IdleTimeout { get; set; }
     public long MaxMessageBytes { get; set; } = 100L * 1024 * 1024;
     public int MaxConnections { get; set; } = 10_000;
 

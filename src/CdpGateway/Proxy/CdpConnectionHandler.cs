@@ -230,18 +230,17 @@ public sealed class CdpConnectionHandler(
         // stopWatching below run their continuations inline: only this connection's own watch awaits them, nothing is
         // locked when they are set, and a thread-pool hop per signal costs a worker wake-up per connection.
         var dialEnded = new TaskCompletionSource();
-        var leaving = ClientLeaveWatch.WatchAsync(client, dialEnded.Task);
+        var leaving = ClientLeaveWatch.WatchAsync(client, options.MaxMessageBytes, dialEnded.Task);
         var dialing = DialAsync(target, browserUrl, subscription, dialCancel.Token, client.LoopSocket);
         long? leftAt = null;
-        if (await Task.WhenAny(dialing, leaving).ConfigureAwait(false) == leaving && leaving.Result.Leave != ClientLeave.None)
+        if (await Task.WhenAny(dialing, leaving).ConfigureAwait(false) == leaving && leaving.Result is not null)
         {
             leftAt = time.GetTimestamp();
             await dialCancel.CancelAsync().ConfigureAwait(false);
         }
         var dial = await dialing.ConfigureAwait(false);
         dialEnded.TrySetResult();
-        var left = await leaving.ConfigureAwait(false);
-        if (left.Leave != ClientLeave.None)
+        if (await leaving.ConfigureAwait(false) is { } left)
         {
             dial.Upstream?.Dispose();
             published();
@@ -282,11 +281,16 @@ public sealed class CdpConnectionHandler(
             ?? (WebSocketFrameRelay.CopyAsync(client, upstream, fromClient, toUpstream), WebSocketFrameRelay.CopyAsync(upstream, client, fromUpstream, toClient));
         var stopWatching = new TaskCompletionSource();
         var browserMoved = WaitForNewBrowserAsync(subscription, dialedBrowserUrl, stopWatching.Task);
+        var idleWatch = IdleWatch.Start(options.IdleTimeout, time, fromClient, fromUpstream);
+        var idle = idleWatch?.Idle;
 
-        var first = await Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask).ConfigureAwait(false);
+        var first = await (idle is null
+            ? Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask)
+            : Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask, idle)).ConfigureAwait(false);
         var disconnectedAt = time.GetTimestamp();
         var disconnectedWall = time.GetUtcNow();
 
+        idleWatch?.Dispose();
         stopWatching.TrySetResult();
         await browserMoved.ConfigureAwait(false);
 
@@ -301,6 +305,10 @@ public sealed class CdpConnectionHandler(
         {
             end = ConnectionEnd.UpstreamToClient;
             outcome = upstreamToClient.Result;
+        }
+        else if (first == idle)
+        {
+            end = ConnectionEnd.IdleTimeout;
         }
         else
         {
@@ -452,28 +460,18 @@ public sealed class CdpConnectionHandler(
     }
 
     /// <summary>
-    /// The client left before the browser was reached: its close frame is answered (no browser to pass it to) and
-    /// the connection ends as the client's leaving, with the code it closed with.
+    /// The client ended its side before the browser was reached: its close frame is answered (no browser to pass it
+    /// to), a violation or an oversize message gets the close the relay would give it, and the connection ends as the
+    /// client's leaving.
     /// </summary>
-    private async Task EndLeftWhileDialingAsync(WebSocketLeg client, ClientLeaveResult left, string connectionId, long connectedAt, long leftAt)
+    private async Task EndLeftWhileDialingAsync(WebSocketLeg client, RelayOutcome outcome, string connectionId, long connectedAt, long leftAt)
     {
         var leftWall = time.GetUtcNow() - time.GetElapsedTime(leftAt);
-        RelayOutcome outcome;
-        if (left.Leave == ClientLeave.CloseFrame)
-        {
-            client.CloseReceived();
-            outcome = new RelayOutcome(RelayEnd.SourceClosed, left.Status, left.Description);
-        }
-        else
-        {
-            client.Failed();
-            outcome = new RelayOutcome(RelayEnd.SourceFailed);
-        }
-        if (DisconnectRules.CloseFor(new CloseFacts(ConnectionEnd.ClientLeftWhileDialing, outcome)) is { } close)
-        {
-            await CloseClientAsync(client, close).ConfigureAwait(false);
-        }
-        var closeCode = DisconnectRules.CloseCode(DisconnectRules.ClientsOwnCode(ConnectionEnd.ClientLeftWhileDialing, outcome), null, false, null);
+        var close = DisconnectRules.CloseFor(new CloseFacts(ConnectionEnd.ClientLeftWhileDialing, outcome, MaxMessageBytes: options.MaxMessageBytes));
+        var sentCode = close is { } frame ? await CloseClientAsync(client, frame).ConfigureAwait(false) : null;
+        // Nothing reads the client here: the wait for its close reply reads it directly.
+        var closeCode = await FinishClientCloseAsync(client, null, sentCode,
+            DisconnectRules.ClientsOwnCode(ConnectionEnd.ClientLeftWhileDialing, outcome)).ConfigureAwait(false);
         var reason = DisconnectRules.Reason(new ReasonFacts(ConnectionEnd.ClientLeftWhileDialing));
         PublishDisconnect(connectionId, reason ?? DisconnectReason.ClientClose, connectedAt, leftAt, leftWall, new RelayCounters(), new RelayCounters(), closeCode);
     }

@@ -1,22 +1,6 @@
 using System.Buffers;
-using System.Net.WebSockets;
 
 namespace CdpGateway.Proxy;
-
-/// <summary>How the client left while the gateway was still dialling the browser.</summary>
-public enum ClientLeave
-{
-    /// <summary>It did not (the dial ended first, or it sent more than the watch keeps).</summary>
-    None,
-
-    /// <summary>Its stream ended or failed: no close handshake.</summary>
-    StreamEnded,
-
-    /// <summary>It sent a close frame.</summary>
-    CloseFrame,
-}
-
-public readonly record struct ClientLeaveResult(ClientLeave Leave, WebSocketCloseStatus Status = default, string Description = "");
 
 /// <summary>
 /// Watches the client while the gateway dials the browser, which may take the whole dial window when Chromium is
@@ -26,7 +10,10 @@ public readonly record struct ClientLeaveResult(ClientLeave Leave, WebSocketClos
 /// <remarks>
 /// The watch takes nothing away from the relay: what it reads stays in the leg as unread bytes (the client may send
 /// its first commands before the browser is reached), and a zero-byte read it started when the dial ended is handed to
-/// the relay's first read, so the common case (a dial of a millisecond) costs no cancelled read and no buffer.
+/// the relay's first read, so the common case (a dial of a millisecond) costs no cancelled read and no buffer. It passes
+/// over the bytes with the relay's own checks (<see cref="WebSocketFrameRelay.Scan"/> and
+/// <see cref="WebSocketFrameRelay.Ending"/>), so a client is held to the same protocol and size limit before the browser
+/// is reached as after: whatever would end a relay direction ends the connection here, with the same outcome.
 /// </remarks>
 public static class ClientLeaveWatch
 {
@@ -35,12 +22,20 @@ public static class ClientLeaveWatch
 
     private const int ReadBytes = 4096;
 
-    /// <summary>Watches until the client leaves or <paramref name="stop"/> completes.</summary>
-    public static async Task<ClientLeaveResult> WatchAsync(WebSocketLeg client, Task stop)
+    /// <summary>
+    /// Watches until the client leaves or <paramref name="stop"/> completes. Returns how the client ended its side (a close
+    /// frame, a failed read, a protocol violation, an oversize message), as a relay direction reading it would have;
+    /// null when it did not.
+    /// </summary>
+    public static async Task<RelayOutcome?> WatchAsync(WebSocketLeg client, long maxMessageBytes, Task stop)
     {
         byte[] buffer = client.TakeUnread();
         int filled = buffer.Length;
-        int scanned = 0;
+        var cursor = client.Cursor;
+        var scanned = default(WebSocketFrameRelay.Scanned);
+        // Once the watch ends the client's side, the leg holds what the relay's own ending leaves it (its place after a
+        // violation); otherwise every byte read goes back unread, for the relay to pass over again from the start.
+        var ended = false;
         // What the watch reads goes through a pooled array: the leg keeps its own copy of it (PutBack), and a client
         // that sends its first command before the browser answers the dial is the common case, one read per connection.
         bool rented = false;
@@ -48,13 +43,15 @@ public static class ClientLeaveWatch
         {
             while (true)
             {
-                if (FindClose(buffer.AsSpan(0, filled), ref scanned) is { } close)
+                var stopAt = WebSocketFrameRelay.Scan(ref cursor, buffer.AsSpan(0, filled), maxMessageBytes, ref scanned);
+                if (WebSocketFrameRelay.Ending(stopAt, client, cursor, buffer.AsSpan(scanned.End, filled - scanned.End), scanned) is { } ending)
                 {
-                    return close;
+                    ended = true;
+                    return ending;
                 }
                 if (stop.IsCompleted || filled >= MaxBufferedBytes)
                 {
-                    return default;
+                    return null;
                 }
                 ValueTask<int> zeroByteRead = client.ReadStreamAsync(Memory<byte>.Empty);
                 if (zeroByteRead.IsCompleted)
@@ -67,7 +64,7 @@ public static class ClientLeaveWatch
                     if (await Task.WhenAny(pending, stop).ConfigureAwait(false) != pending)
                     {
                         client.HandOver(pending);
-                        return default;
+                        return null;
                     }
                     await pending.ConfigureAwait(false);
                 }
@@ -91,55 +88,28 @@ public static class ClientLeaveWatch
                 int read = await client.ReadStreamAsync(buffer.AsMemory(filled)).ConfigureAwait(false);
                 if (read == 0)
                 {
-                    return new ClientLeaveResult(ClientLeave.StreamEnded);
+                    ended = true;
+                    return WebSocketFrameRelay.Failed(client);
                 }
                 filled += read;
             }
         }
-        catch (Exception)
+        catch (Exception e)
         {
             // Reset or aborted: the client is gone.
-            return new ClientLeaveResult(ClientLeave.StreamEnded);
+            ended = true;
+            return WebSocketFrameRelay.Failed(client, e);
         }
         finally
         {
-            client.PutBack(buffer.AsSpan(0, filled));
+            if (!ended)
+            {
+                client.PutBack(buffer.AsSpan(0, filled));
+            }
             if (rented)
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
         }
-    }
-
-    /// <summary>
-    /// Walks whole frames from <paramref name="scanned"/> (a frame boundary) and returns the close frame's status
-    /// once one is complete; stops at the first frame that is not all there yet.
-    /// </summary>
-    internal static ClientLeaveResult? FindClose(ReadOnlySpan<byte> frames, ref int scanned)
-    {
-        while (FrameHeader.TryRead(frames[scanned..], out var header))
-        {
-            long end = scanned + header.Length + header.PayloadLength;
-            if (end > frames.Length)
-            {
-                return null;
-            }
-            if (header.Opcode == FrameOpcode.Close)
-            {
-                // Read from a copy: reading unmasks in place, and the relay must still see the bytes as sent.
-                Span<byte> frame = stackalloc byte[FrameHeader.MaxLength + FrameHeader.MaxControlPayload];
-                if (end - scanned > frame.Length)
-                {
-                    return new ClientLeaveResult(ClientLeave.CloseFrame, WebSocketCloseStatus.ProtocolError, CloseCodes.ProtocolErrorText + "invalid close frame");
-                }
-                frame = frame[..(int)(end - scanned)];
-                frames[scanned..(int)end].CopyTo(frame);
-                return CloseFrame.TryRead(frame, out var status, out var description)
-                    ? new ClientLeaveResult(ClientLeave.CloseFrame, status, description)
-                    : new ClientLeaveResult(ClientLeave.CloseFrame, WebSocketCloseStatus.ProtocolError, CloseCodes.ProtocolErrorText + "invalid close frame");
-            }
-            scanned = (int)end;
-        }
-        return null;
     }
 }

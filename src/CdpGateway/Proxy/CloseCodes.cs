@@ -15,6 +15,7 @@ public static class CloseCodes
     public const string BrowserUnreachableText = "browser unreachable";
     public const string ShuttingDownText = "gateway shutting down";
     public const string RequestCancelledText = "request cancelled";
+    public const string IdleTimeoutText = "idle timeout";
 
     /// <summary>Followed by the message's size and the limit ("message too large: 2048 > 1024").</summary>
     public const string TooLargeText = "message too large: ";

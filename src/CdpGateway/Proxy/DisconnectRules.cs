@@ -18,7 +18,13 @@ public enum ConnectionEnd
     /// <summary>The gateway began stopping while both legs were up.</summary>
     GatewayStopping,
 
-    /// <summary>The client closed or dropped its connection before the browser was reached.</summary>
+    /// <summary>No data moved either way for the idle timeout while both legs were up; the gateway ended it.</summary>
+    IdleTimeout,
+
+    /// <summary>
+    /// The client ended its side before the browser was reached: it closed or dropped its connection, broke the protocol
+    /// or sent a message over the limit.
+    /// </summary>
     ClientLeftWhileDialing,
 
     /// <summary>No browser leg was made: the dial failed or was cancelled.</summary>
@@ -86,7 +92,7 @@ public static class DisconnectRules
         {
             return DisconnectReason.ClientClose;
         }
-        if (facts.Cancelled || facts.End == ConnectionEnd.GatewayStopping)
+        if (facts.Cancelled || facts.End is ConnectionEnd.GatewayStopping or ConnectionEnd.IdleTimeout)
         {
             return DisconnectReason.ContextCancelled;
         }
@@ -121,9 +127,11 @@ public static class DisconnectRules
             case ConnectionEnd.GatewayFault:
                 return null;
             case ConnectionEnd.ClientLeftWhileDialing:
-                return outcome is { End: RelayEnd.SourceClosed } left ? Echo(left) : null;
+                return ClientSideClose(outcome, facts.MaxMessageBytes);
             case ConnectionEnd.GatewayStopping:
                 return new ClientClose(WebSocketCloseStatus.EndpointUnavailable, CloseCodes.ShuttingDownText);
+            case ConnectionEnd.IdleTimeout:
+                return new ClientClose(WebSocketCloseStatus.EndpointUnavailable, CloseCodes.IdleTimeoutText);
             case ConnectionEnd.DialFailed:
                 if (facts.GatewayStopping)
                 {
@@ -135,14 +143,7 @@ public static class DisconnectRules
         }
         if (!BrowserSideEnded(facts.End, outcome?.End))
         {
-            return outcome?.End switch
-            {
-                // Completes the handshake the client started, with its own code.
-                RelayEnd.SourceClosed => Echo(outcome.Value),
-                RelayEnd.SourceOversize => TooLarge(outcome.Value, facts.MaxMessageBytes),
-                RelayEnd.SourceViolation => new ClientClose(WebSocketCloseStatus.ProtocolError, CloseCodes.ProtocolErrorText + outcome.Value.CloseDescription),
-                _ => null,
-            };
+            return ClientSideClose(outcome, facts.MaxMessageBytes);
         }
         if (facts.GatewayStopping)
         {
@@ -197,6 +198,16 @@ public static class DisconnectRules
         ConnectionEnd.ClientToUpstream => outcome == RelayEnd.DestinationFailed,
         ConnectionEnd.UpstreamToClient => outcome != RelayEnd.DestinationFailed,
         _ => true,
+    };
+
+    /// <summary>The client's side ended it, while relaying or while its browser was being dialled: the same close either way.</summary>
+    private static ClientClose? ClientSideClose(RelayOutcome? outcome, long maxMessageBytes) => outcome?.End switch
+    {
+        // Completes the handshake the client started, with its own code.
+        RelayEnd.SourceClosed => Echo(outcome.Value),
+        RelayEnd.SourceOversize => TooLarge(outcome.Value, maxMessageBytes),
+        RelayEnd.SourceViolation => new ClientClose(WebSocketCloseStatus.ProtocolError, CloseCodes.ProtocolErrorText + outcome.Value.CloseDescription),
+        _ => null,
     };
 
     private static ClientClose Echo(RelayOutcome closed) =>

@@ -34,6 +34,18 @@ public sealed class CommandLineTests
         Assert.Equal(7, CommandLine.Parse([], k => k == "CDPGW_QUEUE" ? "7" : null).Queue);
     }
 
+    [Fact]
+    public void IdleTimeoutIsOffByDefaultAndAtZeroAndTakesADurationFromAnArgumentOrTheEnvironment()
+    {
+        Assert.Null(CommandLine.Parse([], _ => null).IdleTimeout);
+        Assert.Null(CommandLine.Parse(["--idle-timeout", "0"], _ => null).IdleTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(2), CommandLine.Parse(["--idle-timeout=2m"], _ => null).IdleTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(90), CommandLine.Parse([], k => k == "CDPGW_IDLE_TIMEOUT" ? "90s" : null).IdleTimeout);
+        var error = Assert.Throws<OptionException>(() => CommandLine.Parse(["--idle-timeout", "later"], _ => null));
+        Assert.Contains("--idle-timeout", error.Message);
+        Assert.Contains("--idle-timeout", CommandLine.Usage());
+    }
+
     [Theory]
     [InlineData(new[] { "--no-such-option" }, "--no-such-option")]
     [InlineData(new[] { "--cdp-port", "http" }, "--cdp-port")]

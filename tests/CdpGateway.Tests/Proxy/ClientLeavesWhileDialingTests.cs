@@ -98,37 +98,4 @@ public sealed class ClientLeavesWhileDialingTests
             Assert.Equal(large, Encoding.UTF8.GetString(echoed));
         }
     }
-
-    [Fact]
-    public void FindClose_WaitsForWholeFrames_AndReadsTheCloseWithoutUnmaskingTheBytesInPlace()
-    {
-        byte[] text = Frames.Text("{\"id\":1}", masked: true);
-        byte[] close = Frames.Close(4000, "bye", masked: true);
-        byte[] stream = [.. text, .. close];
-        byte[] asSent = [.. stream];
-
-        for (int cut = 0; cut < stream.Length; cut++)
-        {
-            int scanned = 0;
-            Assert.Null(ClientLeaveWatch.FindClose(stream.AsSpan(0, cut), ref scanned));
-            Assert.True(scanned == 0 || scanned == text.Length);
-        }
-        int whole = 0;
-        var found = ClientLeaveWatch.FindClose(stream, ref whole);
-
-        Assert.Equal(new ClientLeaveResult(ClientLeave.CloseFrame, (WebSocketCloseStatus)4000, "bye"), found);
-        Assert.Equal(asSent, stream);
-    }
-
-    [Fact]
-    public void FindClose_ReportsACloseFrameTheRfcForbidsAsAProtocolError()
-    {
-        byte[] oneBytePayload = Frames.Build(FrameOpcode.Close, [0x03], masked: true);
-        int scanned = 0;
-
-        var found = ClientLeaveWatch.FindClose(oneBytePayload, ref scanned);
-
-        Assert.Equal(ClientLeave.CloseFrame, found!.Value.Leave);
-        Assert.Equal(WebSocketCloseStatus.ProtocolError, found.Value.Status);
-    }
 }

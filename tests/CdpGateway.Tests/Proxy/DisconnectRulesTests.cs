@@ -21,6 +21,9 @@ public sealed class DisconnectReasonRuleTests
     [InlineData(ConnectionEnd.ClientLeftWhileDialing, null, false, Urls.A, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ClientClose)]
     // Cancellation wins over everything else.
     [InlineData(ConnectionEnd.GatewayStopping, null, false, Urls.A, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ContextCancelled)]
+    // The gateway ended an idle connection: neither side did.
+    [InlineData(ConnectionEnd.IdleTimeout, null, false, Urls.A, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ContextCancelled)]
+    [InlineData(ConnectionEnd.IdleTimeout, null, false, Urls.B, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ContextCancelled)]
     [InlineData(ConnectionEnd.ClientToUpstream, RelayEnd.SourceClosed, true, Urls.A, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ContextCancelled)]
     [InlineData(ConnectionEnd.BrowserMoved, null, true, Urls.B, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ContextCancelled)]
     [InlineData(ConnectionEnd.UpstreamToClient, RelayEnd.SourceFailed, true, Urls.A, Urls.A, ConfirmWait.NewUrl, DisconnectReason.ContextCancelled)]
@@ -77,6 +80,13 @@ public sealed class ClientCloseRuleTests
     [InlineData(ConnectionEnd.ClientToUpstream, RelayEnd.SourceViolation, null, "client frames must be masked", false, false, Urls.A, null, 1002,
         "protocol error: client frames must be masked")]
     [InlineData(ConnectionEnd.ClientToUpstream, RelayEnd.SourceOversize, null, null, false, false, Urls.A, null, 1009, "message too large: 2048 > 1024")]
+    // The same before the browser was reached.
+    [InlineData(ConnectionEnd.ClientLeftWhileDialing, RelayEnd.SourceViolation, null, "client frames must be masked", false, false, Urls.A, null, 1002,
+        "protocol error: client frames must be masked")]
+    [InlineData(ConnectionEnd.ClientLeftWhileDialing, RelayEnd.SourceOversize, null, null, false, false, Urls.A, null, 1009, "message too large: 2048 > 1024")]
+    // The gateway ended an idle connection.
+    [InlineData(ConnectionEnd.IdleTimeout, null, null, null, false, false, Urls.A, null, 1001, "idle timeout")]
+    [InlineData(ConnectionEnd.IdleTimeout, null, null, null, false, false, Urls.B, Urls.A, 1001, "idle timeout")]
     // The gateway is stopping.
     [InlineData(ConnectionEnd.GatewayStopping, null, null, null, true, false, Urls.A, null, 1001, "gateway shutting down")]
     [InlineData(ConnectionEnd.UpstreamToClient, RelayEnd.SourceFailed, null, null, true, false, Urls.B, Urls.A, 1001, "gateway shutting down")]
@@ -120,7 +130,7 @@ public sealed class ClientCloseRuleTests
     public void NoCloseTextNamesAReason(string reason)
     {
         foreach (var text in new[] { CloseCodes.BrowserRestartedText, CloseCodes.ConnectionLostText, CloseCodes.BrowserUnreachableText,
-            CloseCodes.ShuttingDownText, CloseCodes.RequestCancelledText, CloseCodes.TooLargeText, CloseCodes.ProtocolErrorText })
+            CloseCodes.ShuttingDownText, CloseCodes.RequestCancelledText, CloseCodes.TooLargeText, CloseCodes.ProtocolErrorText, CloseCodes.IdleTimeoutText })
         {
             Assert.DoesNotContain(reason, text);
         }

@@ -30,6 +30,7 @@ public sealed class CdpSocketTransportFactory(EpollRelay engine, IServiceProvide
             {
                 socket.DualMode = true;
             }
+            ClientKeepAlive.Apply(socket);
             socket.Bind(address);
             socket.Listen(Backlog);
         }
