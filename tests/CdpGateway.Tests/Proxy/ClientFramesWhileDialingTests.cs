@@ -11,6 +11,7 @@ namespace CdpGateway.Tests.Proxy;
 /// ends the dial window) and with the browser up (the relay reads the frame), and must come out the same. Run on both
 /// relay paths (<c>CDPGW_EPOLL_RELAY=0</c> for the runtime's sockets).
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class ClientFramesWhileDialingTests
 {
     private const long Limit = 4096;

@@ -11,6 +11,7 @@ namespace CdpGateway.Tests.Proxy;
 /// Accepted client sockets probe a silent peer, on whichever transport accepted them (the epoll loops, or Kestrel's
 /// sockets under <c>CDPGW_EPOLL_RELAY=0</c>): read back from the kernel on the gateway's own end of the connection.
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class ClientKeepAliveTests
 {
     private const int SolSocket = 1, SoKeepAlive = 9, IpProtoTcp = 6, TcpKeepIdle = 4, TcpKeepIntvl = 5, TcpKeepCnt = 6;

@@ -9,6 +9,7 @@ namespace CdpGateway.Tests.Proxy;
 /// <c>--idle-timeout</c> on the fake clock: a connection over which no data message moves is closed by the gateway, one
 /// with traffic is not. Run on both relay paths (<c>CDPGW_EPOLL_RELAY=0</c> for the runtime's sockets).
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class IdleTimeoutTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(1);
