@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using CdpGateway.Telemetry.Commands;
 using Microsoft.Extensions.Logging;
 
 namespace CdpGateway.Proxy;
@@ -29,7 +30,7 @@ public sealed partial class CdpMessageLog(ILogger<CdpMessageLog> logger)
             }
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var name = reader.ValueTextEquals("method"u8) ? 1 : reader.ValueTextEquals("id"u8) ? 2 : reader.ValueTextEquals("sessionId"u8) ? 3 : 0;
+                var name = JsonStringText.NameEquals(ref reader, "method"u8) ? 1 : JsonStringText.NameEquals(ref reader, "id"u8) ? 2 : JsonStringText.NameEquals(ref reader, "sessionId"u8) ? 3 : 0;
                 if (!reader.Read())
                 {
                     break;
@@ -54,9 +55,9 @@ public sealed partial class CdpMessageLog(ILogger<CdpMessageLog> logger)
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            // Not JSON (or cut short): log what was found.
+            // Not JSON (or cut short), or a method or sessionId escape that is no UTF-16 (a lone surrogate): log what was found.
         }
         return new Header(method, id, sessionId);
     }

@@ -21,7 +21,8 @@ public static class CloseFrame
     {
         status = WebSocketCloseStatus.NormalClosure;
         description = "";
-        if (!FrameHeader.TryRead(frame, out var header) || frame.Length < header.Length + header.PayloadLength)
+        // A 64-bit length with its top bit set reads as negative: no slice may be taken from it.
+        if (!FrameHeader.TryRead(frame, out var header) || header.PayloadLength < 0 || frame.Length - header.Length < header.PayloadLength)
         {
             return false;
         }

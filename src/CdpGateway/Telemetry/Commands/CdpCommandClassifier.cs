@@ -62,7 +62,7 @@ public static class CdpCommandClassifier
             reader.Read();
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                bool isMethod = reader.ValueTextEquals("method"u8);
+                bool isMethod = JsonStringText.NameEquals(ref reader, "method"u8);
                 if (!reader.Read())
                 {
                     return false;
@@ -136,7 +136,7 @@ public static class CdpCommandClassifier
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("id"u8))
+                if (JsonStringText.NameEquals(ref reader, "id"u8))
                 {
                     if (!Once(ref seenId))
                     {
@@ -154,7 +154,7 @@ public static class CdpCommandClassifier
                         reader.Skip();
                     }
                 }
-                else if (reader.ValueTextEquals("method"u8))
+                else if (JsonStringText.NameEquals(ref reader, "method"u8))
                 {
                     if (!Once(ref seenMethod))
                     {
@@ -166,7 +166,7 @@ public static class CdpCommandClassifier
                         TryLookup(reader.ValueSpan, out CdpMethod named) && named == method;
                     reader.Skip();
                 }
-                else if (reader.ValueTextEquals("sessionId"u8))
+                else if (JsonStringText.NameEquals(ref reader, "sessionId"u8))
                 {
                     if (!Once(ref seenSession))
                     {
@@ -184,7 +184,7 @@ public static class CdpCommandClassifier
                         reader.Skip();
                     }
                 }
-                else if (reader.ValueTextEquals("params"u8))
+                else if (JsonStringText.NameEquals(ref reader, "params"u8))
                 {
                     if (!Once(ref seenParams))
                     {
@@ -241,6 +241,12 @@ public static class CdpCommandClassifier
         {
             problem = "the frame is not valid JSON";
             return ClassifyOutcome.Ignored;
+        }
+        catch (InvalidOperationException)
+        {
+            // Only the document path gets here: its property lookups unescape names and throw on a lone surrogate escape.
+            problem = "params holds a name that is not valid Unicode (a lone surrogate escape)";
+            return ClassifyOutcome.Malformed;
         }
         catch (CdpMalformedCommandException malformedCommand)
         {

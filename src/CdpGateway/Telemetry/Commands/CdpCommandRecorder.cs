@@ -446,7 +446,7 @@ public sealed class CdpCommandRecorder : IMessageTap
                 {
                     return PartialScan.NotReported;
                 }
-                var isMethod = reader.ValueTextEquals("method"u8);
+                var isMethod = JsonStringText.NameEquals(ref reader, "method"u8);
                 if (!reader.Read())
                 {
                     return PartialScan.Undecided;

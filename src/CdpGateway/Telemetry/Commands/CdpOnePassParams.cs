@@ -64,7 +64,7 @@ internal sealed class CdpOnePassParams
     {
         for (int i = 0; i < _keys.Length; i++)
         {
-            if (reader.ValueTextEquals(_keys[i]))
+            if (JsonStringText.NameEquals(ref reader, _keys[i]))
             {
                 return i;
             }

@@ -221,6 +221,33 @@ internal static class JsonStringText
     }
 
     /// <summary>
+    /// Whether the reader's current name or string is <paramref name="expected"/> (ASCII). Unlike
+    /// <see cref="System.Text.Json.Utf8JsonReader.ValueTextEquals(ReadOnlySpan{byte})"/>, an escape that is not valid
+    /// UTF-16 (a lone surrogate) only makes a different name: the reader's InvalidOperationException would otherwise
+    /// escape every parser that catches JsonException alone, on a frame any client can send.
+    /// </summary>
+    public static bool NameEquals(ref System.Text.Json.Utf8JsonReader reader, ReadOnlySpan<byte> expected)
+    {
+        if (!reader.ValueIsEscaped)
+        {
+            return reader.ValueTextEquals(expected);
+        }
+        Span<char> decoded = stackalloc char[expected.Length];
+        if (reader.HasValueSequence || !TryDecodeShort(reader.ValueSpan, decoded, out int written) || written != expected.Length)
+        {
+            return false;
+        }
+        for (int i = 0; i < written; i++)
+        {
+            if (decoded[i] != expected[i])
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
     /// Decodes the string into <paramref name="destination"/> when it fits; false (nothing usable) when it is longer.
     /// </summary>
     public static bool TryDecodeShort(ReadOnlySpan<byte> content, Span<char> destination, out int written)
