@@ -27,6 +27,7 @@ public static class Checks
         public long ConnectTs { get; set; }
         public string Target { get; set; } = "";
         public List<(long Ts, string Reason, int? CloseCode, double DurationMs)> Disconnects { get; } = [];
+        public long BytesFromClient { get; set; } = -1;
         public ConnRecord? Record { get; set; }
         public string How { get; set; } = "";
     }
@@ -73,6 +74,7 @@ public static class Checks
                         break;
                     }
                     var cc = data.GetProperty("close_code");
+                    c.BytesFromClient = data.GetProperty("bytes_from_client").GetInt64();
                     c.Disconnects.Add((ts, data.GetProperty("reason").GetString() ?? "", cc.ValueKind == JsonValueKind.Number ? cc.GetInt32() : null,
                         data.GetProperty("duration_ms").GetDouble()));
                     break;
@@ -115,13 +117,23 @@ public static class Checks
         var unmatchedRecords = new List<ConnRecord>();
         foreach (var r in input.Records.Where(r => conns.Values.All(c => c.Record != r)).OrderBy(r => r.ConnectUs))
         {
+            // cdp_connect comes just before the 101; the end is pinned no later than the client saw it. Among several
+            // candidates the client's own byte count (its ids make it nearly unique) decides.
             var candidates = conns.Values.Where(c => c.Record == null && c.Target == r.Target
-                && c.ConnectTs <= r.ConnectUs && r.ConnectUs - c.ConnectTs < 300_000
-                && c.Disconnects.Count > 0 && Math.Abs(c.Disconnects[0].Ts - r.EndUs) < 3_000_000).ToList();
+                && c.ConnectTs <= r.ConnectUs && r.ConnectUs - c.ConnectTs < 500_000
+                && c.Disconnects.Count > 0 && c.Disconnects[0].Ts >= r.ConnectUs - 500_000 && c.Disconnects[0].Ts <= r.EndUs + 1_000_000).ToList();
+            if (candidates.Count > 1)
+            {
+                var sameBytes = candidates.Where(c => c.BytesFromClient == r.SentBytes).ToList();
+                if (sameBytes.Count == 1)
+                {
+                    candidates = sameBytes;
+                }
+            }
             if (candidates.Count == 1)
             {
                 candidates[0].Record = r;
-                candidates[0].How = "time";
+                candidates[0].How = candidates[0].BytesFromClient == r.SentBytes ? "time+bytes" : "time";
                 byTime++;
             }
             else

@@ -32,6 +32,9 @@ public sealed class ConnRecord
     public string? Error { get; set; }
     public int LocalPort { get; set; }
     public int Replies { get; set; }
+    /// <summary>Messages and payload bytes this client's sends completed with (the oversize one not included).</summary>
+    public long SentMessages { get; set; }
+    public long SentBytes { get; set; }
 }
 
 /// <summary>
@@ -135,7 +138,7 @@ public sealed class CdpClient : IAsyncDisposable
         {
             if (!_rec.Aborted)
             {
-                _rec.Error ??= e.GetType().Name + ": " + e.Message;
+                _rec.Error ??= e.GetType().Name + ": " + e.Message + (e.InnerException != null ? " <- " + e.InnerException.Message : "");
             }
         }
         finally
@@ -193,6 +196,11 @@ public sealed class CdpClient : IAsyncDisposable
             }
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await _ws.SendAsync(data, WebSocketMessageType.Text, true, cts.Token);
+            if (!_rec.SentOversize)
+            {
+                _rec.SentMessages++;
+                _rec.SentBytes += data.Length;
+            }
             return true;
         }
         catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)

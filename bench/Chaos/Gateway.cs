@@ -125,6 +125,23 @@ public sealed class Gateway : IAsyncDisposable
         return null;
     }
 
+    /// <summary>What each descriptor is (socket:[inode], pipe:[inode], anon_inode:[eventpoll], a path).</summary>
+    public List<string> DescriptorLinks()
+    {
+        var links = new List<string>();
+        foreach (var f in Directory.GetFiles($"/proc/{Pid}/fd"))
+        {
+            try
+            {
+                links.Add(new FileInfo(f).LinkTarget ?? "?");
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return links;
+    }
+
     public int Descriptors() => Directory.GetFiles($"/proc/{Pid}/fd").Length;
 
     public long StatusField(string field)

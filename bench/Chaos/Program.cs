@@ -280,7 +280,7 @@ async Task PollerAsync(CancellationToken ct)
 // the discovery client, the JIT's threads), which is no leak.
 for (var w = 0; w < 3; w++)
 {
-    var warm = new ConnRecord { Client = -1, Tag = 0, Plan = Plan.Close };
+    var warm = new ConnRecord { Client = -1, Tag = 3_000_000_000L + w, Plan = Plan.Close };
     if (await OpenAsync(warm, new Random(w)) is { } o)
     {
         await o.Client.CloseAsync(1000);
@@ -291,6 +291,7 @@ for (var w = 0; w < 3; w++)
 }
 await Task.Delay(3000);
 var fdIdle = gw.Descriptors();
+var fdIdleLinks = gw.DescriptorLinks();
 var threadsIdle = gw.Threads();
 var rssStart = gw.RssKiB();
 Console.WriteLine($"gateway pid {gw.Pid}, cdp :{gw.CdpPort}, api :{gw.ApiPort}; idle after warm-up: {fdIdle} fds, {threadsIdle} threads, {rssStart} KiB RSS");
@@ -318,6 +319,7 @@ while (DateTime.UtcNow < settleUntil && (fdAfter > fdIdle + FdMargin || threadsA
     threadsAfter = gw.Threads();
 }
 var rssAfter = gw.RssKiB();
+var fdAfterLinks = gw.DescriptorLinks();
 
 // Shutdown with clients still connected: all control telemetry back on, so these are tagged too.
 using (await gw.SendAsync(HttpMethod.Patch, "telemetry", "{\"control\":{\"enabled\":true},\"system\":{\"enabled\":true}}", CancellationToken.None))
@@ -366,7 +368,9 @@ if (open != 0)
 }
 if (fdAfter > fdIdle + FdMargin)
 {
-    leaks.Add($"descriptors {fdAfter} after vs {fdIdle} idle (margin {FdMargin})");
+    var extra = fdAfterLinks.GroupBy(l => System.Text.RegularExpressions.Regex.Replace(l, @"\[\d+\]", "")).Select(g => $"{g.Key} x{g.Count()}");
+    var gone = fdIdleLinks.GroupBy(l => System.Text.RegularExpressions.Regex.Replace(l, @"\[\d+\]", "")).Select(g => $"{g.Key} x{g.Count()}");
+    leaks.Add($"descriptors {fdAfter} after vs {fdIdle} idle (margin {FdMargin}); after: {string.Join(", ", extra)}; idle: {string.Join(", ", gone)}");
 }
 if (threadsAfter > threadsIdle + ThreadMargin)
 {
