@@ -117,10 +117,10 @@ public static class Checks
         var unmatchedRecords = new List<ConnRecord>();
         foreach (var r in input.Records.Where(r => conns.Values.All(c => c.Record != r)).OrderBy(r => r.ConnectUs))
         {
-            // cdp_connect comes just before the 101; the end is pinned no later than the client saw it. Among several
+            // cdp_connect is stamped around the 101 (either side of it by microseconds); the end is pinned no later than the client saw it. Among several
             // candidates the client's own byte count (its ids make it nearly unique) decides.
             var candidates = conns.Values.Where(c => c.Record == null && c.Target == r.Target
-                && c.ConnectTs <= r.ConnectUs && r.ConnectUs - c.ConnectTs < 500_000
+                && Math.Abs(r.ConnectUs - c.ConnectTs) < 500_000
                 && c.Disconnects.Count > 0 && c.Disconnects[0].Ts >= r.ConnectUs - 500_000 && c.Disconnects[0].Ts <= r.EndUs + 1_000_000).ToList();
             if (candidates.Count > 1)
             {

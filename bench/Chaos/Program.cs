@@ -368,9 +368,15 @@ if (open != 0)
 }
 if (fdAfter > fdIdle + FdMargin)
 {
-    var extra = fdAfterLinks.GroupBy(l => System.Text.RegularExpressions.Regex.Replace(l, @"\[\d+\]", "")).Select(g => $"{g.Key} x{g.Count()}");
-    var gone = fdIdleLinks.GroupBy(l => System.Text.RegularExpressions.Regex.Replace(l, @"\[\d+\]", "")).Select(g => $"{g.Key} x{g.Count()}");
-    leaks.Add($"descriptors {fdAfter} after vs {fdIdle} idle (margin {FdMargin}); after: {string.Join(", ", extra)}; idle: {string.Join(", ", gone)}");
+    // Kinds only (socket, pipe, a path): inode numbers differ between any two snapshots.
+    static Dictionary<string, int> Kinds(List<string> links) => links
+        .GroupBy(l => System.Text.RegularExpressions.Regex.Replace(l, @"\[\d+\]", "")).ToDictionary(g => g.Key, g => g.Count());
+    var idleKinds = Kinds(fdIdleLinks);
+    var afterKinds = Kinds(fdAfterLinks);
+    var diff = afterKinds.Keys.Union(idleKinds.Keys)
+        .Select(k => (k, d: afterKinds.GetValueOrDefault(k) - idleKinds.GetValueOrDefault(k))).Where(x => x.d != 0)
+        .Select(x => $"{x.k} {(x.d > 0 ? "+" : "")}{x.d}");
+    leaks.Add($"descriptors {fdAfter} after vs {fdIdle} idle (margin {FdMargin}); by kind: {string.Join(", ", diff)}");
 }
 if (threadsAfter > threadsIdle + ThreadMargin)
 {
