@@ -90,7 +90,9 @@ async Task<(CdpClient Client, string? Session)?> OpenAsync(ConnRecord rec, Rando
     await c.CallAsync("Target.activateTarget", "{\"targetId\":\"chaos\"}", null, TimeSpan.FromSeconds(3), rec.Tag);
     string? session = null;
     var targets = await c.CallAsync("Target.getTargets", "{}", null, TimeSpan.FromSeconds(3));
-    await c.CallAsync("Browser.getVersion", "{}", null, TimeSpan.FromSeconds(3));
+    // A pad of a length of its own (Chromium ignores an unknown parameter) makes the bytes this client sent nearly unique,
+    // so a connection whose tag was not reported (control telemetry off) can still be told apart by bytes_from_client.
+    await c.CallAsync("Browser.getVersion", $"{{\"pad\":\"{new string('p', (int)(rec.Tag % 1009))}\"}}", null, TimeSpan.FromSeconds(3));
     if (rec.Target == "browser")
     {
         string? pageId = null;
@@ -371,8 +373,8 @@ if (fdAfter > fdIdle + FdMargin)
     // Kinds only (socket, pipe, a path): inode numbers differ between any two snapshots.
     static Dictionary<string, int> Kinds(List<string> links) => links
         .GroupBy(l => System.Text.RegularExpressions.Regex.Replace(l, @"\[\d+\]", "")).ToDictionary(g => g.Key, g => g.Count());
-    var idleKinds = Kinds(fdIdleLinks);
-    var afterKinds = Kinds(fdAfterLinks);
+    var idleKinds = Kinds(fdIdleLinks.Where(l => !l.EndsWith(".dll", StringComparison.Ordinal)).ToList());
+    var afterKinds = Kinds(fdAfterLinks.Where(l => !l.EndsWith(".dll", StringComparison.Ordinal)).ToList());
     var diff = afterKinds.Keys.Union(idleKinds.Keys)
         .Select(k => (k, d: afterKinds.GetValueOrDefault(k) - idleKinds.GetValueOrDefault(k))).Where(x => x.d != 0)
         .Select(x => $"{x.k} {(x.d > 0 ? "+" : "")}{x.d}");
