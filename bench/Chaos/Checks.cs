@@ -167,6 +167,12 @@ public static class Checks
             {
                 mismatches.Add($"{context}; {r.Error}");
             }
+            if (r.Aborted && closeCode != null && closeCode != r.ReceivedCode && ts < r.AbortUs)
+            {
+                // The gateway ended first and its close frame reached the client's kernel; the client reset without reading it.
+                ambiguous.Add($"{context}; close_code {closeCode} was in the client's buffer, unread, when it reset");
+                continue;
+            }
             codeJudged++;
             if (closeCode == r.ReceivedCode)
             {
@@ -226,27 +232,6 @@ public static class Checks
         return near.Count == 0 ? "nothing to the browser in the window" : string.Join("; ", near);
     }
 
-    /// <summary>The last non-empty DevTools URL the poll saw at or before <paramref name="us"/>.</summary>
-    private static string UrlAt(Input input, long us)
-    {
-        var url = "";
-        foreach (var b in input.BrowserLog)
-        {
-            if (b.Us > us)
-            {
-                break;
-            }
-            if (b.Url.Length > 0)
-            {
-                url = b.Url;
-            }
-        }
-        return url;
-    }
-
-    private static bool UrlChangeNear(Input input, long us)
-        => UrlAt(input, us - EdgeUs) != UrlAt(input, us + EdgeUs);
-
     /// <summary>The reason the contract gives for what this client did and saw; sure=false when timing cannot decide.</summary>
     private static (string Reason, string Why, bool Sure) Expect(ConnRecord r, Input input)
     {
@@ -276,14 +261,21 @@ public static class Checks
         {
             return ("upstream_error", "no browser leg was made", true);
         }
-        // The browser side ended it: a new URL by the end of the confirm wait makes it a change.
+        // The browser side ended it. The browser dialled is the first ready one from the connect on (a connect during a
+        // restart waits for the next browser); any other URL from then until the end plus the confirm wait makes it a change.
         var endUs = r.ReceivedUs > 0 ? r.ReceivedUs : r.EndUs;
-        var dialled = UrlAt(input, r.ConnectUs);
-        var after = UrlAt(input, endUs + (long)input.ConfirmWait.TotalMicroseconds);
-        var sure = !UrlChangeNear(input, r.ConnectUs) && !UrlChangeNear(input, endUs + (long)input.ConfirmWait.TotalMicroseconds);
-        return after != dialled
-            ? ("upstream_changed", $"browser side ended; the URL changed from {dialled} to {after} by the end of the confirm wait", sure)
-            : ("upstream_error", $"browser side ended; the URL stayed {dialled} through the confirm wait", sure);
+        var limit = endUs + (long)input.ConfirmWait.TotalMicroseconds;
+        var dial = input.BrowserLog.FirstOrDefault(b => b.Us >= r.ConnectUs - 100_000 && b.State == "ready" && b.Url.Length > 0);
+        if (dial.Url == null)
+        {
+            return ("upstream_error", "no browser was ready after the connect", false);
+        }
+        var next = input.BrowserLog.FirstOrDefault(b => b.Us > dial.Us && b.Url.Length > 0 && b.Url != dial.Url);
+        var changed = next.Url != null && next.Us <= limit;
+        var sure = Math.Abs(dial.Us - r.ConnectUs) > EdgeUs && (next.Url == null || Math.Abs(next.Us - limit) > EdgeUs);
+        return changed
+            ? ("upstream_changed", $"browser side ended; dialled {dial.Url} (ready at {dial.Us}), next URL {next.Url} at {next.Us}, before the confirm wait's end {limit}", sure)
+            : ("upstream_error", $"browser side ended; dialled {dial.Url} (ready at {dial.Us}), no other URL until the confirm wait's end {limit} (next: {next.Url ?? "none"} at {next.Us})", sure);
     }
 
     private static bool BrowserActionNear(Input input, long us)
