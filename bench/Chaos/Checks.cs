@@ -157,7 +157,7 @@ public static class Checks
             var r = c.Record!;
             var (ts, reason, closeCode, _) = c.Disconnects[0];
             byReason[reason] = byReason.GetValueOrDefault(reason) + 1;
-            var (expected, why, sure) = Expect(r, input);
+            var (expected, why, sure) = Expect(r, input, ts);
             var context = $"connection {c.Id} [{c.How}] client {r.Client} {r.Plan} {r.Target}: client {ClientSaw(r)}; driver {Nearby(input, r)}; event reason={reason} close_code={closeCode?.ToString() ?? "null"} at {ts}";
             if (expected != reason)
             {
@@ -233,7 +233,7 @@ public static class Checks
     }
 
     /// <summary>The reason the contract gives for what this client did and saw; sure=false when timing cannot decide.</summary>
-    private static (string Reason, string Why, bool Sure) Expect(ConnRecord r, Input input)
+    private static (string Reason, string Why, bool Sure) Expect(ConnRecord r, Input input, long endUs)
     {
         if (r.SentCloseCode is { } sent)
         {
@@ -261,21 +261,22 @@ public static class Checks
         {
             return ("upstream_error", "no browser leg was made", true);
         }
-        // The browser side ended it. The browser dialled is the first ready one from the connect on (a connect during a
+        // The browser side ended it. The browser dialled is the first dialable one from the connect on (a connect during a
         // restart waits for the next browser); any other URL from then until the end plus the confirm wait makes it a change.
-        var endUs = r.ReceivedUs > 0 ? r.ReceivedUs : r.EndUs;
+        // The end is the gateway's pinned time (a paused reader sees it seconds later). A URL shown with backoff, crash_loop
+        // or restarting is the stale one of a browser already gone; starting with a URL is a browser that can be dialled.
         var limit = endUs + (long)input.ConfirmWait.TotalMicroseconds;
-        var dial = input.BrowserLog.FirstOrDefault(b => b.Us >= r.ConnectUs - 100_000 && b.State == "ready" && b.Url.Length > 0);
+        var dial = input.BrowserLog.FirstOrDefault(b => b.Us >= r.ConnectUs - 100_000 && b.Url.Length > 0 && b.State is "ready" or "starting");
         if (dial.Url == null)
         {
-            return ("upstream_error", "no browser was ready after the connect", false);
+            return ("upstream_error", "no browser was dialable after the connect", false);
         }
         var next = input.BrowserLog.FirstOrDefault(b => b.Us > dial.Us && b.Url.Length > 0 && b.Url != dial.Url);
         var changed = next.Url != null && next.Us <= limit;
         var sure = Math.Abs(dial.Us - r.ConnectUs) > EdgeUs && (next.Url == null || Math.Abs(next.Us - limit) > EdgeUs);
         return changed
-            ? ("upstream_changed", $"browser side ended; dialled {dial.Url} (ready at {dial.Us}), next URL {next.Url} at {next.Us}, before the confirm wait's end {limit}", sure)
-            : ("upstream_error", $"browser side ended; dialled {dial.Url} (ready at {dial.Us}), no other URL until the confirm wait's end {limit} (next: {next.Url ?? "none"} at {next.Us})", sure);
+            ? ("upstream_changed", $"browser side ended; dialled {dial.Url} (seen at {dial.Us}), next URL {next.Url} at {next.Us}, before the confirm wait's end {limit}", sure)
+            : ("upstream_error", $"browser side ended; dialled {dial.Url} (seen at {dial.Us}), no other URL until the confirm wait's end {limit} (next: {next.Url ?? "none"} at {next.Us})", sure);
     }
 
     private static bool BrowserActionNear(Input input, long us)
