@@ -311,7 +311,10 @@ while (DateTime.UtcNow < settleUntil && (open = await gw.MetricAsync("cdp_gatewa
 {
     await Task.Delay(250);
 }
-// The thread pool keeps idle workers for 20 s before they retire: wait it out rather than widen the margin.
+// The thread pool keeps idle workers for 20 s before they retire, and the gateway's discovery client keeps pooled
+// connections to Chromium for its idle timeout (SocketsHttpHandler's default, 1 minute): wait those out rather than
+// widen the margins.
+settleUntil = DateTime.UtcNow + TimeSpan.FromSeconds(75);
 const int FdMargin = 0, ThreadMargin = 2;
 int fdAfter = gw.Descriptors(), threadsAfter = gw.Threads();
 while (DateTime.UtcNow < settleUntil && (fdAfter > fdIdle + FdMargin || threadsAfter > threadsIdle + ThreadMargin))
