@@ -1,31 +1,29 @@
-# Sourced by ./run and ./test: makes sure Debian's Chromium is there, installing it when we may.
-ensure_chromium() {
-  if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then
+# Sourced by ./run and ./test: makes sure Debian's Chromium (and, for ./test, supervisor) is there, installing it when we may.
+
+# ensure_debian_package PACKAGE PRESENT_TEST WHAT_FOR: runs PRESENT_TEST; when it fails, installs PACKAGE as root, or
+# says how to.
+ensure_debian_package() {
+  local package="$1" present="$2" what_for="$3"
+  if eval "$present"; then
     return 0
   fi
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "Chromium is missing: installing Debian's chromium package..." >&2
+    echo "$package is missing: installing Debian's $package package..." >&2
     apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
-    return 0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >&2 || return 1
+    eval "$present"
   fi
-  echo "Chromium is missing: install Debian's 'chromium' package (sudo apt-get install chromium), or pass --chromium PATH." >&2
+  echo "$package is missing: install Debian's '$package' package (sudo apt-get install $package)$what_for." >&2
   return 1
+}
+
+ensure_chromium() {
+  ensure_debian_package chromium "command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]" ", or pass --chromium PATH"
 }
 
 # The attach-mode tests run Chromium under a real supervisord, as operators do.
 ensure_supervisor() {
-  if command -v supervisord >/dev/null 2>&1; then
-    return 0
-  fi
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "supervisor is missing: installing Debian's supervisor package..." >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq supervisor >&2
-    return 0
-  fi
-  echo "supervisord is missing: install Debian's 'supervisor' package (sudo apt-get install supervisor) for the attach-mode tests." >&2
-  return 1
+  ensure_debian_package supervisor "command -v supervisord >/dev/null 2>&1" " for the attach-mode tests"
 }
 
 ensure_dotnet() {
