@@ -6,23 +6,11 @@ if (args.Contains("--help") || args.Contains("-h"))
     return 0;
 }
 
-GatewayOptions options;
-try
-{
-    options = CommandLine.Parse(args);
-}
-catch (OptionException ex)
-{
-    Console.Error.WriteLine("cdp-gateway: " + ex.Message);
-    Console.Error.WriteLine();
-    Console.Error.Write(CommandLine.Usage());
-    return 2;
-}
-
 GatewayApp created;
 try
 {
-    created = GatewayApp.Create(options);
+    // Parsing checks each value, creating checks what the gateway reads later: both refuse the same way.
+    created = GatewayApp.Create(CommandLine.Parse(args));
 }
 catch (OptionException ex)
 {
