@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.WebSockets;
 using CdpGateway.Browser;
 using CdpGateway.Hosting;
@@ -67,7 +68,8 @@ public sealed class CdpConnectionHandler(
                 "no browser yet: Chromium has not announced its DevTools URL; retry shortly").ConfigureAwait(false);
             return;
         }
-        await HandleAdmittedAsync(context.Request.Path.Value, context.RequestAborted, browserUrl, subscription!,
+        var peer = context.Connection.RemoteIpAddress is { } address ? new IPEndPoint(address, context.Connection.RemotePort) : null;
+        await HandleAdmittedAsync(context.Request.Path.Value, context.RequestAborted, browserUrl, subscription!, peer,
             () => ClientHandshake.AcceptAsync(context)).ConfigureAwait(false);
     }
 
@@ -77,12 +79,13 @@ public sealed class CdpConnectionHandler(
     /// there (no slot is free: it waits in the queue or gets 429; or no browser is known yet: 503; all in
     /// <see cref="HandleAsync"/>).
     /// </summary>
+    /// <param name="peer">The client's address, for <c>cdp_connect</c>.</param>
     /// <param name="accept">Sends the 101 and returns the client's leg.</param>
     /// <remarks>
     /// An upgrade that finds no slot free goes to Kestrel too, and waits in the queue there: the wait is asynchronous
     /// and the loop's thread is never held by it.
     /// </remarks>
-    internal Task? TryHandleUpgrade(string path, Func<Task<WebSocketLeg>> accept)
+    internal Task? TryHandleUpgrade(string path, IPEndPoint? peer, Func<Task<WebSocketLeg>> accept)
     {
         if (!limiter.TryEnter())
         {
@@ -93,7 +96,7 @@ public sealed class CdpConnectionHandler(
             limiter.Exit();
             return null;
         }
-        return HandleAdmittedAsync(path, CancellationToken.None, browserUrl, subscription!, accept);
+        return HandleAdmittedAsync(path, CancellationToken.None, browserUrl, subscription!, peer, accept);
     }
 
     /// <summary>
@@ -153,11 +156,11 @@ public sealed class CdpConnectionHandler(
     }
 
     private async Task HandleAdmittedAsync(string? path, CancellationToken requestAborted, string browserUrl, DevToolsUrlTracker.Subscription subscription,
-        Func<Task<WebSocketLeg>> accept)
+        IPEndPoint? peer, Func<Task<WebSocketLeg>> accept)
     {
         try
         {
-            await HandleAcceptedAsync(path, requestAborted, browserUrl, subscription, accept).ConfigureAwait(false);
+            await HandleAcceptedAsync(path, requestAborted, browserUrl, subscription, peer, accept).ConfigureAwait(false);
         }
         finally
         {
@@ -169,7 +172,7 @@ public sealed class CdpConnectionHandler(
 
     /// <summary>From the 101 on, whichever way the upgrade came: the connection's whole life.</summary>
     private async Task HandleAcceptedAsync(string? path, CancellationToken requestAborted, string browserUrl, DevToolsUrlTracker.Subscription subscription,
-        Func<Task<WebSocketLeg>> accept)
+        IPEndPoint? peer, Func<Task<WebSocketLeg>> accept)
     {
         var target = UpgradeTarget.FromPath(path);
         var subscriptionHandedOff = false;
@@ -180,7 +183,7 @@ public sealed class CdpConnectionHandler(
             var client = await accept().ConfigureAwait(false);
             using (client)
             {
-                subscriptionHandedOff = await RunAsync(path, requestAborted, client, target, browserUrl, subscription).ConfigureAwait(false);
+                subscriptionHandedOff = await RunAsync(path, requestAborted, client, target, browserUrl, subscription, peer).ConfigureAwait(false);
             }
         }
         finally
@@ -193,12 +196,13 @@ public sealed class CdpConnectionHandler(
     }
 
     /// <summary>Returns true when a background completion took over the subscription (and disposes it).</summary>
-    private async Task<bool> RunAsync(string? path, CancellationToken requestAborted, WebSocketLeg client, UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription)
+    private async Task<bool> RunAsync(string? path, CancellationToken requestAborted, WebSocketLeg client, UpgradeTarget target, string browserUrl,
+        DevToolsUrlTracker.Subscription subscription, IPEndPoint? peer)
     {
         var connectionId = ConnectionId.New();
         var connectedAt = time.GetTimestamp();
         events.Publish(ConnectionEventTypes.Connect, EventCategory.Connection,
-            new CdpConnectData(connectionId, target.TelemetryName), TelemetryJsonContext.Default.CdpConnectData);
+            new CdpConnectData(connectionId, target.TelemetryName, peer?.ToString()), TelemetryJsonContext.Default.CdpConnectData);
         metrics.ConnectionOpened(target.TelemetryName);
         var disconnectPublished = false;
         try
@@ -275,8 +279,9 @@ public sealed class CdpConnectionHandler(
         var commands = new CdpCommandRecorder(connectionId, telemetryConfig, events, time, logger, metrics);
         var toUpstream = new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
             options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "->") : null, commands);
+        var finishToClient = new RelayFinish();
         var toClient = new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
-            options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "<-") : null);
+            options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "<-") : null, Finish: finishToClient);
         var (clientToUpstream, upstreamToClient) = EpollRelay.Shared?.TryStart(client, upstream, fromClient, fromUpstream, toUpstream, toClient)
             ?? (WebSocketFrameRelay.CopyAsync(client, upstream, fromClient, toUpstream), WebSocketFrameRelay.CopyAsync(upstream, client, fromUpstream, toClient));
         var stopWatching = new TaskCompletionSource();
@@ -315,13 +320,19 @@ public sealed class CdpConnectionHandler(
             end = first == browserMoved ? ConnectionEnd.BrowserMoved : ConnectionEnd.GatewayStopping;
         }
 
-        // Close both legs before resolving the reason: the client is never held open for the confirm wait.
+        // Close both legs before resolving the reason: the client is never held open for the confirm wait. A close frame
+        // may only go between two frames: the browser's frame in flight to the client is finished first (within the
+        // close grace), and none begins after it.
+        if (!upstreamToClient.IsCompleted)
+        {
+            finishToClient.Request();
+            await WaitAsync(upstreamToClient).ConfigureAwait(false);
+        }
         upstream.Abort();
-        await WaitAsync(upstreamToClient).ConfigureAwait(false);
         int? sent = null;
         if (!upstreamToClient.IsCompleted)
         {
-            // The client stopped reading; no close frame can reach it.
+            // The client stopped reading, or the browser stopped in the middle of a frame: no close frame can reach it.
             client.Abort();
             await upstreamToClient.ConfigureAwait(false);
         }
@@ -392,6 +403,11 @@ public sealed class CdpConnectionHandler(
     private static async Task<int?> FinishClientCloseAsync(WebSocketLeg client, Task<RelayOutcome>? clientToUpstream, int? sent, int? clientsOwn)
     {
         var closingSince = NetworkClock.GetTimestamp();
+        if (sent is null && clientsOwn is null)
+        {
+            // No close handshake to finish (ours could not be sent): nothing to wait for.
+            client.Abort();
+        }
         // A close frame of the client's that crossed ours is no answer to it.
         var awaitingReply = sent is not null && client.State == WebSocketState.CloseSent;
         if (clientToUpstream is not null)

@@ -43,7 +43,7 @@ public static class ClientLeaveWatch
         {
             while (true)
             {
-                var stopAt = WebSocketFrameRelay.Scan(ref cursor, buffer.AsSpan(0, filled), maxMessageBytes, ref scanned);
+                var stopAt = WebSocketFrameRelay.Scan(ref cursor, buffer.AsSpan(0, filled), maxMessageBytes, finishing: false, ref scanned);
                 if (WebSocketFrameRelay.Ending(stopAt, client, cursor, buffer.AsSpan(scanned.End, filled - scanned.End), scanned) is { } ending)
                 {
                     ended = true;

@@ -23,6 +23,9 @@ public enum RelayEnd
 
     /// <summary>Writing to the other side failed.</summary>
     DestinationFailed,
+
+    /// <summary>The gateway asked it to end at a frame boundary (<see cref="RelayFinish"/>), and it did.</summary>
+    Finished,
 }
 
 /// <summary>

@@ -31,7 +31,9 @@ public static class WebSocketFrameRelay
     public sealed record MessageLogging(CdpMessageLog Log, string ConnectionId, string Direction);
 
     /// <summary>What one direction needs besides its two legs.</summary>
-    public sealed record Options(long MaxMessageBytes, TimeProvider Time, MessageLogging? Logging = null, IMessageTap? Tap = null);
+    /// <param name="Finish">How the connection asks the direction to end at a frame boundary; null when it never does.</param>
+    public sealed record Options(long MaxMessageBytes, TimeProvider Time, MessageLogging? Logging = null, IMessageTap? Tap = null,
+        RelayFinish? Finish = null);
 
     internal enum Stop
     {
@@ -39,6 +41,9 @@ public static class WebSocketFrameRelay
         Closed,
         Violation,
         Oversize,
+
+        /// <summary>At a frame boundary with <see cref="RelayFinish"/> requested.</summary>
+        Finished,
     }
 
     /// <summary>What the observers know about the data message they are being shown.</summary>
@@ -82,11 +87,20 @@ public static class WebSocketFrameRelay
         {
             while (true)
             {
+                if (options.Finish is { Requested: true } && cursor.Remaining == 0)
+                {
+                    return Ending(Stop.Finished, source, cursor, buffer is null ? [] : buffer.AsSpan(0, filled), scanned)!.Value;
+                }
                 if (buffer is null)
                 {
                     try
                     {
-                        await source.ReadAsync(Memory<byte>.Empty).ConfigureAwait(false);
+                        await source.ReadAsync(Memory<byte>.Empty, options.Finish?.IdleRead ?? default).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (options.Finish is { Requested: true })
+                    {
+                        // Asked to finish while idle between frames.
+                        return Ending(Stop.Finished, source, cursor, [], scanned)!.Value;
                     }
                     catch (Exception e)
                     {
@@ -111,11 +125,12 @@ public static class WebSocketFrameRelay
                 }
                 filled += read;
 
-                var stop = Scan(ref cursor, buffer.AsSpan(0, filled), options.MaxMessageBytes, ref scanned);
-                if (stop == Stop.None && !scanned.Boundary && filled < buffer.Length)
+                var stop = Scan(ref cursor, buffer.AsSpan(0, filled), options.MaxMessageBytes, options.Finish is { Requested: true }, ref scanned);
+                if (stop == Stop.None && !scanned.Boundary && filled < buffer.Length && cursor.Remaining > 0)
                 {
-                    // Only part of a message so far: fill the chunk first. The message is of no use to
-                    // the receiver before its end, and every write is a syscall.
+                    // Inside a frame of a message: fill the chunk first. The message is of no use to the receiver
+                    // before its end, and every write is a syscall. (At a frame boundary what was scanned goes out, so
+                    // a finish asked for meanwhile finds nothing held back.)
                     continue;
                 }
 
@@ -168,6 +183,10 @@ public static class WebSocketFrameRelay
         }
         finally
         {
+            if (sentCursor.Remaining > 0)
+            {
+                destination.WritesEndedMidFrame();
+            }
             if (observed.Tapped)
             {
                 options.Tap!.Abandon();
@@ -201,6 +220,9 @@ public static class WebSocketFrameRelay
             case Stop.Oversize:
                 source.Park(cursor, rest);
                 return new RelayOutcome(RelayEnd.SourceOversize) { MessageBytes = scanned.OversizeBytes };
+            case Stop.Finished:
+                source.Park(cursor, rest);
+                return new RelayOutcome(RelayEnd.Finished);
             default:
                 return null;
         }
@@ -215,15 +237,24 @@ public static class WebSocketFrameRelay
     /// <summary>
     /// Passes over data[scanned.End..], checking each header, up to the first point that cannot be
     /// forwarded yet: an unfinished header, a close frame (whole or not), a violation or a frame that
-    /// would take its message over the limit. Everything before that point may be written as it is.
+    /// would take its message over the limit, or with <paramref name="finishing"/> the first frame boundary.
+    /// Everything before that point may be written as it is.
     /// </summary>
-    internal static Stop Scan(ref FrameCursor cursor, ReadOnlySpan<byte> data, long maxMessageBytes, ref Scanned scanned)
+    internal static Stop Scan(ref FrameCursor cursor, ReadOnlySpan<byte> data, long maxMessageBytes, bool finishing, ref Scanned scanned)
     {
         var pos = scanned.End;
         try
         {
-            while (pos < data.Length)
+            while (true)
             {
+                if (finishing && cursor.Remaining == 0)
+                {
+                    return Stop.Finished;
+                }
+                if (pos >= data.Length)
+                {
+                    return Stop.None;
+                }
                 FrameProgress progress;
                 if (cursor.Remaining > 0)
                 {
@@ -268,7 +299,6 @@ public static class WebSocketFrameRelay
                     scanned.Boundary = true;
                 }
             }
-            return Stop.None;
         }
         finally
         {

@@ -20,6 +20,7 @@ public sealed class WebSocketLeg : IDisposable
     private HeldBytes _unread;
     private Task<int>? _handedRead;
     private int _state = (int)WebSocketState.Open;
+    private volatile bool _writtenMidFrame;
 
     /// <param name="stream">The connection after the handshake.</param>
     /// <param name="peerMasks">True for the client's side (its frames are masked), false for Chromium's.</param>
@@ -118,6 +119,12 @@ public sealed class WebSocketLeg : IDisposable
     /// <summary>The peer's close frame arrived.</summary>
     internal void CloseReceived() => Transition(WebSocketState.CloseReceived);
 
+    /// <summary>
+    /// The relay stopped writing to this leg inside a frame it could not finish (its source went away in the middle of
+    /// it): a close frame now would land inside that frame, so none is sent.
+    /// </summary>
+    internal void WritesEndedMidFrame() => _writtenMidFrame = true;
+
     /// <summary>Reading or writing failed, or the peer broke the protocol: no close handshake is possible any more.</summary>
     internal void Failed() => Volatile.Write(ref _state, (int)WebSocketState.Aborted);
 
@@ -127,7 +134,7 @@ public sealed class WebSocketLeg : IDisposable
     /// </summary>
     public async Task<bool> SendCloseAsync(WebSocketCloseStatus status, string description, CancellationToken cancellationToken)
     {
-        if (State is not (WebSocketState.Open or WebSocketState.CloseReceived))
+        if (_writtenMidFrame || State is not (WebSocketState.Open or WebSocketState.CloseReceived))
         {
             return false;
         }

@@ -9,9 +9,14 @@ public static class ConnectionEventTypes
 }
 
 /// <summary>Data of <c>cdp_connect</c>.</summary>
+/// <param name="ClientAddress">
+/// The client's address and port as the gateway's socket sees its peer (<c>127.0.0.1:50412</c>, <c>[::1]:50412</c>): a
+/// proxy in front of the gateway shows here as itself. Null when the peer had already gone.
+/// </param>
 public sealed record CdpConnectData(
     [property: JsonPropertyName("connection_id")] string ConnectionId,
-    [property: JsonPropertyName("target")] string Target);
+    [property: JsonPropertyName("target")] string Target,
+    [property: JsonPropertyName("client_address"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? ClientAddress);
 
 /// <summary>Data of <c>cdp_disconnect</c>.</summary>
 public sealed record CdpDisconnectData

@@ -52,7 +52,7 @@ public class FrameScanProperties
             {
                 continue;
             }
-            stop = WebSocketFrameRelay.Scan(ref cursor, data.AsSpan(0, cut), MaxMessage, ref scanned);
+            stop = WebSocketFrameRelay.Scan(ref cursor, data.AsSpan(0, cut), MaxMessage, finishing: false, ref scanned);
             Assert.InRange(scanned.End, 0, cut);
             if (stop != WebSocketFrameRelay.Stop.None)
             {
@@ -88,7 +88,7 @@ public class FrameScanProperties
         {
             var cursor = new FrameCursor(masks);
             var scanned = default(WebSocketFrameRelay.Scanned);
-            WebSocketFrameRelay.Scan(ref cursor, data, MaxMessage, ref scanned);
+            WebSocketFrameRelay.Scan(ref cursor, data, MaxMessage, finishing: false, ref scanned);
             Assert.InRange(scanned.End, 0, data.Length);
             Assert.InRange(scanned.PayloadBytes, 0, data.Length);
         }, iter: FuzzRuns.Iterations);

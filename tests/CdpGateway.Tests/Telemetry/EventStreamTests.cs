@@ -78,7 +78,7 @@ public sealed class EventStreamTests
         Assert.Equal("cdp_connect", evt.GetProperty("type").GetString());
         Assert.Equal("connection", evt.GetProperty("category").GetString());
         Assert.Equal("""{"kind":"gateway"}""", evt.GetProperty("source").GetRawText());
-        Assert.Equal("""{"connection_id":"conn-1","target":"page"}""", evt.GetProperty("data").GetRawText());
+        Assert.Equal("""{"connection_id":"conn-1","target":"page","client_address":null}""", evt.GetProperty("data").GetRawText());
 
         Assert.Equal(1, events[0].Seq);
         Assert.Equal("cdp_connect", events[0].Type);
@@ -101,7 +101,7 @@ public sealed class EventStreamTests
         // path writes, escaping included, whichever type and category come one after another.
         var time = new FakeTimeProvider(Start);
         var stream = NewStream(time: time);
-        var data = new CdpConnectData("c\"1", "page");
+        var data = new CdpConnectData("c\"1", "page", "127.0.0.1:50412");
         byte[] dataJson = JsonSerializer.SerializeToUtf8Bytes(data, TelemetryJsonContext.Default.CdpConnectData);
 
         stream.Publish(type, category, data, TelemetryJsonContext.Default.CdpConnectData);

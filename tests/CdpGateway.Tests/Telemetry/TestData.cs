@@ -16,6 +16,6 @@ internal sealed partial class TestJsonContext : JsonSerializerContext;
 internal static class TestEvents
 {
     public static long PublishConnect(this IEventPublisher publisher, string id, string category = EventCategory.Connection) =>
-        publisher.Publish(ConnectionEventTypes.Connect, category, new CdpConnectData(id, "page"),
+        publisher.Publish(ConnectionEventTypes.Connect, category, new CdpConnectData(id, "page", null),
             TelemetryJsonContext.Default.CdpConnectData);
 }

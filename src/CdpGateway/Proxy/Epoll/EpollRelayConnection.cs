@@ -36,9 +36,12 @@ internal sealed class EpollRelayConnection
         {
             return null;
         }
-        return new EpollRelayConnection(clientSocket, upstreamSocket,
+        var connection = new EpollRelayConnection(clientSocket, upstreamSocket,
             new EpollRelayDirection(client, upstream, clientSocket.Fd, upstreamSocket.Fd, fromClient, toUpstream),
             new EpollRelayDirection(upstream, client, upstreamSocket.Fd, clientSocket.Fd, fromUpstream, toClient));
+        toUpstream.Finish?.DrivenBy(connection);
+        toClient.Finish?.DrivenBy(connection);
+        return connection;
     }
 
     /// <summary>On the loop's thread: bytes the legs already hold go first, then the sockets wait for more.</summary>
@@ -118,6 +121,8 @@ internal sealed class EpollRelayConnection
             _toClient.Fault();
             _toUpstream.DestinationClosed();
         }
+        _toUpstream.FinishIfAtBoundary();
+        _toClient.FinishIfAtBoundary();
         if (_toUpstream.Ended && _toClient.Ended)
         {
             if (!_detached)

@@ -114,6 +114,20 @@ internal sealed unsafe class EpollRelayDirection
         ReadHeld(buffer);
     }
 
+    private bool Finishing => _options.Finish is { Requested: true };
+
+    /// <summary>
+    /// With a finish requested: ends the direction when what it wrote stands at a frame boundary (nothing unsent, no
+    /// frame begun). Otherwise the frame in flight goes on, and the read that completes it ends the direction.
+    /// </summary>
+    public void FinishIfAtBoundary()
+    {
+        if (!Ended && _unsent is null && _cursor.Remaining == 0 && Finishing)
+        {
+            End(WebSocketFrameRelay.Ending(WebSocketFrameRelay.Stop.Finished, _source, _cursor, _carry.AsSpan(0, _carryLength), default)!.Value);
+        }
+    }
+
     /// <summary>Ends the direction as a failed read (a fault of ours, or a socket closed under the relay).</summary>
     public void Fault(Exception? error = null)
     {
@@ -146,10 +160,16 @@ internal sealed unsafe class EpollRelayDirection
         }
         else
         {
+            var room = buffer.Length - filled;
+            if (Finishing && _cursor.Remaining > 0)
+            {
+                // Only the rest of the frame in flight is wanted.
+                room = (int)Math.Min(room, _cursor.Remaining);
+            }
             nint received;
             fixed (byte* start = buffer)
             {
-                received = Recv(_sourceFd, start + filled, buffer.Length - filled, 0);
+                received = Recv(_sourceFd, start + filled, room, 0);
             }
             var errno = received < 0 ? Marshal.GetLastPInvokeError() : 0;
             if (errno is EAGAIN or EINTR)
@@ -168,7 +188,7 @@ internal sealed unsafe class EpollRelayDirection
 
         var data = buffer.AsSpan(0, filled);
         var scanned = default(WebSocketFrameRelay.Scanned);
-        var stop = WebSocketFrameRelay.Scan(ref _cursor, data, _options.MaxMessageBytes, ref scanned);
+        var stop = WebSocketFrameRelay.Scan(ref _cursor, data, _options.MaxMessageBytes, Finishing, ref scanned);
         Carry(data[scanned.End..]);
         if (scanned.End > 0)
         {
@@ -261,6 +281,11 @@ internal sealed unsafe class EpollRelayDirection
             return;
         }
         Ended = true;
+        if ((_unsent is not null && _unsentOffset > 0) || _sentCursor.Remaining > 0)
+        {
+            // The destination got part of a frame that will never be finished: no close frame may follow it.
+            _destination.WritesEndedMidFrame();
+        }
         if (_unsent is { } unsent)
         {
             _unsent = null;

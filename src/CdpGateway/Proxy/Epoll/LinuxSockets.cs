@@ -77,11 +77,28 @@ internal static unsafe class LinuxSockets
     [DllImport("libc", EntryPoint = "shutdown", SetLastError = true)]
     private static extern int ShutdownSocket(int fd, int how);
 
+    [DllImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static extern int CloseDescriptor(int fd);
+
+    [DllImport("libc", EntryPoint = "getpeername", SetLastError = true)]
+    private static extern int GetPeerName(int fd, byte* address, int* length);
+
     [DllImport("libc", EntryPoint = "accept4", SetLastError = true)]
     private static extern int Accept4(int fd, void* address, void* length, int flags);
 
     [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static extern int Fcntl(int fd, int cmd, int arg);
+
+    /// <summary>
+    /// Lets go of a socket the orderly way: what is still queued goes out, then the FIN. The runtime's release of a bare
+    /// <see cref="System.Net.Sockets.SafeSocketHandle"/> closes with SO_LINGER 0 instead, a reset that throws the queue away.
+    /// </summary>
+    public static void CloseOrderly(System.Net.Sockets.SafeSocketHandle handle, int fd)
+    {
+        // Marked closed first, so that nothing of the runtime's closes the number again once the kernel reuses it.
+        handle.SetHandleAsInvalid();
+        CloseDescriptor(fd);
+    }
 
     public static int CreateEpoll() => Check(EpollCreate1(EPOLL_CLOEXEC), "epoll_create1");
 
@@ -169,6 +186,27 @@ internal static unsafe class LinuxSockets
         const nuint SIOCOUTQ = 0x5411;
         int value;
         return Ioctl(fd, SIOCOUTQ, &value) == 0 ? value : null;
+    }
+
+    /// <summary>The address and port of a connected TCP socket's peer; null when the kernel cannot say (it left already).</summary>
+    public static System.Net.IPEndPoint? PeerAddress(int fd)
+    {
+        const int AF_INET = 2, AF_INET6 = 10;
+        var address = stackalloc byte[128];
+        int length = 128;
+        if (GetPeerName(fd, address, &length) != 0 || length < 8)
+        {
+            return null;
+        }
+        var family = *(ushort*)address;
+        var port = (address[2] << 8) | address[3];
+        return family switch
+        {
+            AF_INET => new System.Net.IPEndPoint(new System.Net.IPAddress(new ReadOnlySpan<byte>(address + 4, 4)), port),
+            AF_INET6 when length >= 28 => new System.Net.IPEndPoint(
+                new System.Net.IPAddress(new ReadOnlySpan<byte>(address + 8, 16), *(uint*)(address + 24)), port),
+            _ => null,
+        };
     }
 
     /// <summary>Both directions: pending and future reads see the end of the stream, writes fail.</summary>

@@ -23,6 +23,7 @@ internal sealed class LoopSocket
     private bool _added;
     private bool _closed;
     private bool _closeRequested;
+    private bool _aborted;
 
     /// <param name="inlineContinuations">
     /// Whether what awaits <see cref="WaitAsync"/> goes on on the thread that saw the readiness (the loop's), as the
@@ -282,19 +283,29 @@ internal sealed class LoopSocket
         {
             socket.Dispose();
         }
+        else if (Volatile.Read(ref _aborted))
+        {
+            // A reset: an aborted connection (a client that stopped reading) leaves nothing queued in the kernel.
+            _handle.Dispose();
+        }
         else
         {
-            _handle.Dispose();
+            // What the relay or a close frame of ours left queued still reaches a client that is slow to read it.
+            CloseOrderly(_handle, Fd);
         }
     }
 
-    /// <summary>Ends both directions (pending and later reads see the end of the stream); nothing once closed.</summary>
+    /// <summary>
+    /// Ends both directions (pending and later reads see the end of the stream); nothing once closed. An abort: the close
+    /// that follows resets the connection.
+    /// </summary>
     public void ShutDown()
     {
         lock (_gate)
         {
             if (!_closed)
             {
+                _aborted = true;
                 Shutdown(Fd);
             }
         }

@@ -79,7 +79,7 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessPo
             {
                 var leftover = head.AsSpan(request.Length, length - request.Length).ToArray();
                 var client = loopSocket;
-                connection = handler.TryHandleUpgrade(request.Path, () => AcceptAsync(client, request.Key, leftover));
+                connection = handler.TryHandleUpgrade(request.Path, PeerAddress(client.Fd), () => AcceptAsync(client, request.Key, leftover));
             }
             if (connection is null)
             {
