@@ -28,6 +28,7 @@ public static class Checks
         public string Target { get; set; } = "";
         public List<(long Ts, string Reason, int? CloseCode, double DurationMs)> Disconnects { get; } = [];
         public long BytesFromClient { get; set; } = -1;
+        public int ClientPort { get; init; }
         public ConnRecord? Record { get; set; }
         public string How { get; set; } = "";
     }
@@ -62,7 +63,9 @@ public static class Checks
                         strays.Add($"connection {id}: a second cdp_connect (seq {root.GetProperty("seq")})");
                         break;
                     }
-                    conns[id] = new Conn { Id = id, ConnectTs = ts, Target = data.GetProperty("target").GetString() ?? "" };
+                    var port = data.TryGetProperty("client_address", out var address) && address.GetString() is { } a
+                        && System.Net.IPEndPoint.TryParse(a, out var endPoint) ? endPoint.Port : 0;
+                    conns[id] = new Conn { Id = id, ConnectTs = ts, Target = data.GetProperty("target").GetString() ?? "", ClientPort = port };
                     break;
                 }
                 case "cdp_disconnect":
@@ -104,22 +107,40 @@ public static class Checks
             mismatches.Add($"connection {c.Id}: {c.Disconnects.Count} cdp_disconnect events");
         }
 
-        // Match: first by the tag command's id (exact), then the rest by time and target (reported as such).
-        foreach (var r in input.Records)
+        // Match: by the client's port in cdp_connect's client_address (a port comes back in use only after its
+        // connection ended, so the cdp_connect nearest the client's 101 is its own), then by the tag command's id,
+        // then the rest by time and target (reported as such).
+        var matched = new HashSet<ConnRecord>();
+        var byPort = conns.Values.Where(c => c.ClientPort != 0).ToLookup(c => c.ClientPort);
+        foreach (var r in input.Records.Where(r => r.LocalPort != 0 && r.ConnectUs != 0))
+        {
+            var own = byPort[r.LocalPort].Where(c => c.Record == null && Math.Abs(c.ConnectTs - r.ConnectUs) < 2_000_000)
+                .OrderBy(c => Math.Abs(c.ConnectTs - r.ConnectUs)).FirstOrDefault();
+            if (own != null)
+            {
+                own.Record = r;
+                own.How = "port";
+                matched.Add(r);
+            }
+        }
+        foreach (var r in input.Records.Where(r => !matched.Contains(r)))
         {
             if (tags.TryGetValue(r.Tag, out var id) && conns.TryGetValue(id, out var c) && c.Record == null)
             {
                 c.Record = r;
                 c.How = "tag";
+                matched.Add(r);
             }
         }
         var byTime = 0;
         var unmatchedRecords = new List<ConnRecord>();
-        foreach (var r in input.Records.Where(r => conns.Values.All(c => c.Record != r)).OrderBy(r => r.ConnectUs))
+        // Time windows only for what neither the port nor the tag matched: few, so a scan over the connections is fine.
+        var unclaimed = conns.Values.Where(c => c.Record == null).ToList();
+        foreach (var r in input.Records.Where(r => !matched.Contains(r)).OrderBy(r => r.ConnectUs))
         {
             // cdp_connect is stamped around the 101 (either side of it by microseconds); the end is pinned no later than the client saw it. Among several
             // candidates the client's own byte count (its ids make it nearly unique) decides.
-            var candidates = conns.Values.Where(c => c.Record == null && c.Target == r.Target
+            var candidates = unclaimed.Where(c => c.Record == null && c.Target == r.Target
                 && Math.Abs(r.ConnectUs - c.ConnectTs) < 500_000
                 && c.Disconnects.Count > 0 && c.Disconnects[0].Ts >= r.ConnectUs - 500_000 && c.Disconnects[0].Ts <= r.EndUs + 1_000_000).ToList();
             if (candidates.Count > 1)
@@ -184,7 +205,7 @@ public static class Checks
             }
         }
 
-        report.Lines.Add($"connections in events: {conns.Count} (matched by tag {conns.Values.Count(c => c.How == "tag")}, by time {byTime}, unaccounted {unaccounted.Count}); client records without a match: {unmatchedRecords.Count}");
+        report.Lines.Add($"connections in events: {conns.Count} (matched by client port {conns.Values.Count(c => c.How == "port")}, by tag {conns.Values.Count(c => c.How == "tag")}, by time {byTime}, unaccounted {unaccounted.Count}); client records without a match: {unmatchedRecords.Count}");
         report.Lines.Add("ends by reason: " + string.Join(", ", byReason.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}")));
         report.Lines.Add("client plans: " + string.Join(", ", input.Records.GroupBy(r => r.Plan).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}")));
         report.Lines.Add("client saw: " + string.Join(", ", input.Records.GroupBy(r => r.ReceivedCode?.ToString() ?? "none").OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}")));

@@ -33,6 +33,8 @@ public sealed class Gateway : IAsyncDisposable
         var cdp = FreePort();
         var api = FreePort();
         var events = Path.Combine(dir, "events.jsonl");
+        // The gateway appends: a file left by an earlier run in the same directory would be read as this run's.
+        File.Delete(events);
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,

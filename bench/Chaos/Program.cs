@@ -298,10 +298,31 @@ var threadsIdle = gw.Threads();
 var rssStart = gw.RssKiB();
 Console.WriteLine($"gateway pid {gw.Pid}, cdp :{gw.CdpPort}, api :{gw.ApiPort}; idle after warm-up: {fdIdle} fds, {threadsIdle} threads, {rssStart} KiB RSS");
 
+// The soak's memory curve: the gateway's RSS, descriptors and threads every 10 s of the load phase.
+var samples = new ConcurrentQueue<(double Minutes, long RssKiB, int Fds, int Threads)>();
+var loadStart = DateTime.UtcNow;
+async Task SamplerAsync(CancellationToken ct)
+{
+    while (!ct.IsCancellationRequested)
+    {
+        samples.Enqueue(((DateTime.UtcNow - loadStart).TotalMinutes, gw.RssKiB(), gw.Descriptors(), gw.Threads()));
+        try
+        {
+            await Task.Delay(10_000, ct);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}
+using var sampling = new CancellationTokenSource();
+var sampler = SamplerAsync(sampling.Token);
 var poller = PollerAsync(runCts.Token);
 var loops = Enumerable.Range(0, clients).Select(i => Task.Run(() => ClientLoopAsync(i))).ToList();
 loops.Add(DriverAsync());
 await Task.WhenAll(loops);
+sampling.Cancel();
+await sampler;
 Console.WriteLine($"load phase over: {records.Count} connections, {refused} refused upgrades, {actions.Count} driver actions");
 
 // The clients have left: let the reasons resolve (confirm wait), then the gateway should be back to idle.
@@ -401,6 +422,7 @@ var summary = new List<string>
     $"connections (client records): {records.Count}, refused upgrades: {refused}, driver actions: {actions.Count}",
     $"descriptors idle/after: {fdIdle}/{fdAfter} (margin {FdMargin}); threads idle/after: {threadsIdle}/{threadsAfter} (margin {ThreadMargin}); open after: {open}",
     $"gateway RSS start/after load: {rssStart}/{rssAfter} KiB",
+    RssCurve([.. samples]),
 };
 summary.AddRange(report.Lines);
 summary.AddRange(leaks.Select(l => "LEAK: " + l));
@@ -410,8 +432,24 @@ File.WriteAllLines(Path.Combine(outDir, "summary.txt"), summary);
 File.WriteAllLines(Path.Combine(outDir, "driver.txt"), actions.OrderBy(a => a.Us).Select(a => $"{a.Us} {a.What}"));
 File.WriteAllLines(Path.Combine(outDir, "browser.txt"), browserLog.Select(b => $"{b.Us} gen={b.Generation} state={b.State} {b.Url}"));
 File.WriteAllText(Path.Combine(outDir, "clients.json"), JsonSerializer.Serialize(records.OrderBy(r => r.ConnectUs), new JsonSerializerOptions { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } }));
+File.WriteAllLines(Path.Combine(outDir, "rss.csv"), new[] { "minutes,rss_kib,fds,threads" }
+    .Concat(samples.Select(x => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{x.Minutes:F2},{x.RssKiB},{x.Fds},{x.Threads}"))));
 foreach (var l in summary)
 {
     Console.WriteLine(l);
 }
 return failed ? 1 : 0;
+
+// RSS at the first sample past 1, 10 and 30 minutes of load (those the run reached), and the last.
+static string RssCurve(List<(double Minutes, long RssKiB, int Fds, int Threads)> samples)
+{
+    if (samples.Count == 0)
+    {
+        return "gateway RSS during the load: no samples";
+    }
+    var marks = new[] { 1.0, 5, 10, 20, 30, 60 }.Select(m => samples.FirstOrDefault(x => x.Minutes >= m)).Where(x => x.RssKiB > 0).Distinct()
+        .Select(x => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{x.Minutes:F1} min {x.RssKiB / 1024.0:F1} MB"));
+    var last = samples[^1];
+    return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"gateway RSS during the load (rss.csv, every 10 s): {(marks.Any() ? string.Join(", ", marks) + "; " : "")}last {last.Minutes:F1} min {last.RssKiB / 1024.0:F1} MB, max {samples.Max(x => x.RssKiB) / 1024.0:F1} MB");
+}
