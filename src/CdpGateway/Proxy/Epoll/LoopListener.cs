@@ -104,8 +104,8 @@ internal sealed class LoopListener
     /// <summary>
     /// The connection goes to the loop whose turn it is, as sockets are placed everywhere else, whichever loop accepted
     /// it: keeping it on the accepting loop saves a wake-up for half of them but measured worse at 64 busy connections
-    /// (see bench/README.md, "What changed for issue 5"), and the kernel's choice of loop (EPOLLEXCLUSIVE wakes
-    /// whichever waits) is no fair share.
+    /// (see bench/README.md, "Where the gateway stands (last run) and what the profile says"), and the kernel's
+    /// choice of loop (EPOLLEXCLUSIVE wakes whichever waits) is no fair share.
     /// </summary>
     private void Take(int fd, EpollLoop accepting)
     {

@@ -14,8 +14,8 @@ namespace CdpGateway.Telemetry.Commands;
 /// <para>
 /// The delay is long on purpose: every wake-up of this thread takes a core from the relay or from Chromium on a small
 /// machine, and 1 ms batches cost clearly more throughput than 10 ms ones (see bench/README.md, "Still missed, by how
-/// much, and why", on telemetry cost). Events carry
-/// their forward's time, so the delay never moves them; it only makes them appear up to one batch later. A burst
+/// much, and why", on telemetry cost). Events carry their forward's time, so the delay never moves them; it only makes
+/// them appear up to one batch later. A burst
 /// does not wait for the batch: a connection whose queue reaches <see cref="WakeFrames"/> frames or
 /// <see cref="WakeBytes"/> bytes wakes the thread at once (<see cref="WakeEarly"/>), far below the queue's bound.
 /// </para>
