@@ -112,7 +112,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
                 var loopSocket = new LoopSocket(socket, loop, inlineContinuations);
                 stream = new LoopSocketStream(loopSocket, ownsSocket: true);
                 // The system call itself: a socket the peer has already reset answers ENOTCONN, which the runtime's
-                // Shutdown turns into a thrown SocketException (measured: one for every third connection in churn).
+                // Shutdown turns into a thrown SocketException (often, in connection churn: see bench/README.md).
                 abort = loopSocket.ShutDown;
                 await ConnectOnLoopAsync(loopSocket, endPoint, cancellationToken).ConfigureAwait(false);
             }

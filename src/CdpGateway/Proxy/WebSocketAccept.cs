@@ -9,9 +9,9 @@ namespace CdpGateway.Proxy;
 /// <summary>
 /// The <c>Sec-WebSocket-Accept</c> value of a key: base64(SHA-1(key + the RFC 6455 GUID)), 28 ASCII bytes. Every
 /// connection needs two (the client's answer and the check of the browser's), and on Linux the runtime's SHA-1 is a call
-/// into OpenSSL 3 that looks the digest up again each time: in connection churn the two took about 15 µs of the
-/// gateway's CPU per connection (perf: 1.9 % of all samples in libcrypto), against well under a microsecond for the
-/// two 64-byte blocks here. Checked against the runtime's SHA-1 by the tests.
+/// into OpenSSL 3 that looks the digest up again each time, a visible cost in connection churn, where the two 64-byte
+/// blocks here cost next to nothing (see bench/README.md, "Where the gateway stands (last run) and what the profile
+/// says"). Checked against the runtime's SHA-1 by the tests.
 /// </summary>
 internal static class WebSocketAccept
 {

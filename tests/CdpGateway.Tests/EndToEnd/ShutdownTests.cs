@@ -6,7 +6,7 @@ using CdpGateway.Tests.Support;
 namespace CdpGateway.Tests.EndToEnd;
 
 /// <summary>
-/// SPEC §2: on SIGTERM the gateway closes every client with 1001, records their ends, flushes the events
+/// The README's "Shutdown": on SIGTERM the gateway closes every client with 1001, records their ends, flushes the events
 /// file, stops Chromium's whole process tree and exits 0 within 10 s. No Chromium outlives it.
 /// </summary>
 [Trait(RelayPaths.Trait, RelayPaths.Both)]

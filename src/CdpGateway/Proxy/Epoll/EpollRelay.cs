@@ -4,8 +4,9 @@ namespace CdpGateway.Proxy.Epoll;
 /// Relays connections whose two legs are plain sockets on a few threads of its own, each waiting in a
 /// level-triggered <c>epoll_wait</c> over its connections' sockets. A relayed message then costs one <c>recv</c> and
 /// one <c>send</c> and no hand-over between threads, where the runtime's socket engine adds a speculative read that
-/// fails and a completion dispatch per message (the bench README has the figures). Frames are checked, counted and
-/// observed by the same code as <see cref="WebSocketFrameRelay.CopyAsync"/>, which stays the relay for any other leg.
+/// fails and a completion dispatch per message (see bench/README.md, "Still missed, by how much, and why"). Frames are
+/// checked, counted and observed by the same code as <see cref="WebSocketFrameRelay.CopyAsync"/>, which stays the relay
+/// for any other leg.
 /// <para>
 /// One engine per process, started on first use: a thread per core (at most four). Set
 /// <c>CDPGW_EPOLL_RELAY=0</c> to relay on the runtime's sockets instead.

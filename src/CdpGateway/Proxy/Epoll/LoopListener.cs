@@ -104,8 +104,8 @@ internal sealed class LoopListener
     /// <summary>
     /// The connection goes to the loop whose turn it is, as sockets are placed everywhere else, whichever loop accepted
     /// it: keeping it on the accepting loop saves a wake-up for half of them but measured worse at 64 busy connections
-    /// (the gateway's CPU per request against nginx's 0.99–1.05 that way, 0.89–0.94 in turn, in quick runs in pairs),
-    /// and the kernel's choice of loop (EPOLLEXCLUSIVE wakes whichever waits) is no fair share.
+    /// (see bench/README.md, "Where the gateway stands (last run) and what the profile says"), and the kernel's
+    /// choice of loop (EPOLLEXCLUSIVE wakes whichever waits) is no fair share.
     /// </summary>
     private void Take(int fd, EpollLoop accepting)
     {

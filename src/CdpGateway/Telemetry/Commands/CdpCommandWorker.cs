@@ -13,9 +13,9 @@ namespace CdpGateway.Telemetry.Commands;
 /// <remarks>
 /// <para>
 /// The delay is long on purpose: every wake-up of this thread takes a core from the relay or from Chromium on a small
-/// machine, and with 1 ms batches (1,000 wake-ups a second) control telemetry cost 5.6 % of Chromium's
-/// Input.dispatchMouseEvent throughput on two cores against 1.9–2.5 % with 10 ms (30 paired rounds each). Events carry
-/// their forward's time, so the delay never moves them; it only makes them appear up to one batch later. A burst
+/// machine, and 1 ms batches cost clearly more throughput than 10 ms ones (see bench/README.md, "Still missed, by how
+/// much, and why", on telemetry cost). Events carry their forward's time, so the delay never moves them; it only makes
+/// them appear up to one batch later. A burst
 /// does not wait for the batch: a connection whose queue reaches <see cref="WakeFrames"/> frames or
 /// <see cref="WakeBytes"/> bytes wakes the thread at once (<see cref="WakeEarly"/>), far below the queue's bound.
 /// </para>

@@ -90,7 +90,7 @@ public static class CdpVocabulary
     /// <summary>What an unknown or empty enum value is reported as.</summary>
     public const string Other = "other";
 
-    // Pinned to the devtools-protocol definitions the upstream study lists; each reports `other` when unmatched.
+    // Pinned to the devtools-protocol definitions of each argument; each reports `other` when unmatched (docs/events.md).
     public static readonly CdpEnumSet MouseEventType = new("MouseEventType", "mousePressed", "mouseReleased", "mouseMoved", "mouseWheel");
     public static readonly CdpEnumSet KeyEventType = new("KeyEventType", "keyDown", "keyUp", "rawKeyDown", "char");
     public static readonly CdpEnumSet TouchEventType = new("TouchEventType", "touchStart", "touchEnd", "touchMove", "touchCancel");
