@@ -112,7 +112,14 @@ public static class WebSocketFrameRelay
                 int read;
                 try
                 {
-                    read = await source.ReadAsync(buffer.AsMemory(filled)).ConfigureAwait(false);
+                    // Between frames a finish may end this read too: a zero-byte read can report data that a read then
+                    // does not find, and the wait is here.
+                    read = await source.ReadAsync(buffer.AsMemory(filled), cursor.Remaining == 0 ? options.Finish?.IdleRead ?? default : default)
+                        .ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (options.Finish is { Requested: true } && cursor.Remaining == 0)
+                {
+                    return Ending(Stop.Finished, source, cursor, buffer.AsSpan(0, filled), scanned)!.Value;
                 }
                 catch (Exception e)
                 {
