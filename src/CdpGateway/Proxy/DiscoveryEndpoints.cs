@@ -30,12 +30,24 @@ public static class DiscoveryEndpoints
         // here. Routing matches a trailing slash too ("/json/list/", which Playwright asks for).
         foreach (var path in new[] { "/json/version", "/json/list", "/json/protocol" })
         {
-            cdp.Map(path, (HttpContext c) => ForwardAsync(c, path));
+            cdp.Map(path, (HttpContext c) => Exactly(c, path) ? ForwardAsync(c, path) : NotFoundAsync(c));
         }
-        cdp.Map("/json", (HttpContext c) => ForwardAsync(c, "/json/list"));
-        cdp.Map(NewPath, NewAsync);
-        cdp.Map("/json/activate/{id}", (HttpContext c, string id) => ForwardAsync(c, "/json/activate/" + Uri.EscapeDataString(id)));
-        cdp.Map("/json/close/{id}", (HttpContext c, string id) => ForwardAsync(c, "/json/close/" + Uri.EscapeDataString(id)));
+        cdp.Map("/json", (HttpContext c) => Exactly(c, "/json") ? ForwardAsync(c, "/json/list") : NotFoundAsync(c));
+        cdp.Map(NewPath, (HttpContext c) => Exactly(c, NewPath) ? NewAsync(c) : NotFoundAsync(c));
+        cdp.Map("/json/activate/{id}", (HttpContext c, string id) =>
+            Exactly(c, "/json/activate/" + id) ? ForwardAsync(c, "/json/activate/" + Uri.EscapeDataString(id)) : NotFoundAsync(c));
+        cdp.Map("/json/close/{id}", (HttpContext c, string id) =>
+            Exactly(c, "/json/close/" + id) ? ForwardAsync(c, "/json/close/" + Uri.EscapeDataString(id)) : NotFoundAsync(c));
+    }
+
+    /// <summary>
+    /// Routing matches paths in any case; Chromium's DevTools port does not (<c>/JSON/VERSION</c> is not found there), and
+    /// a client must see the same answers through the gateway. A trailing slash is taken, as routing takes it.
+    /// </summary>
+    private static bool Exactly(HttpContext context, string path)
+    {
+        var asked = context.Request.Path.Value ?? "";
+        return asked.Length > 1 && asked[^1] == '/' ? asked.AsSpan(0, asked.Length - 1).SequenceEqual(path) : asked == path;
     }
 
     /// <summary>

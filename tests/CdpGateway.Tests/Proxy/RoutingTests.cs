@@ -67,6 +67,11 @@ public sealed class RoutingTests
     [InlineData("/nope")]
     [InlineData("/json/bogus")]
     [InlineData("/jsonx")]
+    [InlineData("/JSON/VERSION")]
+    [InlineData("/json/List")]
+    [InlineData("/Json")]
+    [InlineData("/json/NEW")]
+    [InlineData("/json/Activate/some-id")]
     public async Task APlainRequestToAPathThatIsNeitherDiscoveryNorWebSocketGets404AsFromChromium(string path)
     {
         await using var gw = await TestGateway.StartAsync();
@@ -78,6 +83,21 @@ public sealed class RoutingTests
         Assert.Contains(path, await response.Content.ReadAsStringAsync());
         Assert.Empty(gw.Browser.Requests);
         Assert.Empty(gw.AllEvents());
+    }
+
+    [Theory]
+    [InlineData("/json/version")]
+    [InlineData("/json/version/")]
+    [InlineData("/json/list/")]
+    [InlineData("/json")]
+    public async Task DiscoveryPathsInChromiumsOwnSpellingAreAnswered(string path)
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var http = new HttpClient();
+
+        using var response = await http.GetAsync(gw.CdpHttp(path));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     [Fact]
