@@ -5,6 +5,11 @@ if (args.Contains("--help") || args.Contains("-h"))
     Console.Out.Write(CommandLine.Usage());
     return 0;
 }
+if (CommandLine.AsksForVersion(args))
+{
+    Console.Out.WriteLine(GatewayVersion.Line());
+    return 0;
+}
 
 GatewayApp created;
 try

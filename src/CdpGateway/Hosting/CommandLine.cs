@@ -63,8 +63,12 @@ public static class CommandLine
             text.AppendLine(CultureInfo.InvariantCulture, $"  {left,-32} {spec.Help}");
         }
         text.AppendLine(CultureInfo.InvariantCulture, $"  {"--help",-32} show this text");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  {"--version",-32} print the version and the commit it was built from");
         return text.ToString();
     }
+
+    /// <summary>True when the arguments ask for the version (<c>--version</c>): printed instead of starting, whatever else is given but <c>--help</c>.</summary>
+    public static bool AsksForVersion(IReadOnlyList<string> args) => args.Contains("--version");
 
     /// <summary>Parses; throws <see cref="OptionException"/> naming the bad option.</summary>
     public static GatewayOptions Parse(IReadOnlyList<string> args, Func<string, string?>? environment = null)

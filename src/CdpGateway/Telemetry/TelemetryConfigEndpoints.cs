@@ -12,7 +12,9 @@ namespace CdpGateway.Telemetry;
 /// <c>PUT /telemetry</c> replaces the configuration (an omitted category is off, omitted exclusions are
 /// none); <c>PATCH /telemetry</c> merges (only an explicit <c>enabled</c> changes a category; an omitted
 /// <c>excluded_methods</c> leaves the list, <c>[]</c> clears it). Both take the <c>config</c> object
-/// that <c>GET /telemetry</c> shows, answer with the new status, and apply to live connections at once.
+/// that <c>GET /telemetry</c> shows, or <c>GET</c>'s whole answer (its read-only <c>seq</c> and
+/// <c>dropped_events</c> are checked for their type and ignored), answer with the new status, and apply to live
+/// connections at once.
 /// </summary>
 public static class TelemetryConfigEndpoints
 {
@@ -63,6 +65,9 @@ public static class TelemetryConfigEndpoints
         public List<string> Excluded = excluded;
     }
 
+    /// <summary>The read-only members of <c>GET /telemetry</c>'s answer, which a body may carry back and which change nothing.</summary>
+    private static readonly string[] StatusCounters = ["seq", "dropped_events"];
+
     /// <summary>Reads the body into <paramref name="change"/>; returns an error naming the problem, or null.</summary>
     private static string? Read(JsonElement root, Change change)
     {
@@ -70,57 +75,106 @@ public static class TelemetryConfigEndpoints
         {
             return "the body must be a JSON object like {\"connection\":{\"enabled\":true}}";
         }
-        foreach (var category in root.EnumerateObject())
+        foreach (var member in root.EnumerateObject())
+        {
+            if (member.Name == "config" || StatusCounters.Contains(member.Name))
+            {
+                return ReadStatus(root, change);
+            }
+        }
+        return ReadConfig(root, change, prefix: "");
+    }
+
+    /// <summary>
+    /// <c>GET /telemetry</c>'s answer sent back: its <c>config</c> is read as a config object, its counters must be what
+    /// GET shows (whole numbers, 0 or more) and are ignored, and anything else is refused by name.
+    /// </summary>
+    private static string? ReadStatus(JsonElement status, Change change)
+    {
+        JsonElement? config = null;
+        foreach (var member in status.EnumerateObject())
+        {
+            if (member.Name == "config")
+            {
+                config = member.Value;
+            }
+            else if (StatusCounters.Contains(member.Name))
+            {
+                if (member.Value.ValueKind != JsonValueKind.Number || !member.Value.TryGetInt64(out var count) || count < 0)
+                {
+                    return $"{member.Name} is read-only and ignored, but must be a whole number (0 or more) as GET /telemetry shows it";
+                }
+            }
+            else
+            {
+                return $"unknown field '{member.Name}' (a body is a config object, or GET /telemetry's answer: config, seq, dropped_events)";
+            }
+        }
+        if (config is not { } found)
+        {
+            return "config is missing: a body with GET /telemetry's seq or dropped_events needs its config too";
+        }
+        if (found.ValueKind != JsonValueKind.Object)
+        {
+            return "config must be an object";
+        }
+        return ReadConfig(found, change, prefix: "config.");
+    }
+
+    /// <param name="prefix">What the error messages put before a field's name: <c>config.</c> inside GET's answer.</param>
+    private static string? ReadConfig(JsonElement config, Change change, string prefix)
+    {
+        foreach (var category in config.EnumerateObject())
         {
             if (category.Value.ValueKind != JsonValueKind.Object)
             {
-                return $"{category.Name} must be an object";
+                return $"{prefix}{category.Name} must be an object";
             }
             switch (category.Name)
             {
                 case EventCategory.Connection:
-                    if (ReadSimple(category, ref change.Connection) is { } connectionError)
+                    if (ReadSimple(category, ref change.Connection, prefix) is { } connectionError)
                     {
                         return connectionError;
                     }
                     break;
                 case EventCategory.System:
-                    if (ReadSimple(category, ref change.System) is { } systemError)
+                    if (ReadSimple(category, ref change.System, prefix) is { } systemError)
                     {
                         return systemError;
                     }
                     break;
                 case EventCategory.Control:
-                    if (ReadControl(category.Value, change) is { } controlError)
+                    if (ReadControl(category.Value, change, prefix) is { } controlError)
                     {
                         return controlError;
                     }
                     break;
                 default:
-                    return $"unknown telemetry category '{category.Name}' (known: {string.Join(", ", EventCategory.All)})";
+                    return $"unknown telemetry category '{prefix}{category.Name}' (known: {string.Join(", ", EventCategory.All)})";
             }
         }
         return null;
     }
 
-    private static string? ReadSimple(JsonProperty category, ref bool enabled)
+    private static string? ReadSimple(JsonProperty category, ref bool enabled, string prefix)
     {
         foreach (var field in category.Value.EnumerateObject())
         {
             if (field.Name != "enabled")
             {
-                return $"unknown field '{category.Name}.{field.Name}'";
+                return $"unknown field '{prefix}{category.Name}.{field.Name}'";
             }
             if (ReadBool(field) is not { } value)
             {
-                return $"{category.Name}.enabled must be true or false";
+                return $"{prefix}{category.Name}.enabled must be true or false";
             }
             enabled = value;
         }
         return null;
     }
 
-    private static string? ReadControl(JsonElement control, Change change)
+    private static string? ReadControl(JsonElement control, Change change, string prefix)
     {
         foreach (var field in control.EnumerateObject())
         {
@@ -129,22 +183,22 @@ public static class TelemetryConfigEndpoints
                 case "enabled":
                     if (ReadBool(field) is not { } value)
                     {
-                        return "control.enabled must be true or false";
+                        return $"{prefix}control.enabled must be true or false";
                     }
                     change.Control = value;
                     break;
                 case "cdp":
                     if (field.Value.ValueKind != JsonValueKind.Object)
                     {
-                        return "control.cdp must be an object";
+                        return $"{prefix}control.cdp must be an object";
                     }
                     foreach (var cdpField in field.Value.EnumerateObject())
                     {
                         if (cdpField.Name != "excluded_methods")
                         {
-                            return $"unknown field 'control.cdp.{cdpField.Name}'";
+                            return $"unknown field '{prefix}control.cdp.{cdpField.Name}'";
                         }
-                        if (ReadMethods(cdpField.Value, out var methods) is { } error)
+                        if (ReadMethods(cdpField.Value, out var methods, prefix) is { } error)
                         {
                             return error;
                         }
@@ -152,24 +206,24 @@ public static class TelemetryConfigEndpoints
                     }
                     break;
                 default:
-                    return $"unknown field 'control.{field.Name}'";
+                    return $"unknown field '{prefix}control.{field.Name}'";
             }
         }
         return null;
     }
 
-    private static string? ReadMethods(JsonElement list, out List<string> methods)
+    private static string? ReadMethods(JsonElement list, out List<string> methods, string prefix)
     {
         methods = [];
         if (list.ValueKind != JsonValueKind.Array)
         {
-            return "control.cdp.excluded_methods must be an array of method names";
+            return $"{prefix}control.cdp.excluded_methods must be an array of method names";
         }
         foreach (var item in list.EnumerateArray())
         {
             if (item.ValueKind != JsonValueKind.String || !CdpMethods.TryParse(item.GetString()!, out var method))
             {
-                return $"control.cdp.excluded_methods: {item.GetRawText()} is not a reported CDP method (see cdp_command in the README)";
+                return $"{prefix}control.cdp.excluded_methods: {item.GetRawText()} is not a reported CDP method (see cdp_command in the README)";
             }
             if (!methods.Contains(method.Name()))
             {

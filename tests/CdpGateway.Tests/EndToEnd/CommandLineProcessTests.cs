@@ -64,4 +64,44 @@ public sealed class CommandLineProcessTests
             Assert.Contains(option + " ", stdout, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public async Task Version_exits_0_with_the_version_and_the_commit_the_gateway_was_built_from()
+    {
+        var (code, stdout, stderr) = await RunToExitAsync(ExitPatience, "--version");
+
+        Assert.Equal(0, code);
+        Assert.Equal("", stderr);
+        var match = System.Text.RegularExpressions.Regex.Match(stdout, @"^cdp-gateway 0\.1\.0 \(commit (?<commit>[0-9a-f]{4,40}|unknown)\)\n$");
+        Assert.True(match.Success, $"--version printed: {stdout}");
+        if (HeadCommit() is { } head)
+        {
+            // The tests run what was just built from this checkout.
+            Assert.StartsWith(match.Groups["commit"].Value, head, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>The checkout's HEAD, or null without git or outside a checkout (then the gateway says "unknown").</summary>
+    private static string? HeadCommit()
+    {
+        try
+        {
+            using var git = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("git", "rev-parse HEAD")
+            {
+                WorkingDirectory = AppContext.BaseDirectory,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            })!;
+            var output = git.StandardOutput.ReadToEnd().Trim();
+            git.StandardError.ReadToEnd();
+            git.WaitForExit();
+            return git.ExitCode == 0 && output.Length == 40 ? output : null;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+    }
 }
+

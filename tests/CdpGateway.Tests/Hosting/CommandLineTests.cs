@@ -122,9 +122,45 @@ public sealed class CommandLineTests
         var usage = CommandLine.Usage();
         foreach (var option in new[] { "--bind", "--cdp-port", "--api-port", "--chromium", "--chromium-flags", "--headful", "--chromium-log",
                      "--restart-command", "--data-dir", "--events-file", "--restart-confirm-wait", "--max-message-bytes", "--max-connections",
-                     "--token", "--allowed-origins", "--log-cdp-messages", "--api-token", "--allowed-hosts", "--allow-runtime-flag", "--events-file-mode", "--queue", "--queue-timeout" })
+                     "--token", "--allowed-origins", "--log-cdp-messages", "--api-token", "--allowed-hosts", "--allow-runtime-flag", "--events-file-mode", "--queue", "--queue-timeout", "--version" })
         {
             Assert.Contains(option, usage);
         }
+    }
+
+    [Fact]
+    public void VersionIsAskedForByItsOwnArgumentAnywhereOnTheLine()
+    {
+        Assert.True(CommandLine.AsksForVersion(["--version"]));
+        Assert.True(CommandLine.AsksForVersion(["--cdp-port", "9300", "--version", "--no-such-option"]));
+        Assert.False(CommandLine.AsksForVersion([]));
+        Assert.False(CommandLine.AsksForVersion(["--cdp-port", "9300"]));
+        Assert.False(CommandLine.AsksForVersion(["--versions"]));
+        Assert.False(CommandLine.AsksForVersion(["--version=1"]));
+    }
+
+    [Fact]
+    public void VersionIsNoOptionTheEnvironmentOrParsingCanSet()
+    {
+        // --version is an action, not a setting: CDPGW_VERSION means nothing and parsing does not take it.
+        CommandLine.Parse([], k => k == "CDPGW_VERSION" ? "1" : null);
+        var error = Assert.Throws<OptionException>(() => CommandLine.Parse(["--version=1"], _ => null));
+        Assert.Contains("--version", error.Message);
+    }
+
+    [Theory]
+    [InlineData("0.1.0", "abc1234", "cdp-gateway 0.1.0 (commit abc1234)")]
+    [InlineData("0.1.0+71f19e6aa3a7b0d5e4d8b1f6c7a1a2b3c4d5e6f7", "71f19e6", "cdp-gateway 0.1.0 (commit 71f19e6)")]
+    [InlineData("0.1.0", null, "cdp-gateway 0.1.0 (commit unknown)")]
+    [InlineData("0.1.0", "", "cdp-gateway 0.1.0 (commit unknown)")]
+    public void TheVersionLineNamesTheVersionWithoutTheSourceRevisionAndTheCommit(string informational, string? commit, string expected)
+    {
+        Assert.Equal(expected, GatewayVersion.Line(informational, commit));
+    }
+
+    [Fact]
+    public void TheBuiltGatewayCarriesItsVersionAndTheCommitItWasBuiltFrom()
+    {
+        Assert.Matches(@"^cdp-gateway 0\.1\.0 \(commit ([0-9a-f]{4,40}|unknown)\)$", GatewayVersion.Line());
     }
 }
