@@ -7,7 +7,7 @@ using CdpGateway.Proxy.Epoll;
 namespace Bench.Micro;
 
 /// <summary>
-/// The epoll relay (what the gateway runs on Linux x86-64) between real loopback sockets: the benchmark thread sends
+/// The epoll relay (what the gateway runs on Linux x86-64 and arm64) between real loopback sockets: the benchmark thread sends
 /// a masked client frame on one socket and receives it from the browser's side of the relay. <c>Direct</c> is the same
 /// send and receive over one loopback pair, so Relay minus Direct is the relay's cost per message (two more socket
 /// calls and a wake-up of the loop's thread). Allocation is counted for the whole process, loop thread included:
@@ -41,7 +41,7 @@ public class EpollRelayBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var engine = EpollRelay.Shared ?? throw new PlatformNotSupportedException("the epoll relay runs on Linux x86-64");
+        var engine = EpollRelay.Shared ?? throw new PlatformNotSupportedException("the epoll relay runs on Linux x86-64 and arm64");
         (_directSend, _directReceive) = Pair();
         var loop = engine.NextLoop();
         var (clientOurs, clientPeer) = Pair();

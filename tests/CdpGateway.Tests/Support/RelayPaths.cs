@@ -18,7 +18,7 @@ public static class RelayPaths
         EpollRelay.Shared is not null ? null
         : Environment.GetEnvironmentVariable(EpollRelay.SwitchVariable) == "0"
             ? $"{EpollRelay.SwitchVariable}=0 switches the epoll relay off, and this test drives its loops (./test runs it in the pass with the relay on)"
-            : "the epoll relay runs on Linux x86-64 only, and this test drives its loops";
+            : "the epoll relay runs on Linux x86-64 and arm64 only, and this test drives its loops";
 }
 
 /// <summary>A fact about the epoll loops themselves: skipped, saying why, where the engine is off or absent.</summary>

@@ -124,7 +124,20 @@ public sealed unsafe class EpollLoop
     private void Run()
     {
         t_running = this;
-        var events = stackalloc EpollEvent[MaxEvents];
+        // One loop per layout, chosen once: each is compiled for its struct, so reading an event costs no branch.
+        if (Layout == EpollEventLayout.Packed)
+        {
+            Run<PackedEpollEvent>();
+        }
+        else
+        {
+            Run<AlignedEpollEvent>();
+        }
+    }
+
+    private void Run<TEvent>() where TEvent : unmanaged, IEpollEvent
+    {
+        var events = stackalloc TEvent[MaxEvents];
         while (true)
         {
             TakeQueued();

@@ -6,7 +6,7 @@ namespace CdpGateway.Tests.Proxy.Epoll;
 internal static class TestLoops
 {
     public static EpollRelay Engine => EpollRelay.Shared
-        ?? throw new InvalidOperationException("the epoll relay is not available: it runs on Linux x86-64 unless CDPGW_EPOLL_RELAY=0");
+        ?? throw new InvalidOperationException("the epoll relay is not available: it runs on Linux x86-64 and arm64 unless CDPGW_EPOLL_RELAY=0");
 
     public static EpollLoop Next() => Engine.NextLoop();
 }
