@@ -72,16 +72,18 @@ public sealed class GatewayApp : IAsyncDisposable
         });
         // Where the epoll relay runs, the CDP port gets a transport whose sockets live on its loops, so the relay can
         // take a client's socket over after the upgrade; elsewhere Kestrel's own socket transport serves both ports.
-        var epoll = EpollRelay.Shared;
-        if (epoll is not null)
+        // Decided once, before the services are built: the engine is a service, and the transport depends on it.
+        var epollOff = EpollRelay.OffReasonHere;
+        builder.Services.AddSingleton(sp => EpollRelay.Create(epollOff, sp.GetRequiredService<ILogger<EpollRelay>>()));
+        if (epollOff is null)
         {
-            builder.Services.AddSingleton<IConnectionListenerFactory>(sp => new CdpSocketTransportFactory(epoll, sp));
+            builder.Services.AddSingleton<IConnectionListenerFactory>(sp => new CdpSocketTransportFactory(sp.GetRequiredService<EpollRelay>(), sp));
             builder.Services.AddSingleton<LoopUpgradeAcceptor>();
         }
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(epoll is null ? new IPEndPoint(bind, options.CdpPort) : new CdpSocketEndPoint(bind, options.CdpPort), listen => _cdp.Listen = listen);
+            kestrel.Listen(epollOff is not null ? new IPEndPoint(bind, options.CdpPort) : new CdpSocketEndPoint(bind, options.CdpPort), listen => _cdp.Listen = listen);
             kestrel.Listen(bind, options.ApiPort, listen => _api.Listen = listen);
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace);
@@ -100,6 +102,7 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton(new AccessPolicy(options));
         services.AddSingleton<AccessControl>();
         services.AddSingleton<CdpConnectionHandler>();
+        services.AddSingleton<ChromiumDiscoveryClient>();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser));
 
