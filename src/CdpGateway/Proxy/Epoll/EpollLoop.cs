@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
 using static CdpGateway.Proxy.Epoll.LinuxSockets;
 
 namespace CdpGateway.Proxy.Epoll;
@@ -19,6 +20,7 @@ public sealed unsafe class EpollLoop : IDisposable
     [ThreadStatic]
     private static EpollLoop? t_running;
 
+    private readonly ILogger _logger;
     private readonly int _epoll;
     private readonly int _wake;
     private readonly ConcurrentQueue<EpollRelayConnection> _incoming = new();
@@ -39,8 +41,9 @@ public sealed unsafe class EpollLoop : IDisposable
     /// <summary>How long <see cref="Dispose"/> waits for the thread to leave its loop before it leaves the descriptors open.</summary>
     private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
 
-    internal EpollLoop(int index)
+    internal EpollLoop(int index, ILogger logger)
     {
+        _logger = logger;
         _epoll = CreateEpoll();
         _wake = CreateEventFd();
         if (Control(_epoll, EPOLL_CTL_ADD, _wake, EPOLLIN, WakeToken) is not 0 and var errno)
@@ -218,12 +221,17 @@ public sealed unsafe class EpollLoop : IDisposable
                     {
                         // A fault of ours must not end the loop (and the process with it): the relay already ends the
                         // connection it was on; this only keeps the other connections going.
-                        Console.Error.WriteLine($"cdp-relay: an event for socket {target.Fd} failed: {ex}");
+                        ReportFault(target.Fd, ex);
                     }
                 }
             }
         }
     }
+
+    /// <summary>Loop thread: an event handler threw (a fault of ours); the loop goes on.</summary>
+    internal void ReportFault(int fd, Exception ex) =>
+        _logger.LogError(ex, "The relay loop {Loop} caught a fault handling an event for socket {Fd}; it goes on with its other sockets",
+            _thread.Name, fd);
 
     /// <summary>
     /// Between batches: relays to start and connections kicked, until none is left (starting one may queue another from

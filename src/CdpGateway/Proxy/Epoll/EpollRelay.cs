@@ -25,6 +25,7 @@ public sealed class EpollRelay : IDisposable
     private int _disposed;
 
     /// <param name="loops">How many loop threads; 0: the relay is off.</param>
+    /// <param name="logger">Where the loops report a fault of an event handler (they go on).</param>
     internal EpollRelay(int loops, ILogger logger)
     {
         _loops = new EpollLoop[loops];
@@ -32,7 +33,7 @@ public sealed class EpollRelay : IDisposable
         {
             for (int i = 0; i < loops; i++)
             {
-                _loops[i] = new EpollLoop(i);
+                _loops[i] = new EpollLoop(i, logger);
             }
         }
         catch

@@ -61,3 +61,39 @@ public sealed class EpollRelayServiceTests
         Assert.All(loops, loop => Assert.False(loop.IsRunning));
     }
 }
+
+/// <summary>What the loops report when an event handler throws.</summary>
+public sealed class EpollLoopFaultTests
+{
+    private sealed class RecordingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<(Microsoft.Extensions.Logging.LogLevel Level, string Message, Exception? Exception)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (Entries)
+            {
+                Entries.Add((logLevel, formatter(state, exception), exception));
+            }
+        }
+    }
+
+    [EpollFact]
+    public void A_handler_fault_goes_to_the_engines_logger_at_error_with_the_exception()
+    {
+        var logger = new RecordingLogger();
+        using var engine = new EpollRelay(1, logger);
+        var fault = new InvalidOperationException("a handler broke");
+        engine.Loops[0].ReportFault(42, fault);
+        var entry = Assert.Single(logger.Entries);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, entry.Level);
+        Assert.Same(fault, entry.Exception);
+        Assert.Contains("socket 42", entry.Message);
+        Assert.Contains("cdp-relay-0", entry.Message);
+    }
+}
