@@ -7,7 +7,7 @@ using CdpGateway.Proxy.Epoll;
 namespace Bench.Micro;
 
 /// <summary>
-/// The epoll relay (what the gateway runs on Linux x86-64) between real loopback sockets: the benchmark thread sends
+/// The epoll relay (what the gateway runs on Linux x86-64 and arm64) between real loopback sockets: the benchmark thread sends
 /// a masked client frame on one socket and receives it from the browser's side of the relay. <c>Direct</c> is the same
 /// send and receive over one loopback pair, so Relay minus Direct is the relay's cost per message (two more socket
 /// calls and a wake-up of the loop's thread). Allocation is counted for the whole process, loop thread included:
@@ -20,6 +20,7 @@ public class EpollRelayBenchmarks
     private Socket _clientPeer = null!, _browserPeer = null!;
     private WebSocketLeg _client = null!, _upstream = null!;
     private Task<RelayOutcome> _toUpstream = null!;
+    private EpollRelay _engine = null!;
     private byte[] _frame = null!;
     private byte[] _receive = null!;
 
@@ -41,7 +42,9 @@ public class EpollRelayBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var engine = EpollRelay.Shared ?? throw new PlatformNotSupportedException("the epoll relay runs on Linux x86-64");
+        var engine = _engine = EpollRelay.OffReasonHere is { } off
+            ? throw new PlatformNotSupportedException(off)
+            : EpollRelay.Create(null, Microsoft.Extensions.Logging.Abstractions.NullLogger<EpollRelay>.Instance);
         (_directSend, _directReceive) = Pair();
         var loop = engine.NextLoop();
         var (clientOurs, clientPeer) = Pair();
@@ -76,6 +79,7 @@ public class EpollRelayBenchmarks
         _directSend.Dispose();
         _directReceive.Dispose();
         _toUpstream.Wait(TimeSpan.FromSeconds(5));
+        _engine.Dispose();
     }
 
     [Benchmark(Baseline = true, Description = "send+receive over one loopback pair, no relay")]

@@ -17,6 +17,12 @@ try
     // Parsing checks each value, creating checks what the gateway reads later: both refuse the same way.
     created = GatewayApp.Create(CommandLine.Parse(args));
 }
+catch (PlatformRefusalException ex)
+{
+    // Not a bad option: the platform, named with what to do instead. The usage would only bury it.
+    Console.Error.WriteLine("cdp-gateway: " + ex.Message);
+    return 2;
+}
 catch (OptionException ex)
 {
     Console.Error.WriteLine("cdp-gateway: " + ex.Message);

@@ -23,6 +23,8 @@ public static class CommandLine
         new("chromium", "PATH", "Chromium executable to launch (default: chromium on PATH)", (o, v) => o.Chromium = v),
         new("chromium-flags", "\"...\"", "extra flags for Chromium, space separated", (o, v) => o.ChromiumFlags = v),
         new("headful", null, "run Chromium with a window instead of headless", (o, v) => o.Headful = Bool("headful", v)),
+        new("unsupervised", null, "launch Chromium where its process group cannot be supervised (not Linux); it may outlive the gateway",
+            (o, v) => o.Unsupervised = Bool("unsupervised", v)),
         new("chromium-log", "FILE", "attach mode: launch nothing, follow FILE for the DevTools line", (o, v) => o.ChromiumLog = v),
         new("restart-command", "CMD", "attach mode: shell command that restarts Chromium", (o, v) => o.RestartCommand = v),
         new("data-dir", "DIR", "Chromium profile, crash reports and persisted state (default ~/.local/share/cdp-gateway)", (o, v) => o.DataDir = v),

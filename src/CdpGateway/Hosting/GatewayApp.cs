@@ -52,6 +52,12 @@ public sealed class GatewayApp : IAsyncDisposable
         }
 
         CommandLine.Validate(options);
+        // Only a gateway that launches Chromium itself needs to supervise it (tests leave the browser to themselves).
+        var launch = LaunchSupervision.Decide(LaunchSupervision.Here, attachMode: options.AttachMode || !superviseBrowser, options.Unsupervised);
+        if (launch.Verdict == LaunchVerdict.Refuse)
+        {
+            throw new PlatformRefusalException(launch.Message!);
+        }
         var bind = CommandLine.ParseBind(options.Bind);
         // Relay traffic continues on the thread that completed the socket operation instead of being
         // handed to the thread pool once more (input and output pipes alike): fewer context switches
@@ -72,16 +78,18 @@ public sealed class GatewayApp : IAsyncDisposable
         });
         // Where the epoll relay runs, the CDP port gets a transport whose sockets live on its loops, so the relay can
         // take a client's socket over after the upgrade; elsewhere Kestrel's own socket transport serves both ports.
-        var epoll = EpollRelay.Shared;
-        if (epoll is not null)
+        // Decided once, before the services are built: the engine is a service, and the transport depends on it.
+        var epollOff = EpollRelay.OffReasonHere;
+        builder.Services.AddSingleton(sp => EpollRelay.Create(epollOff, sp.GetRequiredService<ILogger<EpollRelay>>()));
+        if (epollOff is null)
         {
-            builder.Services.AddSingleton<IConnectionListenerFactory>(sp => new CdpSocketTransportFactory(epoll, sp));
+            builder.Services.AddSingleton<IConnectionListenerFactory>(sp => new CdpSocketTransportFactory(sp.GetRequiredService<EpollRelay>(), sp));
             builder.Services.AddSingleton<LoopUpgradeAcceptor>();
         }
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(epoll is null ? new IPEndPoint(bind, options.CdpPort) : new CdpSocketEndPoint(bind, options.CdpPort), listen => _cdp.Listen = listen);
+            kestrel.Listen(epollOff is not null ? new IPEndPoint(bind, options.CdpPort) : new CdpSocketEndPoint(bind, options.CdpPort), listen => _cdp.Listen = listen);
             kestrel.Listen(bind, options.ApiPort, listen => _api.Listen = listen);
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace);
@@ -100,8 +108,9 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton(new AccessPolicy(options));
         services.AddSingleton<AccessControl>();
         services.AddSingleton<CdpConnectionHandler>();
+        services.AddSingleton<ChromiumDiscoveryClient>();
         services.AddSingleton<GatewayMetrics>();
-        services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser));
+        services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser, launch));
 
         configureServices?.Invoke(builder.Services);
         _app = builder.Build();
@@ -163,7 +172,7 @@ public sealed class GatewayApp : IAsyncDisposable
     }
 
     /// <summary>Launch mode, attach mode, or (not supervising: tests) a browser whose URL the caller sets.</summary>
-    private static IChromiumControl CreateChromiumControl(IServiceProvider sp, GatewayOptions options, bool superviseBrowser)
+    private static IChromiumControl CreateChromiumControl(IServiceProvider sp, GatewayOptions options, bool superviseBrowser, LaunchDecision launch)
     {
         var tracker = sp.GetRequiredService<DevToolsUrlTracker>();
         var events = sp.GetRequiredService<IEventPublisher>();
@@ -177,7 +186,12 @@ public sealed class GatewayApp : IAsyncDisposable
             var follower = new ChromiumLogFollower(options.ChromiumLog!, tracker, time, sp.GetRequiredService<ILogger<ChromiumLogFollower>>());
             return new AttachedChromium(options, tracker, follower, events, time, sp.GetRequiredService<ILogger<AttachedChromium>>());
         }
-        return new ChromiumSupervisor(options, tracker, events, time, sp.GetRequiredService<ILogger<ChromiumSupervisor>>());
+        var logger = sp.GetRequiredService<ILogger<ChromiumSupervisor>>();
+        if (launch.Verdict == LaunchVerdict.StartUnsupervised)
+        {
+            logger.LogWarning("{Warning}", launch.Message);
+        }
+        return new ChromiumSupervisor(options, tracker, events, time, logger);
     }
 
     /// <summary>Completes when the host has been asked to stop (SIGINT, SIGTERM).</summary>

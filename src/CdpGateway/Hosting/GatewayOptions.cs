@@ -9,6 +9,9 @@ public sealed class GatewayOptions
     public string Chromium { get; set; } = "chromium";
     public string ChromiumFlags { get; set; } = "";
     public bool Headful { get; set; }
+
+    /// <summary>Launch Chromium even where its process group cannot be supervised (see <see cref="LaunchSupervision"/>).</summary>
+    public bool Unsupervised { get; set; }
     public string? ChromiumLog { get; set; }
     public string? RestartCommand { get; set; }
     public string DataDir { get; set; } = DefaultDataDir();

@@ -30,7 +30,8 @@ public sealed class CdpConnectionHandler(
     TelemetryConfig telemetryConfig,
     GatewayMetrics metrics,
     TimeProvider time,
-    ILogger<CdpConnectionHandler> logger)
+    ILogger<CdpConnectionHandler> logger,
+    EpollRelay epoll)
 {
     /// <summary>How long closing waits for a direction to finish or a close handshake to complete.</summary>
     internal static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(2);
@@ -282,7 +283,7 @@ public sealed class CdpConnectionHandler(
         var finishToClient = new RelayFinish();
         var toClient = new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
             options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "<-") : null, Finish: finishToClient);
-        var (clientToUpstream, upstreamToClient) = EpollRelay.Shared?.TryStart(client, upstream, fromClient, fromUpstream, toUpstream, toClient)
+        var (clientToUpstream, upstreamToClient) = epoll.TryStart(client, upstream, fromClient, fromUpstream, toUpstream, toClient)
             ?? (WebSocketFrameRelay.CopyAsync(client, upstream, fromClient, toUpstream), WebSocketFrameRelay.CopyAsync(upstream, client, fromUpstream, toClient));
         var stopWatching = new TaskCompletionSource();
         var browserMoved = WaitForNewBrowserAsync(subscription, dialedBrowserUrl, stopWatching.Task);

@@ -16,11 +16,6 @@ namespace CdpGateway.Proxy;
 /// </summary>
 public static class DiscoveryEndpoints
 {
-    private static readonly HttpClient ChromiumHttp = new(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(5) })
-    {
-        Timeout = TimeSpan.FromSeconds(30),
-    };
-
     /// <summary>The one discovery command Chromium refuses by method: creating a target takes PUT, so no page can do it.</summary>
     private const string NewPath = "/json/new";
 
@@ -94,7 +89,8 @@ public static class DiscoveryEndpoints
         try
         {
             using var request = new HttpRequestMessage(path == NewPath ? HttpMethod.Put : HttpMethod.Get, upstream);
-            response = await ChromiumHttp.SendAsync(request, context.RequestAborted).ConfigureAwait(false);
+            response = await context.RequestServices.GetRequiredService<ChromiumDiscoveryClient>().Http
+                .SendAsync(request, context.RequestAborted).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
         {

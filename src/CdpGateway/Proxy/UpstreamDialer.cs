@@ -20,6 +20,9 @@ public readonly record struct DialResult(WebSocketLeg? Upstream, string BrowserU
 /// </summary>
 public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time, ILogger<UpstreamDialer> logger)
 {
+    // The last URL's handshake, reused while the browser's URL stays the same (any thread may replace it).
+    private UpstreamHandshake? _lastHandshake;
+
     public async Task<DialResult> DialAsync(
         UpgradeTarget target, string initialBrowserUrl, DevToolsUrlTracker.Subscription subscription,
         TimeSpan window, CancellationToken cancellationToken, EpollLoop? loop = null, bool inlineContinuations = false)
@@ -34,7 +37,9 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             var url = target.UpstreamUrl(browserUrl);
             try
             {
-                var socket = await ConnectAsync(url, linked.Token, loop, inlineContinuations).ConfigureAwait(false);
+                var handshake = UpstreamHandshake.For(url, Volatile.Read(ref _lastHandshake));
+                Volatile.Write(ref _lastHandshake, handshake);
+                var socket = await ConnectAsync(handshake, linked.Token, loop, inlineContinuations).ConfigureAwait(false);
                 return new DialResult(socket, browserUrl, null);
             }
             catch (Exception) when (cancellationToken.IsCancellationRequested)
@@ -87,9 +92,11 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
     /// waits on it), so the relay can drive both. Null: the runtime's sockets.
     /// </param>
     /// <param name="inlineContinuations">As the client's socket on that loop has it (see <see cref="LoopSocket"/>).</param>
-    internal static async Task<WebSocketLeg> ConnectAsync(string url, CancellationToken cancellationToken, EpollLoop? loop = null, bool inlineContinuations = false)
+    internal static Task<WebSocketLeg> ConnectAsync(string url, CancellationToken cancellationToken, EpollLoop? loop = null, bool inlineContinuations = false) =>
+        ConnectAsync(UpstreamHandshake.For(url), cancellationToken, loop, inlineContinuations);
+
+    private static async Task<WebSocketLeg> ConnectAsync(UpstreamHandshake handshake, CancellationToken cancellationToken, EpollLoop? loop, bool inlineContinuations)
     {
-        var handshake = UpstreamHandshake.For(url);
         var endPoint = handshake.EndPoint;
         var socket = endPoint is IPEndPoint address ? new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) : new Socket(SocketType.Stream, ProtocolType.Tcp);
         Stream? stream = null;

@@ -19,9 +19,6 @@ internal sealed class UpstreamHandshake
     private const int KeyLength = 24;
     private static ReadOnlySpan<byte> RequestEnd => "\r\nSec-WebSocket-Version: 13\r\n\r\n"u8;
 
-    // The last URL dialled: the browser's URL changes only when Chromium restarts.
-    private static UpstreamHandshake? s_last;
-
     private readonly byte[] _requestStart;
 
     private UpstreamHandshake(string url, Uri uri)
@@ -38,10 +35,13 @@ internal sealed class UpstreamHandshake
     /// <summary>An <see cref="IPEndPoint"/> for an address, a <see cref="DnsEndPoint"/> for a name.</summary>
     public EndPoint EndPoint { get; }
 
-    /// <summary>The handshake for a ws:// URL; a WebSocketException names any other scheme.</summary>
-    public static UpstreamHandshake For(string url)
+    /// <summary>
+    /// The handshake for a ws:// URL: <paramref name="last"/> when it is that URL's (the browser's URL changes only when
+    /// Chromium restarts), else a new one. A WebSocketException names any other scheme.
+    /// </summary>
+    public static UpstreamHandshake For(string url, UpstreamHandshake? last = null)
     {
-        if (Volatile.Read(ref s_last) is { } last && last.Url == url)
+        if (last is not null && last.Url == url)
         {
             return last;
         }
@@ -50,9 +50,7 @@ internal sealed class UpstreamHandshake
         {
             throw new WebSocketException(WebSocketError.NotAWebSocket, $"unsupported upstream scheme '{uri.Scheme}' (Chromium's DevTools URLs are ws://)");
         }
-        var made = new UpstreamHandshake(url, uri);
-        Volatile.Write(ref s_last, made);
-        return made;
+        return new UpstreamHandshake(url, uri);
     }
 
     /// <summary>Sends the upgrade request and checks the 101 answer; returns the bytes read past its end.</summary>

@@ -15,7 +15,7 @@ public sealed class LargeMessageTests(ITestOutputHelper output)
 {
     private const int Size = 20 * 1024 * 1024;
 
-    /// <summary>On the epoll relay (the default on Linux x86-64) and on the runtime's sockets (<c>CDPGW_EPOLL_RELAY=0</c>).</summary>
+    /// <summary>On the epoll relay (the default on Linux x86-64 and arm64) and on the runtime's sockets (<c>CDPGW_EPOLL_RELAY=0</c>).</summary>
     [Theory]
     [InlineData("epoll")]
     [InlineData("runtime sockets")]

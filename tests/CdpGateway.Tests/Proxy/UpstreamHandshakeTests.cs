@@ -31,6 +31,17 @@ public sealed class UpstreamHandshakeTests
     }
 
     [Fact]
+    public void TheLastHandshakeIsReusedForItsOwnUrlOnly()
+    {
+        var last = UpstreamHandshake.For("ws://127.0.0.1:9333/devtools/browser/a");
+        Assert.Same(last, UpstreamHandshake.For("ws://127.0.0.1:9333/devtools/browser/a", last));
+        var other = UpstreamHandshake.For("ws://127.0.0.1:9333/devtools/browser/b", last);
+        Assert.NotSame(last, other);
+        Assert.Equal("ws://127.0.0.1:9333/devtools/browser/b", other.Url);
+        Assert.NotSame(last, UpstreamHandshake.For("ws://127.0.0.1:9333/devtools/browser/a"));
+    }
+
+    [Fact]
     public async Task EachDialSendsAKeyOfItsOwn()
     {
         var first = await DialAsync(key => "HTTP/1.1 101 OK\r\nSec-WebSocket-Accept: " + ClientHandshake.AcceptFor(key) + "\r\n\r\n");

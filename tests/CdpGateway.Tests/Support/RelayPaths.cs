@@ -15,10 +15,10 @@ public static class RelayPaths
 
     /// <summary>Why a test that drives the epoll loops themselves cannot run here; null when it can.</summary>
     public static string? EpollAbsentReason =>
-        EpollRelay.Shared is not null ? null
+        EpollRelay.OffReasonHere is not { } off ? null
         : Environment.GetEnvironmentVariable(EpollRelay.SwitchVariable) == "0"
-            ? $"{EpollRelay.SwitchVariable}=0 switches the epoll relay off, and this test drives its loops (./test runs it in the pass with the relay on)"
-            : "the epoll relay runs on Linux x86-64 only, and this test drives its loops";
+            ? $"{off}, and this test drives its loops (./test runs it in the pass with the relay on)"
+            : $"{off}, and this test drives its loops";
 }
 
 /// <summary>A fact about the epoll loops themselves: skipped, saying why, where the engine is off or absent.</summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
 using static CdpGateway.Proxy.Epoll.LinuxSockets;
 
 namespace CdpGateway.Proxy.Epoll;
@@ -8,7 +9,7 @@ namespace CdpGateway.Proxy.Epoll;
 /// One relay thread: its epoll set, the connections registered in it and the one buffer every read of theirs goes
 /// through (an idle connection holds none). Only this thread touches its connections' relay state.
 /// </summary>
-public sealed unsafe class EpollLoop
+public sealed unsafe class EpollLoop : IDisposable
 {
     /// <summary>One read's worth: large messages move in reads of up to this much.</summary>
     public const int BufferBytes = 256 * 1024;
@@ -19,6 +20,7 @@ public sealed unsafe class EpollLoop
     [ThreadStatic]
     private static EpollLoop? t_running;
 
+    private readonly ILogger _logger;
     private readonly int _epoll;
     private readonly int _wake;
     private readonly ConcurrentQueue<EpollRelayConnection> _incoming = new();
@@ -29,21 +31,35 @@ public sealed unsafe class EpollLoop
     private readonly Lock _slotsGate = new();
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferBytes, pinned: true);
     private readonly Stack<int> _freeSlots = new();
+    private readonly Lock _wakeGate = new();
+    private readonly Thread _thread;
     private LoopSocket?[] _slots = new LoopSocket?[64];
     private int _slotsUsed;
+    private volatile bool _stopping;
+    private bool _wakeClosed;
 
-    internal EpollLoop(int index)
+    /// <summary>How long <see cref="Dispose"/> waits for the thread to leave its loop before it leaves the descriptors open.</summary>
+    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
+
+    internal EpollLoop(int index, ILogger logger)
     {
+        _logger = logger;
         _epoll = CreateEpoll();
         _wake = CreateEventFd();
         if (Control(_epoll, EPOLL_CTL_ADD, _wake, EPOLLIN, WakeToken) is not 0 and var errno)
         {
+            LinuxSockets.Close(_wake);
+            LinuxSockets.Close(_epoll);
             throw new InvalidOperationException($"epoll_ctl of the wake-up descriptor failed: errno {errno}");
         }
-        new Thread(Run) { IsBackground = true, Name = $"cdp-relay-{index}" }.Start();
+        _thread = new Thread(Run) { IsBackground = true, Name = $"cdp-relay-{index}" };
+        _thread.Start();
     }
 
     internal int Epoll => _epoll;
+
+    /// <summary>Whether the loop's thread is still running (until <see cref="Dispose"/>).</summary>
+    internal bool IsRunning => _thread.IsAlive;
 
     /// <summary>Any thread: the listener's connections may be taken by this loop (its readiness carries <paramref name="token"/>).</summary>
     internal int Listen(LoopListener listener, ulong token)
@@ -87,8 +103,40 @@ public sealed unsafe class EpollLoop
     {
         if (t_running != this)
         {
-            Signal(_wake);
+            // Under the gate: once Dispose closed the eventfd its number may be another descriptor's.
+            lock (_wakeGate)
+            {
+                if (!_wakeClosed)
+                {
+                    Signal(_wake);
+                }
+            }
         }
+    }
+
+    /// <summary>
+    /// Any thread but the loop's: the thread leaves its loop after the batch at hand, then the epoll set and the eventfd
+    /// are closed. Nothing may be left on the loop (see <see cref="EpollRelay.Dispose"/>).
+    /// </summary>
+    public void Dispose()
+    {
+        if (_stopping)
+        {
+            return;
+        }
+        _stopping = true;
+        WakeUnlessCurrent();
+        if (t_running == this || !_thread.Join(StopWait))
+        {
+            // Still in a handler: its descriptors stay open rather than be closed under it (the thread is a background one).
+            return;
+        }
+        lock (_wakeGate)
+        {
+            _wakeClosed = true;
+            LinuxSockets.Close(_wake);
+        }
+        LinuxSockets.Close(_epoll);
     }
 
     /// <summary>Any thread: a slot for a new socket (its events carry the slot's number).</summary>
@@ -124,8 +172,21 @@ public sealed unsafe class EpollLoop
     private void Run()
     {
         t_running = this;
-        var events = stackalloc EpollEvent[MaxEvents];
-        while (true)
+        // One loop per layout, chosen once: each is compiled for its struct, so reading an event costs no branch.
+        if (Layout == EpollEventLayout.Packed)
+        {
+            Run<PackedEpollEvent>();
+        }
+        else
+        {
+            Run<AlignedEpollEvent>();
+        }
+    }
+
+    private void Run<TEvent>() where TEvent : unmanaged, IEpollEvent
+    {
+        var events = stackalloc TEvent[MaxEvents];
+        while (!_stopping)
         {
             TakeQueued();
             int count = EpollWait(_epoll, events, MaxEvents, -1);
@@ -160,12 +221,17 @@ public sealed unsafe class EpollLoop
                     {
                         // A fault of ours must not end the loop (and the process with it): the relay already ends the
                         // connection it was on; this only keeps the other connections going.
-                        Console.Error.WriteLine($"cdp-relay: an event for socket {target.Fd} failed: {ex}");
+                        ReportFault(target.Fd, ex);
                     }
                 }
             }
         }
     }
+
+    /// <summary>Loop thread: an event handler threw (a fault of ours); the loop goes on.</summary>
+    internal void ReportFault(int fd, Exception ex) =>
+        _logger.LogError(ex, "The relay loop {Loop} caught a fault handling an event for socket {Fd}; it goes on with its other sockets",
+            _thread.Name, fd);
 
     /// <summary>
     /// Between batches: relays to start and connections kicked, until none is left (starting one may queue another from

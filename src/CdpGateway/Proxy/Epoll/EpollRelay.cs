@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+
 namespace CdpGateway.Proxy.Epoll;
 
 /// <summary>
@@ -8,39 +11,79 @@ namespace CdpGateway.Proxy.Epoll;
 /// checked, counted and observed by the same code as <see cref="WebSocketFrameRelay.CopyAsync"/>, which stays the relay
 /// for any other leg.
 /// <para>
-/// One engine per process, started on first use: a thread per core (at most four). Set
-/// <c>CDPGW_EPOLL_RELAY=0</c> to relay on the runtime's sockets instead.
+/// A singleton of the gateway's services: a thread per core (at most four), stopped when the services are disposed.
+/// Where it cannot run (<see cref="OffReason"/>: not Linux, an architecture whose <c>struct epoll_event</c> it does not
+/// know, or <c>CDPGW_EPOLL_RELAY=0</c>) it has no loops and <see cref="TryStart"/> leaves every connection to the
+/// runtime's sockets.
 /// </para>
 /// </summary>
-public sealed class EpollRelay
+public sealed class EpollRelay : IDisposable
 {
     internal const string SwitchVariable = "CDPGW_EPOLL_RELAY";
 
-    private static readonly Lazy<EpollRelay?> SharedEngine = new(Create);
-
     private readonly EpollLoop[] _loops;
     private int _next;
+    private int _disposed;
 
-    private EpollRelay(int loops)
+    /// <param name="loops">How many loop threads; 0: the relay is off.</param>
+    /// <param name="logger">Where the loops report a fault of an event handler (they go on).</param>
+    internal EpollRelay(int loops, ILogger logger)
     {
         _loops = new EpollLoop[loops];
-        for (int i = 0; i < loops; i++)
+        try
         {
-            _loops[i] = new EpollLoop(i);
+            for (int i = 0; i < loops; i++)
+            {
+                _loops[i] = new EpollLoop(i, logger);
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
         }
     }
 
-    /// <summary>The process's engine, or null where it is not available or switched off.</summary>
-    public static EpollRelay? Shared => SharedEngine.Value;
+    /// <summary>
+    /// The engine for this process: on where <paramref name="offReason"/> (see <see cref="OffReasonHere"/>) is null,
+    /// with a loop per core up to four; else off, which is logged with its reason.
+    /// </summary>
+    public static EpollRelay Create(string? offReason, ILogger<EpollRelay> logger)
+    {
+        if (offReason is not null)
+        {
+            logger.LogInformation("Relaying on the runtime's sockets: {Reason}", offReason);
+            return new EpollRelay(0, logger);
+        }
+        return new EpollRelay(Math.Clamp(Environment.ProcessorCount, 1, 4), logger);
+    }
+
+    /// <summary>Why the relay cannot run with these platform facts, or null when it can.</summary>
+    public static string? OffReason(bool isLinux, Architecture architecture, string? switchValue) =>
+        !isLinux ? "the epoll relay runs on Linux only"
+        : LinuxSockets.LayoutFor(architecture) is null ? $"the epoll relay does not know struct epoll_event on {architecture} (it runs on x86-64 and arm64)"
+        : switchValue == "0" ? $"{SwitchVariable}=0 switches the epoll relay off"
+        : null;
+
+    /// <summary><see cref="OffReason"/> for this process.</summary>
+    public static string? OffReasonHere =>
+        OffReason(OperatingSystem.IsLinux(), RuntimeInformation.ProcessArchitecture, Environment.GetEnvironmentVariable(SwitchVariable));
+
+    /// <summary>False where the relay is off: every connection then relays on the runtime's sockets.</summary>
+    public bool IsOn => _loops.Length > 0;
 
     /// <summary>
-    /// Starts relaying both directions, or returns null when a leg is not a plain socket. Each task completes as
-    /// <see cref="WebSocketFrameRelay.CopyAsync"/> would for that direction, and after it the engine no longer
-    /// touches that direction's source or destination (the handler may then read or write them itself).
+    /// Starts relaying both directions, or returns null when the relay is off or a leg is not a plain socket. Each task
+    /// completes as <see cref="WebSocketFrameRelay.CopyAsync"/> would for that direction, and after it the engine no
+    /// longer touches that direction's source or destination (the handler may then read or write them itself).
     /// </summary>
     public (Task<RelayOutcome> ClientToUpstream, Task<RelayOutcome> UpstreamToClient)? TryStart(WebSocketLeg client, WebSocketLeg upstream,
         RelayCounters fromClient, RelayCounters fromUpstream, WebSocketFrameRelay.Options toUpstream, WebSocketFrameRelay.Options toClient)
     {
+        if (!IsOn)
+        {
+            return null;
+        }
         var connection = EpollRelayConnection.TryCreate(client, upstream, fromClient, fromUpstream, toUpstream, toClient);
         if (connection is null)
         {
@@ -54,14 +97,23 @@ public sealed class EpollRelay
     internal IReadOnlyList<EpollLoop> Loops => _loops;
 
     /// <summary>The loop a new socket joins (round robin); a connection's two sockets join the same one.</summary>
-    internal EpollLoop NextLoop() => _loops[(uint)Interlocked.Increment(ref _next) % (uint)_loops.Length];
+    internal EpollLoop NextLoop() => IsOn
+        ? _loops[(uint)Interlocked.Increment(ref _next) % (uint)_loops.Length]
+        : throw new InvalidOperationException("the epoll relay is off");
 
-    private static EpollRelay? Create()
+    /// <summary>
+    /// Stops the loop threads and closes their descriptors. The gateway's services are disposed after the gateway
+    /// stopped: its listener is closed and its connections have ended, so no socket is left on the loops.
+    /// </summary>
+    public void Dispose()
     {
-        if (!LinuxSockets.Supported || Environment.GetEnvironmentVariable(SwitchVariable) == "0")
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            return null;
+            return;
         }
-        return new EpollRelay(Math.Clamp(Environment.ProcessorCount, 1, 4));
+        foreach (var loop in _loops)
+        {
+            loop?.Dispose();
+        }
     }
 }

@@ -2,7 +2,11 @@ using System.Runtime.InteropServices;
 
 namespace CdpGateway.Proxy.Epoll;
 
-/// <summary>The few Linux calls the epoll relay makes itself (x86-64 layout of <c>struct epoll_event</c>).</summary>
+/// <summary>
+/// The few Linux calls the epoll relay makes itself. The constants are the values of Linux's generic ABI, which x86-64
+/// and arm64 share (LinuxSocketsTests holds them against the kernel headers); <c>struct epoll_event</c> is the one layout
+/// that differs between the two (see <see cref="Layout"/>).
+/// </summary>
 internal static unsafe class LinuxSockets
 {
     public const uint EPOLLIN = 0x001;
@@ -19,11 +23,22 @@ internal static unsafe class LinuxSockets
     public const int EAGAIN = 11;
     public const int EINTR = 4;
 
-    private const int F_GETFL = 3;
-    private const int F_SETFL = 4;
-    private const int O_NONBLOCK = 0x800;
-    private const int EFD_CLOEXEC = 0x80000;
-    private const int EPOLL_CLOEXEC = 0x80000;
+    public const int F_GETFL = 3;
+    public const int F_SETFL = 4;
+    public const int O_NONBLOCK = 0x800;
+    public const int EFD_CLOEXEC = 0x80000;
+    public const int EPOLL_CLOEXEC = 0x80000;
+    public const int SOCK_NONBLOCK = 0x800;
+    public const int SOCK_CLOEXEC = 0x80000;
+
+    public const int SOL_SOCKET = 1;
+    public const int SO_ERROR = 4;
+    public const int IPPROTO_TCP = 6;
+    public const int TCP_NODELAY = 1;
+    public const int SHUT_RDWR = 2;
+
+    /// <summary>The ioctl for the bytes a TCP socket has not had acknowledged yet (TIOCOUTQ).</summary>
+    public const uint SIOCOUTQ = 0x5411;
 
     public const int MSG_PEEK = 0x2;
     public const int MSG_DONTWAIT = 0x40;
@@ -31,24 +46,68 @@ internal static unsafe class LinuxSockets
     /// <summary>No SIGPIPE for a peer that is gone: the call fails with EPIPE instead.</summary>
     public const int MSG_NOSIGNAL = 0x4000;
 
+    /// <summary>What the loop reads of an event, whichever layout the architecture has.</summary>
+    public interface IEpollEvent
+    {
+        uint Events { get; }
+        ulong Data { get; }
+    }
+
+    /// <summary>x86-64's <c>struct epoll_event</c>: the kernel declares it packed (12 bytes, the data at offset 4).</summary>
     [StructLayout(LayoutKind.Sequential, Pack = 1)]
-    public struct EpollEvent
+    public struct PackedEpollEvent : IEpollEvent
     {
         public uint Events;
         public ulong Data;
+
+        readonly uint IEpollEvent.Events => Events;
+        readonly ulong IEpollEvent.Data => Data;
     }
 
-    /// <summary>The layout above is x86-64's (packed); elsewhere the relay stays on the runtime's sockets.</summary>
-    public static bool Supported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+    /// <summary>arm64's (every other 64-bit architecture's) <c>struct epoll_event</c>: natural alignment (16 bytes, the data at offset 8).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct AlignedEpollEvent : IEpollEvent
+    {
+        public uint Events;
+        public ulong Data;
+
+        readonly uint IEpollEvent.Events => Events;
+        readonly ulong IEpollEvent.Data => Data;
+    }
+
+    public enum EpollEventLayout
+    {
+        Packed,
+        Aligned,
+    }
+
+    /// <summary>
+    /// The layout of <c>struct epoll_event</c> on <paramref name="architecture"/>, or null where the relay does not know it
+    /// (and so does not run: it would rather fall back to the runtime's sockets than guess).
+    /// </summary>
+    public static EpollEventLayout? LayoutFor(Architecture architecture) => architecture switch
+    {
+        Architecture.X64 => EpollEventLayout.Packed,
+        Architecture.Arm64 => EpollEventLayout.Aligned,
+        _ => null,
+    };
+
+    /// <summary>This process's layout, decided once at start-up; null off Linux or on an architecture the relay does not know.</summary>
+    public static readonly EpollEventLayout? Layout = OperatingSystem.IsLinux() ? LayoutFor(RuntimeInformation.ProcessArchitecture) : null;
+
+    public static bool Supported => Layout is not null;
 
     [DllImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
     private static extern int EpollCreate1(int flags);
 
     [DllImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
-    private static extern int EpollCtl(int epfd, int op, int fd, EpollEvent* ev);
+    private static extern int EpollCtl(int epfd, int op, int fd, void* ev);
 
     [DllImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
-    public static extern int EpollWait(int epfd, EpollEvent* events, int maxEvents, int timeout);
+    public static extern int EpollWait(int epfd, void* events, int maxEvents, int timeout);
+
+    [DllImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static extern int CloseNative(int fd);
 
     [DllImport("libc", EntryPoint = "recv", SetLastError = true)]
     public static extern nint Recv(int fd, byte* buffer, nint length, int flags);
@@ -107,9 +166,23 @@ internal static unsafe class LinuxSockets
     /// <summary>Registers, changes or removes <paramref name="fd"/>; 0 on success, else errno.</summary>
     public static int Control(int epfd, int op, int fd, uint events, ulong data)
     {
-        var ev = new EpollEvent { Events = events, Data = data };
-        return EpollCtl(epfd, op, fd, &ev) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        int result;
+        // Not per event: registrations and interest changes. The layout is read-only after start-up (the JIT folds it).
+        if (Layout == EpollEventLayout.Packed)
+        {
+            var ev = new PackedEpollEvent { Events = events, Data = data };
+            result = EpollCtl(epfd, op, fd, &ev);
+        }
+        else
+        {
+            var ev = new AlignedEpollEvent { Events = events, Data = data };
+            result = EpollCtl(epfd, op, fd, &ev);
+        }
+        return result == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
+
+    /// <summary>Closes a descriptor the relay made itself (an epoll set, an eventfd).</summary>
+    public static void Close(int fd) => CloseNative(fd);
 
     public static void Signal(int eventFd)
     {
@@ -143,7 +216,7 @@ internal static unsafe class LinuxSockets
     public static int PendingError(int fd)
     {
         int value = 0, length = sizeof(int);
-        return GetSocketOption(fd, 1 /* SOL_SOCKET */, 4 /* SO_ERROR */, &value, &length) == 0 ? value : Marshal.GetLastPInvokeError();
+        return GetSocketOption(fd, SOL_SOCKET, SO_ERROR, &value, &length) == 0 ? value : Marshal.GetLastPInvokeError();
     }
 
     /// <summary><see cref="Receive"/>: nothing there yet (EAGAIN, EINTR).</summary>
@@ -171,7 +244,7 @@ internal static unsafe class LinuxSockets
     public static void SetNoDelay(int fd)
     {
         int one = 1;
-        SetSocketOption(fd, 6 /* IPPROTO_TCP */, 1 /* TCP_NODELAY */, &one, sizeof(int));
+        SetSocketOption(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(int));
     }
 
     [DllImport("libc", EntryPoint = "ioctl", SetLastError = true)]
@@ -183,7 +256,6 @@ internal static unsafe class LinuxSockets
     /// </summary>
     public static int? UnsentBytes(int fd)
     {
-        const nuint SIOCOUTQ = 0x5411;
         int value;
         return Ioctl(fd, SIOCOUTQ, &value) == 0 ? value : null;
     }
@@ -210,7 +282,7 @@ internal static unsafe class LinuxSockets
     }
 
     /// <summary>Both directions: pending and future reads see the end of the stream, writes fail.</summary>
-    public static void Shutdown(int fd) => ShutdownSocket(fd, 2);
+    public static void Shutdown(int fd) => ShutdownSocket(fd, SHUT_RDWR);
 
     public const int EMFILE = 24;
     public const int ENFILE = 23;
@@ -220,7 +292,6 @@ internal static unsafe class LinuxSockets
     /// <summary>A connection from a listening socket, non-blocking and close-on-exec: its descriptor, or -errno.</summary>
     public static int Accept(int listenerFd)
     {
-        const int SOCK_NONBLOCK = 0x800, SOCK_CLOEXEC = 0x80000;
         int fd = Accept4(listenerFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
         return fd >= 0 ? fd : -Marshal.GetLastPInvokeError();
     }

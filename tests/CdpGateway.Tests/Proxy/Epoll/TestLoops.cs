@@ -1,12 +1,16 @@
 using CdpGateway.Proxy.Epoll;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CdpGateway.Tests.Proxy.Epoll;
 
-/// <summary>The process's epoll relay for tests that drive sockets on its loops.</summary>
+/// <summary>An epoll relay of the tests' own (a gateway's is its service) for tests that drive sockets on its loops.</summary>
 internal static class TestLoops
 {
-    public static EpollRelay Engine => EpollRelay.Shared
-        ?? throw new InvalidOperationException("the epoll relay is not available: it runs on Linux x86-64 unless CDPGW_EPOLL_RELAY=0");
+    private static readonly Lazy<EpollRelay> SharedByTests = new(() => EpollRelay.OffReasonHere is { } off
+        ? throw new InvalidOperationException("the epoll relay is not available: " + off)
+        : EpollRelay.Create(null, NullLogger<EpollRelay>.Instance));
+
+    public static EpollRelay Engine => SharedByTests.Value;
 
     public static EpollLoop Next() => Engine.NextLoop();
 }
