@@ -330,6 +330,8 @@ public sealed class CdpConnectionHandler(
             await WaitAsync(upstreamToClient).ConfigureAwait(false);
         }
         upstream.Abort();
+        // One reading for the close frame and the reason, so the two cannot disagree about a replacement.
+        var replacedUrl = chromium.ReplacedDevToolsUrl;
         int? sent = null;
         if (!upstreamToClient.IsCompleted)
         {
@@ -338,7 +340,7 @@ public sealed class CdpConnectionHandler(
             await upstreamToClient.ConfigureAwait(false);
         }
         else if (DisconnectRules.CloseFor(new CloseFacts(end, outcome, lifetime.Stopping.IsCancellationRequested, false, tracker.Current,
-            dialedBrowserUrl, chromium.ReplacedDevToolsUrl, options.MaxMessageBytes)) is { } close)
+            dialedBrowserUrl, replacedUrl, options.MaxMessageBytes)) is { } close)
         {
             sent = await CloseClientAsync(client, close).ConfigureAwait(false);
         }
@@ -347,16 +349,16 @@ public sealed class CdpConnectionHandler(
         // confirm wait.
         var handshake = FinishClientCloseAsync(client, clientToUpstream, sent, DisconnectRules.ClientsOwnCode(end, outcome));
         published();
-        pending.Track(CompleteDisconnectAsync(new Ending(connectionId, end, outcome, dialedBrowserUrl, connectedAt, disconnectedAt, disconnectedWall,
-            fromClient, fromUpstream, handshake, clientToUpstream, upstreamToClient, commands), subscription));
+        pending.Track(CompleteDisconnectAsync(new Ending(connectionId, end, outcome, dialedBrowserUrl, replacedUrl, connectedAt, disconnectedAt,
+            disconnectedWall, fromClient, fromUpstream, handshake, clientToUpstream, upstreamToClient, commands), subscription));
         await handshake.ConfigureAwait(false);
         return true;
     }
 
     /// <summary>What the background completion needs to resolve and report one connection's end.</summary>
     /// <param name="CloseCode">The client's close handshake, ending with the <c>close_code</c> to report.</param>
-    private sealed record Ending(string ConnectionId, ConnectionEnd End, RelayOutcome? Outcome, string DialedBrowserUrl, long ConnectedAt,
-        long DisconnectedAt, DateTimeOffset DisconnectedWall, RelayCounters FromClient, RelayCounters FromUpstream, Task<int?> CloseCode,
+    private sealed record Ending(string ConnectionId, ConnectionEnd End, RelayOutcome? Outcome, string DialedBrowserUrl, string? ReplacedUrl,
+        long ConnectedAt, long DisconnectedAt, DateTimeOffset DisconnectedWall, RelayCounters FromClient, RelayCounters FromUpstream, Task<int?> CloseCode,
         Task<RelayOutcome> ClientToUpstream, Task<RelayOutcome> UpstreamToClient, CdpCommandRecorder Commands);
 
     /// <summary>Resolves the reason (up to the confirm wait), drains command telemetry, emits <c>cdp_disconnect</c>.</summary>
@@ -369,7 +371,7 @@ public sealed class CdpConnectionHandler(
             // Nothing more reaches the closed upstream once no forward is in flight: the counts are final.
             await end.FromClient.WaitUntilSettledAsync().ConfigureAwait(false);
             reason = await resolver.ResolveAsync(end.End, end.Outcome?.End, end.DialedBrowserUrl, subscription, options.RestartConfirmWait,
-                lifetime.Stopping).ConfigureAwait(false);
+                lifetime.Stopping, end.ReplacedUrl).ConfigureAwait(false);
             subscription.Dispose();
             closeCode = await end.CloseCode.ConfigureAwait(false);
             if (logger.IsEnabled(LogLevel.Debug))

@@ -13,11 +13,12 @@ public sealed class DisconnectReasonResolver(DevToolsUrlTracker tracker, TimePro
 {
     /// <param name="outcome">How the direction named by <paramref name="end"/> ended; null for the other ends.</param>
     /// <param name="cancelled">The gateway's stopping signal.</param>
+    /// <param name="replacedUrl">The browser the gateway was replacing when the client was closed (<see cref="ReasonFacts.ReplacedUrl"/>).</param>
     public async Task<DisconnectReason> ResolveAsync(
         ConnectionEnd end, RelayEnd? outcome, string dialedBrowserUrl, DevToolsUrlTracker.Subscription subscription,
-        TimeSpan confirmWait, CancellationToken cancelled)
+        TimeSpan confirmWait, CancellationToken cancelled, string? replacedUrl = null)
     {
-        var facts = new ReasonFacts(end, outcome, cancelled.IsCancellationRequested, tracker.Current, dialedBrowserUrl);
+        var facts = new ReasonFacts(end, outcome, cancelled.IsCancellationRequested, tracker.Current, dialedBrowserUrl, ReplacedUrl: replacedUrl);
         if (DisconnectRules.Reason(facts) is { } decided)
         {
             return decided;

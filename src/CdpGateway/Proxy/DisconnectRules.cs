@@ -47,13 +47,18 @@ public enum ConfirmWait
 /// <param name="Cancelled">The gateway is stopping (and, for a dial, the request was aborted).</param>
 /// <param name="TrackedUrl">What the DevTools URL tracker says now ("" while none is known).</param>
 /// <param name="DialledUrl">The browser URL this connection's browser leg was dialled to.</param>
+/// <param name="ReplacedUrl">
+/// What <see cref="Browser.IChromiumControl.ReplacedDevToolsUrl"/> said when the client was closed: the same fact its
+/// close frame was chosen by, so a client told 1012 <c>browser restarted</c> is never reported as a browser that failed.
+/// </param>
 public readonly record struct ReasonFacts(
     ConnectionEnd End,
     RelayEnd? Outcome = null,
     bool Cancelled = false,
     string TrackedUrl = "",
     string DialledUrl = "",
-    ConfirmWait Confirm = ConfirmWait.NotWaited);
+    ConfirmWait Confirm = ConfirmWait.NotWaited,
+    string? ReplacedUrl = null);
 
 /// <summary>Everything the client's close frame depends on: what is known when the client is closed, before the reason is.</summary>
 /// <param name="Outcome">How the direction named by <paramref name="End"/> ended (for a client that left while dialling: its close, or a failed read).</param>
@@ -82,7 +87,7 @@ public static class DisconnectRules
 {
     /// <summary>
     /// The reason, or null while it depends on the confirm wait (the browser side ended, nothing cancelled, the tracked URL
-    /// still the dialled one, and <see cref="ReasonFacts.Confirm"/> not yet run): a crashed browser's connections drop
+    /// still the dialled one, the browser not one the gateway was replacing, and <see cref="ReasonFacts.Confirm"/> not yet run): a crashed browser's connections drop
     /// before its successor announces a URL, so only the wait tells a restart from a loss.
     /// </summary>
     public static DisconnectReason? Reason(in ReasonFacts facts)
@@ -108,7 +113,9 @@ public static class DisconnectRules
         {
             return DisconnectReason.ClientClose;
         }
-        if (HasMoved(facts.TrackedUrl, facts.DialledUrl) || facts.Confirm == ConfirmWait.NewUrl)
+        // A browser the gateway set out to replace (a restart, a flag change) was replaced, however long its successor
+        // then takes to announce itself.
+        if (BrowserReplaced(facts.TrackedUrl, facts.DialledUrl, facts.ReplacedUrl) || facts.Confirm == ConfirmWait.NewUrl)
         {
             return DisconnectReason.UpstreamChanged;
         }

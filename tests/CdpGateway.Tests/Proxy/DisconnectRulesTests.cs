@@ -59,6 +59,23 @@ public sealed class DisconnectReasonRuleTests
     {
         Assert.Equal(expected, DisconnectRules.Reason(new ReasonFacts(end, outcome, cancelled, tracked, dialled, confirm)));
     }
+
+    [Theory]
+    // The gateway was replacing this very browser when its client was closed (told 1012): a replacement, decided at
+    // once, whatever the confirm wait would see.
+    [InlineData(ConnectionEnd.UpstreamToClient, RelayEnd.SourceFailed, Urls.A, ConfirmWait.NotWaited, DisconnectReason.UpstreamChanged)]
+    [InlineData(ConnectionEnd.UpstreamToClient, RelayEnd.SourceClosed, Urls.A, ConfirmWait.NoNewUrl, DisconnectReason.UpstreamChanged)]
+    [InlineData(ConnectionEnd.ClientToUpstream, RelayEnd.DestinationFailed, Urls.A, ConfirmWait.NotWaited, DisconnectReason.UpstreamChanged)]
+    // Another browser being replaced says nothing about this one.
+    [InlineData(ConnectionEnd.UpstreamToClient, RelayEnd.SourceFailed, Urls.B, ConfirmWait.NotWaited, null)]
+    [InlineData(ConnectionEnd.UpstreamToClient, RelayEnd.SourceFailed, Urls.B, ConfirmWait.NoNewUrl, DisconnectReason.UpstreamError)]
+    // The client's own end and cancellation still come first.
+    [InlineData(ConnectionEnd.ClientToUpstream, RelayEnd.SourceClosed, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ClientClose)]
+    [InlineData(ConnectionEnd.GatewayStopping, null, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ContextCancelled)]
+    public void ReplacedBrowserRow(ConnectionEnd end, RelayEnd? outcome, string replaced, ConfirmWait confirm, DisconnectReason? expected)
+    {
+        Assert.Equal(expected, DisconnectRules.Reason(new ReasonFacts(end, outcome, false, Urls.A, Urls.A, confirm, replaced)));
+    }
 }
 
 /// <summary><see cref="DisconnectRules.CloseFor"/>: docs/disconnect-contract.md's close-frame table spelled out, one case per situation.</summary>

@@ -479,6 +479,25 @@ public sealed class DisconnectScenarioTests
     }
 
     [Fact]
+    public async Task E31_TheBrowserThisConnectionDialledIsBeingReplaced_AndItsSuccessorIsLate_IsStillUpstreamChanged()
+    {
+        var chromium = new RestartingChromium();
+        await using var gw = await TestGateway.StartAsync(services: s => s.AddSingleton<CdpGateway.Browser.IChromiumControl>(chromium));
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closed = client.WaitForCloseAsync();
+
+        chromium.Replaced = gw.Browser.BrowserUrl;
+        gw.Browser.AbortAll(); // stopped by the restart; the new browser takes longer than the confirm wait
+
+        Assert.Equal((WebSocketCloseStatus)1012, await closed);
+        // Decided at once from the same fact the 1012 was: no confirm wait, no successor needed.
+        var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal(DisconnectReason.UpstreamChanged, Reason(data));
+        Assert.Equal(1012, data.GetProperty("close_code").GetInt32());
+    }
+
+    [Fact]
     public async Task E27_PausedReaderWhoseCloseFrameIsWrittenButNeverReachesIt_HasNoCloseCode()
     {
         await using var gw = await TestGateway.StartAsync();
