@@ -99,13 +99,16 @@ public static class DiscoveryEndpoints
                 return;
             }
             var browserReplaced = tracker.Current != current;
-            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DiscoveryEndpoints))
-                .LogWarning("Discovery request {Path} to Chromium failed: {Error}", path, ex.Message);
+            var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DiscoveryEndpoints));
             if (NoBrowserAnswered(ex, browserReplaced))
             {
+                // A browser between crash and successor is a state /health and the chromium_* events report; a client
+                // polling discovery through it must not turn each poll into a warning.
+                logger.LogDebug("Discovery request {Path}: no browser answers yet: {Error}", path, ex.Message);
                 await NoBrowserAsync(context, $"no browser answers yet (Chromium is starting or restarting): {ex.Message}; retry shortly").ConfigureAwait(false);
                 return;
             }
+            logger.LogWarning("Discovery request {Path} to Chromium failed: {Error}", path, ex.Message);
             await PlainAnswer.WriteAsync(context, StatusCodes.Status502BadGateway,
                 $"Chromium did not answer {path}: {ex.Message}").ConfigureAwait(false);
             return;

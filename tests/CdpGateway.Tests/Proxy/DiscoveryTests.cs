@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.Json;
 using CdpGateway.Proxy;
 using CdpGateway.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace CdpGateway.Tests.Proxy;
 
@@ -148,6 +150,51 @@ public sealed class DiscoveryTests
         await gw.StartBrowserAsync();
         using var back = await http.GetAsync(gw.CdpHttp("/json/version"));
         Assert.Equal(HttpStatusCode.OK, back.StatusCode);
+    }
+
+    [Fact]
+    public async Task AClientPollingDiscoveryThroughARestartLeavesNoWarningPerPoll()
+    {
+        var log = new WarningLog();
+        await using var gw = await TestGateway.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(log));
+        using var http = new HttpClient();
+        await gw.Browser.DisposeAsync();
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await http.GetAsync(gw.CdpHttp("/json/list"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        }
+
+        // The state is reported where it belongs (health, chromium_* events); each poll is no news.
+        Assert.DoesNotContain(log.Entries, e => e.Category.EndsWith(nameof(DiscoveryEndpoints), StringComparison.Ordinal));
+    }
+
+    /// <summary>Warnings and worse, with the category that logged them.</summary>
+    private sealed class WarningLog : ILoggerProvider
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<(string Category, string Message)> Entries { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(WarningLog log, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (IsEnabled(logLevel))
+                {
+                    log.Entries.Enqueue((category, formatter(state, exception)));
+                }
+            }
+        }
     }
 
     [Fact]
