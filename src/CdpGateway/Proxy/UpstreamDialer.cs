@@ -49,7 +49,8 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             catch (Exception ex)
             {
                 lastError = deadline.IsCancellationRequested ? "no browser answered within " + window.TotalSeconds + " s" : ex.Message;
-                logger.LogWarning("Dialling {Url} failed: {Error}", url, ex.Message);
+                // One attempt of several: the connection's own warning names the end of the dial if none succeeds.
+                logger.LogDebug("Dialling {Url} failed: {Error}", url, ex.Message);
                 tracker.ReportFailure(browserUrl);
             }
             if (!target.IsBrowser || deadline.IsCancellationRequested)
