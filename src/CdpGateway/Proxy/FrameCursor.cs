@@ -41,10 +41,10 @@ public struct FrameCursor(bool peerMasks)
     /// <summary>Declared payload of the open (or last) data message, summed over its frames so far.</summary>
     public long MessagePayload { get; private set; }
 
-    /// <summary>RFC 6455 §5 checks for a frame arriving at this point of the stream.</summary>
-    public readonly bool Accepts(in FrameHeader header) => Violation(header) is null;
-
-    /// <summary>What is wrong with a frame arriving at this point of the stream, in a few words; null when nothing is.</summary>
+    /// <summary>
+    /// RFC 6455 §5 checks for a frame arriving at this point of the stream: what is wrong with it, in a few words; null
+    /// when nothing is.
+    /// </summary>
     public readonly string? Violation(in FrameHeader header)
     {
         if (header.Reserved != 0)

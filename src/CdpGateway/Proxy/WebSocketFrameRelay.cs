@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace CdpGateway.Proxy;
 
@@ -242,6 +243,70 @@ public static class WebSocketFrameRelay
     }
 
     /// <summary>
+    /// What a walk over frames (<see cref="Walk"/>) does on the way; the walk alone decides where frames begin and end. A
+    /// struct, so each kind of walk is compiled for its own steps, inlined: the forward path pays for nothing it does not do.
+    /// </summary>
+    internal interface IFrameSteps
+    {
+        /// <summary>The walk stops at the next frame boundary (<see cref="Stop.Finished"/>).</summary>
+        bool StopAtBoundary { get; }
+
+        /// <summary>
+        /// A whole header at the walk's position, <paramref name="available"/> bytes there from its start: true to step past it,
+        /// false to stop before it with <paramref name="stop"/>.
+        /// </summary>
+        bool Enters(in FrameCursor cursor, in FrameHeader header, int available, out Stop stop);
+
+        /// <summary><paramref name="take"/> payload bytes of the cursor's frame, at <paramref name="pos"/>, about to be passed.</summary>
+        void Payload(in FrameCursor cursor, int pos, int take);
+
+        /// <summary>What passing a header or a piece of payload completed.</summary>
+        void Passed(FrameProgress progress);
+    }
+
+    /// <summary>
+    /// Walks data[pos..] frame by frame from where <paramref name="cursor"/> stands, up to its end, an unfinished header, or
+    /// a stop the steps ask for; <paramref name="pos"/> is then where it stopped.
+    /// </summary>
+    internal static Stop Walk<TSteps>(ref FrameCursor cursor, ReadOnlySpan<byte> data, ref int pos, ref TSteps steps)
+        where TSteps : struct, IFrameSteps, allows ref struct
+    {
+        while (true)
+        {
+            if (steps.StopAtBoundary && cursor.Remaining == 0)
+            {
+                return Stop.Finished;
+            }
+            if (pos >= data.Length)
+            {
+                return Stop.None;
+            }
+            FrameProgress progress;
+            if (cursor.Remaining > 0)
+            {
+                var take = (int)Math.Min(cursor.Remaining, data.Length - pos);
+                steps.Payload(in cursor, pos, take);
+                progress = cursor.Consume(take);
+                pos += take;
+            }
+            else
+            {
+                if (!FrameHeader.TryRead(data[pos..], out var header))
+                {
+                    return Stop.None;
+                }
+                if (!steps.Enters(in cursor, in header, data.Length - pos, out var stop))
+                {
+                    return stop;
+                }
+                pos += header.Length;
+                progress = cursor.Enter(header);
+            }
+            steps.Passed(progress);
+        }
+    }
+
+    /// <summary>
     /// Passes over data[scanned.End..], checking each header, up to the first point that cannot be
     /// forwarded yet: an unfinished header, a close frame (whole or not), a violation or a frame that
     /// would take its message over the limit, or with <paramref name="finishing"/> the first frame boundary.
@@ -250,66 +315,69 @@ public static class WebSocketFrameRelay
     internal static Stop Scan(ref FrameCursor cursor, ReadOnlySpan<byte> data, long maxMessageBytes, bool finishing, ref Scanned scanned)
     {
         var pos = scanned.End;
+        var steps = new ScanSteps(ref scanned, maxMessageBytes, finishing);
         try
         {
-            while (true)
-            {
-                if (finishing && cursor.Remaining == 0)
-                {
-                    return Stop.Finished;
-                }
-                if (pos >= data.Length)
-                {
-                    return Stop.None;
-                }
-                FrameProgress progress;
-                if (cursor.Remaining > 0)
-                {
-                    var take = (int)Math.Min(cursor.Remaining, data.Length - pos);
-                    if (cursor.Frame.IsData)
-                    {
-                        scanned.PayloadBytes += take;
-                    }
-                    progress = cursor.Consume(take);
-                    pos += take;
-                }
-                else
-                {
-                    if (!FrameHeader.TryRead(data[pos..], out var header))
-                    {
-                        return Stop.None;
-                    }
-                    if (cursor.Violation(header) is { } violation)
-                    {
-                        scanned.Violation = violation;
-                        return Stop.Violation;
-                    }
-                    if (header.Opcode == FrameOpcode.Close)
-                    {
-                        return data.Length - pos >= header.Length + header.PayloadLength ? Stop.Closed : Stop.None;
-                    }
-                    if (header.IsData && cursor.PayloadWith(header) > maxMessageBytes)
-                    {
-                        scanned.OversizeBytes = cursor.PayloadWith(header);
-                        return Stop.Oversize;
-                    }
-                    pos += header.Length;
-                    progress = cursor.Enter(header);
-                }
-                if (progress == FrameProgress.MessageDone)
-                {
-                    scanned.Messages++;
-                    scanned.Boundary = true;
-                }
-                else if (progress == FrameProgress.ControlDone)
-                {
-                    scanned.Boundary = true;
-                }
-            }
+            return Walk(ref cursor, data, ref pos, ref steps);
         }
         finally
         {
             scanned.End = pos;
+        }
+    }
+
+    private ref struct ScanSteps(ref Scanned scanned, long maxMessageBytes, bool finishing) : IFrameSteps
+    {
+        private readonly ref Scanned _scanned = ref scanned;
+
+        public readonly bool StopAtBoundary => finishing;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly bool Enters(in FrameCursor cursor, in FrameHeader header, int available, out Stop stop)
+        {
+            if (cursor.Violation(header) is { } violation)
+            {
+                _scanned.Violation = violation;
+                stop = Stop.Violation;
+                return false;
+            }
+            if (header.Opcode == FrameOpcode.Close)
+            {
+                // Not forwarded: the direction ends there once it is all in.
+                stop = available >= header.Length + header.PayloadLength ? Stop.Closed : Stop.None;
+                return false;
+            }
+            if (header.IsData && cursor.PayloadWith(header) > maxMessageBytes)
+            {
+                _scanned.OversizeBytes = cursor.PayloadWith(header);
+                stop = Stop.Oversize;
+                return false;
+            }
+            stop = Stop.None;
+            return true;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Payload(in FrameCursor cursor, int pos, int take)
+        {
+            if (cursor.Frame.IsData)
+            {
+                _scanned.PayloadBytes += take;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Passed(FrameProgress progress)
+        {
+            if (progress == FrameProgress.MessageDone)
+            {
+                _scanned.Messages++;
+                _scanned.Boundary = true;
+            }
+            else if (progress == FrameProgress.ControlDone)
+            {
+                _scanned.Boundary = true;
+            }
         }
     }
 
@@ -320,41 +388,47 @@ public static class WebSocketFrameRelay
     /// </summary>
     internal static void Observe(ref FrameCursor cursor, ref Observed observed, Span<byte> data, Options options)
     {
-        long? timestamp = null;
         var pos = 0;
-        while (pos < data.Length)
+        var steps = new ObserveSteps(data, ref observed, options);
+        Walk(ref cursor, data, ref pos, ref steps);
+    }
+
+    private ref struct ObserveSteps(Span<byte> data, ref Observed observed, Options options) : IFrameSteps
+    {
+        private readonly Span<byte> _data = data;
+        private readonly ref Observed _observed = ref observed;
+        private long? _timestamp;
+
+        public readonly bool StopAtBoundary => false;
+
+        public readonly bool Enters(in FrameCursor cursor, in FrameHeader header, int available, out Stop stop)
         {
-            if (cursor.Remaining == 0)
+            // Scan has accepted every header of these bytes.
+            if (header.Opcode is FrameOpcode.Text or FrameOpcode.Binary)
             {
-                FrameHeader.TryRead(data[pos..], out var header);
-                pos += header.Length;
-                if (header.Opcode is FrameOpcode.Text or FrameOpcode.Binary)
-                {
-                    observed = new Observed { Text = header.Opcode == FrameOpcode.Text };
-                }
-                if (cursor.Enter(header) == FrameProgress.MessageDone)
-                {
-                    EndMessage(ref observed, options, ref timestamp);
-                }
-                continue;
+                _observed = new Observed { Text = header.Opcode == FrameOpcode.Text };
             }
+            stop = Stop.None;
+            return true;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Payload(in FrameCursor cursor, int pos, int take)
+        {
             var frame = cursor.Frame;
-            var offset = cursor.FrameOffset;
-            var take = (int)Math.Min(cursor.Remaining, data.Length - pos);
-            var progress = cursor.Consume(take);
-            var piece = data.Slice(pos, take);
-            pos += take;
             if (!frame.IsData)
             {
-                continue;
+                return;
             }
-            observed.Bytes += take;
-            var ends = progress == FrameProgress.MessageDone;
-            if (!observed.Started)
+            var offset = cursor.FrameOffset;
+            var piece = _data.Slice(pos, take);
+            _observed.Bytes += take;
+            var ends = frame.Fin && take == cursor.Remaining;
+            if (!_observed.Started)
             {
-                observed.Started = true;
+                _observed.Started = true;
                 // A tap that wants nothing now (control telemetry off) costs no unmasking and no look at the text.
-                var tapWants = observed.Text && options.Tap is { WantsMessages: true };
+                var tapWants = _observed.Text && options.Tap is { WantsMessages: true };
                 if (tapWants || options.Logging is not null)
                 {
                     if (frame.Masked)
@@ -363,12 +437,12 @@ public static class WebSocketFrameRelay
                     }
                     if (options.Logging is not null)
                     {
-                        observed.Header = CdpMessageLog.ReadHeader(piece);
+                        _observed.Header = CdpMessageLog.ReadHeader(piece);
                     }
-                    observed.Tapped = tapWants && options.Tap!.Begin(piece, ends);
+                    _observed.Tapped = tapWants && options.Tap!.Begin(piece, ends);
                 }
             }
-            else if (observed.Tapped)
+            else if (_observed.Tapped)
             {
                 if (frame.Masked)
                 {
@@ -376,9 +450,13 @@ public static class WebSocketFrameRelay
                 }
                 options.Tap!.Append(piece);
             }
-            if (ends)
+        }
+
+        public void Passed(FrameProgress progress)
+        {
+            if (progress == FrameProgress.MessageDone)
             {
-                EndMessage(ref observed, options, ref timestamp);
+                EndMessage(ref _observed, options, ref _timestamp);
             }
         }
     }

@@ -186,10 +186,12 @@ public sealed class WebSocketLeg : IDisposable
     /// <summary>
     /// Reads and discards the peer's frames until its close frame, so that closing the connection with
     /// unread data does not turn into a TCP reset that overtakes our own close frame. Ends early on a
-    /// protocol error, end of stream or cancellation.
+    /// protocol error, end of stream or cancellation. Frames are walked by <see cref="WebSocketFrameRelay.Scan"/>,
+    /// as the relay walks them, without a size limit: what is discarded is never refused for its size.
     /// </summary>
     public async Task DrainUntilCloseAsync(CancellationToken cancellationToken)
     {
+        // Room for any header and any whole close frame, which is all the scan ever leaves unpassed.
         var buffer = ArrayPool<byte>.Shared.Rent(4096);
         var cursor = Cursor;
         var filled = 0;
@@ -197,42 +199,20 @@ public sealed class WebSocketLeg : IDisposable
         {
             while (true)
             {
-                var pos = 0;
-                while (true)
+                var scanned = default(WebSocketFrameRelay.Scanned);
+                var stop = WebSocketFrameRelay.Scan(ref cursor, buffer.AsSpan(0, filled), long.MaxValue, finishing: false, ref scanned);
+                if (stop == WebSocketFrameRelay.Stop.Closed)
                 {
-                    if (cursor.Remaining > 0)
-                    {
-                        if (pos == filled)
-                        {
-                            break;
-                        }
-                        var take = (int)Math.Min(cursor.Remaining, filled - pos);
-                        cursor.Consume(take);
-                        pos += take;
-                        continue;
-                    }
-                    if (!FrameHeader.TryRead(buffer.AsSpan(pos, filled - pos), out var header))
-                    {
-                        break;
-                    }
-                    if (!cursor.Accepts(header))
-                    {
-                        return;
-                    }
-                    if (header.Opcode == FrameOpcode.Close)
-                    {
-                        if (filled - pos >= header.Length + header.PayloadLength)
-                        {
-                            CloseReceived();
-                            return;
-                        }
-                        break;
-                    }
-                    pos += header.Length;
-                    cursor.Enter(header);
+                    CloseReceived();
+                    return;
                 }
-                buffer.AsSpan(pos, filled - pos).CopyTo(buffer);
-                filled -= pos;
+                if (stop != WebSocketFrameRelay.Stop.None)
+                {
+                    // A protocol violation: no close frame can be told apart after it.
+                    return;
+                }
+                buffer.AsSpan(scanned.End, filled - scanned.End).CopyTo(buffer);
+                filled -= scanned.End;
                 var read = await ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {

@@ -24,7 +24,7 @@ public static class TelemetryConfigEndpoints
         api.MapPatch("/telemetry", new RequestDelegate(context => ApplyAsync(context, replace: false)));
     }
 
-    private static async Task ApplyAsync(HttpContext context, bool replace)
+    internal static async Task ApplyAsync(HttpContext context, bool replace)
     {
         var config = context.RequestServices.GetRequiredService<TelemetryConfig>();
         var change = new Change(

@@ -17,6 +17,9 @@ public sealed class ScriptedStream : Stream
     /// <summary>The size of every read asked for, in order (0 for a zero-byte read).</summary>
     public List<int> ReadSizes { get; } = [];
 
+    /// <summary>How many bytes the reads have taken so far.</summary>
+    public long BytesRead { get; private set; }
+
     /// <summary>Each write's bytes, in order.</summary>
     public List<byte[]> Writes { get; } = [];
 
@@ -88,6 +91,7 @@ public sealed class ScriptedStream : Stream
         var count = Math.Min(buffer.Length, _current.Length - _offset);
         _current.AsSpan(_offset, count).CopyTo(buffer.Span);
         _offset += count;
+        BytesRead += count;
         if (_offset == _current.Length)
         {
             _current = null;
