@@ -25,6 +25,17 @@ public sealed class EpollRelayTests
         private readonly List<byte> _current = [];
         public List<(string Text, string? Thread)> Messages { get; } = [];
         public bool WantsMessages => true;
+
+        public int Count
+        {
+            get
+            {
+                lock (Messages)
+                {
+                    return Messages.Count;
+                }
+            }
+        }
         public int Abandons { get; private set; }
 
         public bool Begin(ReadOnlySpan<byte> firstChunk, bool endOfMessage)
@@ -132,6 +143,8 @@ public sealed class EpollRelayTests
         Assert.Equal(command, await ReceiveExactlyAsync(relayed.BrowserPeer, command.Length));
         await relayed.BrowserPeer.SendAsync(answer);
         Assert.Equal(answer, await ReceiveExactlyAsync(relayed.ClientPeer, answer.Length));
+        // The relay thread counts and shows a message after its send returned: the peer may read it a moment before.
+        await DisconnectScenarioTests.WaitUntilAsync(() => tap.Count > 0 && relayed.FromClient.Messages == 1 && relayed.FromUpstream.Messages == 1);
 
         var seen = Assert.Single(tap.Messages);
         Assert.Equal("{\"id\":1,\"method\":\"Input.dispatchMouseEvent\"}", seen.Text);
