@@ -1,5 +1,6 @@
 using CdpGateway.Browser;
 using CdpGateway.Telemetry;
+using CdpGateway.Tests.Support;
 using CdpGateway.Tests.Telemetry;
 using Microsoft.Extensions.Time.Testing;
 
@@ -21,7 +22,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
         Assert.Equal(1, started.GetProperty("generation").GetInt64());
         Assert.Equal(tracker.Current, started.GetProperty("devtools_url").GetString());
         Assert.True(started.GetProperty("startup_ms").GetDouble() > 0);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady && supervisor.Status.State == ChromiumState.Ready, "ready");
+        await Eventually.TrueAsync(() => supervisor.IsReady && supervisor.Status.State == ChromiumState.Ready, "ready");
 
         // Its own group (so stop can signal renderers and zygotes too), the gateway's flags, the user's flags.
         Assert.Equal(pid, FakeBrowsers.ProcessGroupOf(pid));
@@ -59,7 +60,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
         var started = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started, 2);
         Assert.Equal(2, started.GetProperty("generation").GetInt64());
         Assert.Equal(1, supervisor.Status.Restarts);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready again");
+        await Eventually.TrueAsync(() => supervisor.IsReady, "ready again");
     }
 
     [Fact]
@@ -67,7 +68,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     {
         var (supervisor, events, tracker) = _fakes.Supervisor(_fakes.FakeChromium());
         await supervisor.StartAsync(FakeBrowsers.Timeout());
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+        await Eventually.TrueAsync(() => supervisor.IsReady, "ready");
         var before = tracker.Current;
 
         var restarts = await Task.WhenAll(supervisor.RestartAsync(FakeBrowsers.Timeout()), supervisor.RestartAsync(FakeBrowsers.Timeout()));
@@ -90,7 +91,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
         // A fake that takes a noticeable while to announce itself, so the phases are not all near zero.
         var (supervisor, _, _) = _fakes.Supervisor(_fakes.FakeChromium("export FAKE_CHROMIUM_STARTUP_DELAY_MS=150\n"), logger: logger);
         await supervisor.StartAsync(FakeBrowsers.Timeout());
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+        await Eventually.TrueAsync(() => supervisor.IsReady, "ready");
 
         var restart = await supervisor.RestartAsync(FakeBrowsers.Timeout());
 
@@ -119,8 +120,8 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
         var (supervisor, events, tracker) = _fakes.Supervisor(mute, clock, logger: logger);
         await supervisor.StartAsync(FakeBrowsers.Timeout());
         var pid = supervisor.Pid!.Value;
-        await FakeBrowsers.EventuallyAsync(() => supervisor.StartDeadline is not null, "the start timeout armed");
-        await FakeBrowsers.EventuallyAsync(() => FakeBrowsers.ProcessesWith("600").Any(p => FakeBrowsers.ProcessGroupOf(p) == pid), "the child");
+        await Eventually.TrueAsync(() => supervisor.StartDeadline is not null, "the start timeout armed");
+        await Eventually.TrueAsync(() => FakeBrowsers.ProcessesWith("600").Any(p => FakeBrowsers.ProcessGroupOf(p) == pid), "the child");
 
         // Patience up to the last tick: still starting, nothing killed.
         clock.Advance(ChromiumSupervisor.StartTimeout - TimeSpan.FromMilliseconds(1));
@@ -146,9 +147,9 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
             && e.Message.Contains($"Chromium (pid {pid}) printed no DevTools line within 60 s", StringComparison.Ordinal));
         Assert.True(string.IsNullOrEmpty(tracker.Current)); // never announced
 
-        await FakeBrowsers.EventuallyAsync(() => supervisor.Status.NextStartInMs is not null, "waiting out the backoff");
+        await Eventually.TrueAsync(() => supervisor.Status.NextStartInMs is not null, "waiting out the backoff");
         clock.Advance(ChromiumSupervisor.InitialBackoff);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.Status.Generation == 2 && supervisor.Pid is not null, "the retry");
+        await Eventually.TrueAsync(() => supervisor.Status.Generation == 2 && supervisor.Pid is not null, "the retry");
         Assert.NotEqual(pid, supervisor.Pid);
         Assert.Equal(1, supervisor.Status.ConsecutiveCrashes);
     }
@@ -164,7 +165,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
         await supervisor.StartAsync(FakeBrowsers.Timeout());
         var pid = supervisor.Pid!.Value;
         await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.StartDeadline is not null, "the start timeout armed");
+        await Eventually.TrueAsync(() => supervisor.StartDeadline is not null, "the start timeout armed");
 
         clock.Advance(ChromiumSupervisor.StartTimeout - TimeSpan.FromMilliseconds(1));
         await Task.Delay(100);
@@ -193,7 +194,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
         var (supervisor, events, _) = _fakes.Supervisor(_fakes.FakeChromium(), clock);
         await supervisor.StartAsync(FakeBrowsers.Timeout());
         await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady && supervisor.StartDeadline is null, "ready, with no start timeout left");
+        await Eventually.TrueAsync(() => supervisor.IsReady && supervisor.StartDeadline is null, "ready, with no start timeout left");
         var pid = supervisor.Pid;
 
         clock.Advance(ChromiumSupervisor.StartTimeout * 2);
@@ -218,7 +219,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
             Assert.Equal("crash", exited.GetProperty("cause").GetString());
             Assert.Equal(expected[i], exited.GetProperty("backoff_ms").GetDouble());
             Assert.Equal(i + 1 >= ChromiumSupervisor.CrashLoopThreshold, exited.GetProperty("crash_loop").GetBoolean());
-            await FakeBrowsers.EventuallyAsync(() => supervisor.Status.NextStartInMs is not null, "waiting out the backoff");
+            await Eventually.TrueAsync(() => supervisor.Status.NextStartInMs is not null, "waiting out the backoff");
             var status = supervisor.Status;
             Assert.Equal(i + 1 >= ChromiumSupervisor.CrashLoopThreshold ? ChromiumState.CrashLoop : ChromiumState.Backoff, status.State);
             Assert.Equal(expected[i], status.NextStartInMs);
@@ -247,13 +248,13 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
             Posix.Kill(supervisor.Pid!.Value, Posix.SIGKILL);
             var exited = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited, crash);
             Assert.Equal(crash == 1 ? 250 : 500, exited.GetProperty("backoff_ms").GetDouble());
-            await FakeBrowsers.EventuallyAsync(() => supervisor.Status.NextStartInMs is not null, "backoff");
+            await Eventually.TrueAsync(() => supervisor.Status.NextStartInMs is not null, "backoff");
             clock.Advance(TimeSpan.FromMilliseconds(crash == 1 ? 250 : 500));
         }
 
         // ...a browser that was ready and ran for a minute starts it over.
         await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started, 3);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+        await Eventually.TrueAsync(() => supervisor.IsReady, "ready");
         clock.Advance(ChromiumSupervisor.HealthyUptime);
         Posix.Kill(supervisor.Pid!.Value, Posix.SIGKILL);
         var healthy = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited, 3);
@@ -273,7 +274,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
         await supervisor.StartAsync(FakeBrowsers.Timeout());
         await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
         var pid = supervisor.Pid!.Value;
-        await FakeBrowsers.EventuallyAsync(() => FakeBrowsers.ProcessesWith("600").Any(p => FakeBrowsers.ProcessGroupOf(p) == pid), "the child");
+        await Eventually.TrueAsync(() => FakeBrowsers.ProcessesWith("600").Any(p => FakeBrowsers.ProcessGroupOf(p) == pid), "the child");
 
         var stop = supervisor.DisposeAsync().AsTask();
         await Task.Delay(100);
