@@ -16,10 +16,18 @@ public static class Eventually
 
     /// <summary>Returns once <paramref name="condition"/> holds; fails with <paramref name="what"/> if it never does.</summary>
     public static Task TrueAsync(Func<bool> condition, string what, TimeSpan? patience = null) =>
-        TrueAsync(() => Task.FromResult(condition()), what, patience);
+        TrueAsync(() => Task.FromResult(condition()), () => what, patience);
 
     /// <summary>As <see cref="TrueAsync(Func{bool}, string, TimeSpan?)"/>, for a condition that has to wait to be answered.</summary>
-    public static async Task TrueAsync(Func<Task<bool>> condition, string what, TimeSpan? patience = null)
+    public static Task TrueAsync(Func<Task<bool>> condition, string what, TimeSpan? patience = null) =>
+        TrueAsync(condition, () => what, patience);
+
+    /// <summary>As <see cref="TrueAsync(Func{bool}, string, TimeSpan?)"/>; <paramref name="what"/> is asked only on failure (for state to show then).</summary>
+    public static Task TrueAsync(Func<bool> condition, Func<string> what, TimeSpan? patience = null) =>
+        TrueAsync(() => Task.FromResult(condition()), what, patience);
+
+    /// <summary>As <see cref="TrueAsync(Func{Task{bool}}, string, TimeSpan?)"/>; <paramref name="what"/> is asked only on failure.</summary>
+    public static async Task TrueAsync(Func<Task<bool>> condition, Func<string> what, TimeSpan? patience = null)
     {
         var limit = patience ?? Patience;
         var waited = Stopwatch.StartNew();
@@ -27,7 +35,7 @@ public static class Eventually
         {
             if (waited.Elapsed > limit)
             {
-                Assert.Fail($"never happened within {limit.TotalSeconds:0.###} s: {what}");
+                Assert.Fail($"never happened within {limit.TotalSeconds:0.###} s: {what()}");
             }
             await Task.Delay(Interval);
         }
