@@ -108,6 +108,8 @@ internal sealed class SupervisionLoop(
             if (first == running.Ready && !running.Exited.IsCompleted && !request.IsCompleted && !shutdownRequested.IsCompleted)
             {
                 state.StartDeadline = null;
+                // Ready in time: the start timeout is over, its timer disarmed (so a test clock can tell it never fires).
+                await cancel.CancelAsync().ConfigureAwait(false);
                 await Task.WhenAny(running.Exited, request, shutdownRequested).ConfigureAwait(false);
                 return false;
             }

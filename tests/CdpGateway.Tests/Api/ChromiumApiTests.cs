@@ -83,7 +83,7 @@ public sealed class ChromiumApiTests : IAsyncDisposable
         Assert.Equal("restart", gateway.Chromium.Status.LastExit!.Cause);
 
         var broken = await StartAsync(o => o.Chromium = _fakes.Script("exit 7"), waitReady: false);
-        await FakeBrowsers.EventuallyAsync(() => broken.Chromium.Status.State == "crash_loop", "crash loop");
+        await Eventually.TrueAsync(() => broken.Chromium.Status.State == "crash_loop", "crash loop");
         var (healthStatus, health) = await SendAsync(broken, HttpMethod.Get, "/health");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, healthStatus);
         Assert.Equal("crash_loop", health.GetProperty("status").GetString());
@@ -153,7 +153,7 @@ public sealed class ChromiumApiTests : IAsyncDisposable
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal((WebSocketCloseStatus)1012, await closed);
-        await FakeBrowsers.EventuallyAsync(() => gateway.Events.Snapshot(0, 8192, EventCategory.Connection).Any(e => e.Type == ConnectionEventTypes.Disconnect), "disconnect");
+        await Eventually.TrueAsync(() => gateway.Events.Snapshot(0, 8192, EventCategory.Connection).Any(e => e.Type == ConnectionEventTypes.Disconnect), "disconnect");
         var disconnect = JsonDocument.Parse(gateway.Events.Snapshot(0, 8192, EventCategory.Connection).Single(e => e.Type == ConnectionEventTypes.Disconnect).Utf8Json)
             .RootElement.GetProperty("event").GetProperty("data");
         Assert.Equal(DisconnectReason.UpstreamChanged.WireName(), disconnect.GetProperty("reason").GetString());
@@ -169,7 +169,7 @@ public sealed class ChromiumApiTests : IAsyncDisposable
         File.WriteAllText(script + ".slow", "");
 
         var restart = SendAsync(gateway, HttpMethod.Post, "/chromium/restart");
-        await FakeBrowsers.EventuallyAsync(() => gateway.Chromium.Status.State == "restarting" && gateway.Chromium.Status.LastExit is not null, "old browser stopped");
+        await Eventually.TrueAsync(() => gateway.Chromium.Status.State == "restarting" && gateway.Chromium.Status.LastExit is not null, "old browser stopped");
         using var client = new ClientWebSocket();
         client.Options.KeepAliveInterval = TimeSpan.Zero;
         await client.ConnectAsync(new Uri($"ws://127.0.0.1:{gateway.CdpPort}/devtools/browser/old-id"), FakeBrowsers.Timeout());

@@ -131,15 +131,9 @@ public sealed class MetricsEndpointTests
     /// </summary>
     private static async Task<Dictionary<string, double>> WaitForAsync(TestGateway gw, Func<Dictionary<string, double>, bool> done)
     {
-        using var timeout = new CancellationTokenSource(TestGateway.Patience);
-        while (true)
-        {
-            var metrics = await ScrapeAsync(gw);
-            if (done(metrics))
-            {
-                return metrics;
-            }
-            await Task.Delay(TimeSpan.FromMilliseconds(5), timeout.Token);
-        }
+        var metrics = new Dictionary<string, double>();
+        await Eventually.TrueAsync(async () => done(metrics = await ScrapeAsync(gw)), () => "the metrics as expected; last scrape: "
+            + string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value}")));
+        return metrics;
     }
 }

@@ -1,5 +1,6 @@
 using CdpGateway.Hosting;
 using CdpGateway.Tests.Browser;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.Api;
 
@@ -27,7 +28,7 @@ public sealed class SupervisedGateways : IAsyncDisposable
         await gateway.StartAsync();
         if (waitReady)
         {
-            await FakeBrowsers.EventuallyAsync(() => gateway.Chromium.IsReady, "ready");
+            await Eventually.TrueAsync(() => gateway.Chromium.IsReady, "ready");
         }
         return gateway;
     }

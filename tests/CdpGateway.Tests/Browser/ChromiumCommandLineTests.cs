@@ -1,6 +1,7 @@
 using System.Text.Json;
 using CdpGateway.Browser;
 using CdpGateway.Hosting;
+using CdpGateway.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CdpGateway.Tests.Browser;
@@ -90,7 +91,7 @@ public sealed class ChromiumCommandLineTests : IDisposable
             ArgumentList = { "/bin/sh", "-c", "sleep 300; :", "chromium", "--user-data-dir=" + profile },
         })!;
         using var bystander = System.Diagnostics.Process.Start("sleep", ["301"])!;
-        await FakeBrowsers.EventuallyAsync(() => FakeBrowsers.ProcessGroupOf(holder.Id) == holder.Id, "the holder leads its group");
+        await Eventually.TrueAsync(() => FakeBrowsers.ProcessGroupOf(holder.Id) == holder.Id, "the holder leads its group");
         File.CreateSymbolicLink(Path.Combine(profile, "SingletonLock"), $"{System.Net.Dns.GetHostName()}-{holder.Id}");
 
         ProfileLocks.Clear(profile, NullLogger.Instance);
@@ -98,7 +99,7 @@ public sealed class ChromiumCommandLineTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(profile));
         // What the kernel says first (killed: dead or a zombie), then the runtime's reaping, with the suite's patience:
         // under the full suite's load the latter once took longer than 10 s, and a timeout there did not say which.
-        await FakeBrowsers.EventuallyAsync(() => !FakeBrowsers.ProcessesWith(profile).Any(), "the holder's group is gone");
+        await Eventually.TrueAsync(() => !FakeBrowsers.ProcessesWith(profile).Any(), "the holder's group is gone");
         await holder.WaitForExitAsync().WaitAsync(FakeBrowsers.Patience);
         Assert.False(bystander.HasExited); // a process not named in the lock is not touched
         bystander.Kill();

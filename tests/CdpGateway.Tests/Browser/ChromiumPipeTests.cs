@@ -29,7 +29,7 @@ public sealed class ChromiumPipeTests : IAsyncDisposable
         await using (supervisor)
         {
             await supervisor.StartAsync(FakeBrowsers.Timeout());
-            await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+            await Eventually.TrueAsync(() => supervisor.IsReady, "ready");
             // No collection while the pipes are counted: a finalizer closing a leaked pipe would hide the leak. Entering
             // the region collects once, before the count starts.
             Assert.True(GC.TryStartNoGCRegion(NoCollectionBytes));
@@ -44,7 +44,7 @@ public sealed class ChromiumPipeTests : IAsyncDisposable
                 }
 
                 // An earlier browser's pipes are let go in the background after its group is gone.
-                await FakeBrowsers.EventuallyAsync(() => GatewaySockets.OpenPipes() <= before,
+                await Eventually.TrueAsync(() => GatewaySockets.OpenPipes() <= before,
                     $"pipes back to {before}", TimeSpan.FromSeconds(10));
                 Assert.Equal(GCLatencyMode.NoGCRegion, GCSettings.LatencyMode);
             }

@@ -1,5 +1,6 @@
 using CdpGateway.Browser;
 using CdpGateway.Telemetry;
+using CdpGateway.Tests.Support;
 using CdpGateway.Tests.Telemetry;
 using Microsoft.Extensions.Time.Testing;
 
@@ -21,7 +22,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
         Assert.Equal(1, started.GetProperty("generation").GetInt64());
         Assert.Equal(tracker.Current, started.GetProperty("devtools_url").GetString());
         Assert.True(started.GetProperty("startup_ms").GetDouble() > 0);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady && supervisor.Status.State == ChromiumState.Ready, "ready");
+        await Eventually.TrueAsync(() => supervisor.IsReady && supervisor.Status.State == ChromiumState.Ready, "ready");
 
         // Its own group (so stop can signal renderers and zygotes too), the gateway's flags, the user's flags.
         Assert.Equal(pid, FakeBrowsers.ProcessGroupOf(pid));
@@ -59,7 +60,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
         var started = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started, 2);
         Assert.Equal(2, started.GetProperty("generation").GetInt64());
         Assert.Equal(1, supervisor.Status.Restarts);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready again");
+        await Eventually.TrueAsync(() => supervisor.IsReady, "ready again");
     }
 
     [Fact]
@@ -67,7 +68,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     {
         var (supervisor, events, tracker) = _fakes.Supervisor(_fakes.FakeChromium());
         await supervisor.StartAsync(FakeBrowsers.Timeout());
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+        await Eventually.TrueAsync(() => supervisor.IsReady, "ready");
         var before = tracker.Current;
 
         var restarts = await Task.WhenAll(supervisor.RestartAsync(FakeBrowsers.Timeout()), supervisor.RestartAsync(FakeBrowsers.Timeout()));
@@ -90,7 +91,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
         // A fake that takes a noticeable while to announce itself, so the phases are not all near zero.
         var (supervisor, _, _) = _fakes.Supervisor(_fakes.FakeChromium("export FAKE_CHROMIUM_STARTUP_DELAY_MS=150\n"), logger: logger);
         await supervisor.StartAsync(FakeBrowsers.Timeout());
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+        await Eventually.TrueAsync(() => supervisor.IsReady, "ready");
 
         var restart = await supervisor.RestartAsync(FakeBrowsers.Timeout());
 
@@ -112,25 +113,28 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     [Fact]
     public async Task A_browser_that_prints_no_devtools_line_is_killed_after_the_start_timeout_and_retried_with_backoff()
     {
-        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new WatchedClock();
         var logger = new RecordingLogger<ChromiumSupervisor>();
         // Never prints anything; has a child, which the kill must take too.
         var mute = _fakes.Script("sleep 600 &\nwait");
         var (supervisor, events, tracker) = _fakes.Supervisor(mute, clock, logger: logger);
         await supervisor.StartAsync(FakeBrowsers.Timeout());
+        var timeoutEnds = clock.GetUtcNow() + ChromiumSupervisor.StartTimeout; // the clock stands still until the test moves it
         var pid = supervisor.Pid!.Value;
-        await FakeBrowsers.EventuallyAsync(() => supervisor.StartDeadline is not null, "the start timeout armed");
-        await FakeBrowsers.EventuallyAsync(() => FakeBrowsers.ProcessesWith("600").Any(p => FakeBrowsers.ProcessGroupOf(p) == pid), "the child");
+        await Eventually.TrueAsync(() => supervisor.StartDeadline is not null, "the start timeout armed");
+        await Eventually.TrueAsync(() => FakeBrowsers.ProcessesWith("600").Any(p => FakeBrowsers.ProcessGroupOf(p) == pid), "the child");
+        var startTimeout = clock.SinglePendingAt(timeoutEnds, "the start timeout");
 
-        // Patience up to the last tick: still starting, nothing killed.
+        // Patience up to the last tick: the start timeout has not fired, so still starting, nothing killed.
         clock.Advance(ChromiumSupervisor.StartTimeout - TimeSpan.FromMilliseconds(1));
-        await Task.Delay(100);
+        Assert.True(startTimeout.IsPending, "the start timeout fired before its time");
         Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited));
         Assert.Equal(ChromiumState.Starting, supervisor.Status.State);
         Assert.Equal(pid, supervisor.Pid);
 
         // Then the group is killed, the exit is a crash with its reason, and the next start waits out the backoff.
         clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(startTimeout.HasFired, "the start timeout did not fire at its time");
         var exited = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited);
         Assert.Equal("crash", exited.GetProperty("cause").GetString());
         Assert.Equal("SIGKILL", exited.GetProperty("signal").GetString());
@@ -146,9 +150,9 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
             && e.Message.Contains($"Chromium (pid {pid}) printed no DevTools line within 60 s", StringComparison.Ordinal));
         Assert.True(string.IsNullOrEmpty(tracker.Current)); // never announced
 
-        await FakeBrowsers.EventuallyAsync(() => supervisor.Status.NextStartInMs is not null, "waiting out the backoff");
+        await Eventually.TrueAsync(() => supervisor.Status.NextStartInMs is not null, "waiting out the backoff");
         clock.Advance(ChromiumSupervisor.InitialBackoff);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.Status.Generation == 2 && supervisor.Pid is not null, "the retry");
+        await Eventually.TrueAsync(() => supervisor.Status.Generation == 2 && supervisor.Pid is not null, "the retry");
         Assert.NotEqual(pid, supervisor.Pid);
         Assert.Equal(1, supervisor.Status.ConsecutiveCrashes);
     }
@@ -156,23 +160,27 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     [Fact]
     public async Task A_browser_that_prints_its_devtools_line_but_never_answers_is_killed_after_the_start_timeout()
     {
-        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new WatchedClock();
         var logger = new RecordingLogger<ChromiumSupervisor>();
         // Announces a DevTools URL nothing listens on, then hangs: Browser.getVersion can never be answered.
         var hung = _fakes.Script($"echo \"DevTools listening on ws://127.0.0.1:{CdpGateway.Tests.Proxy.DisconnectScenarioTests.DeadPort()}/devtools/browser/hung\" >&2\nsleep 600 &\nwait");
         var (supervisor, events, tracker) = _fakes.Supervisor(hung, clock, logger: logger);
         await supervisor.StartAsync(FakeBrowsers.Timeout());
+        var timeoutEnds = clock.GetUtcNow() + ChromiumSupervisor.StartTimeout; // the clock stands still until the test moves it
         var pid = supervisor.Pid!.Value;
         await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.StartDeadline is not null, "the start timeout armed");
+        await Eventually.TrueAsync(() => supervisor.StartDeadline is not null, "the start timeout armed");
+        var startTimeout = clock.SinglePendingAt(timeoutEnds, "the start timeout");
 
+        // The readiness probes fail and retry all along; only the start timeout ends the wait, at its time and not before.
         clock.Advance(ChromiumSupervisor.StartTimeout - TimeSpan.FromMilliseconds(1));
-        await Task.Delay(100);
+        Assert.True(startTimeout.IsPending, "the start timeout fired before its time");
         Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited));
         Assert.Equal(ChromiumState.Starting, supervisor.Status.State);
         Assert.False(supervisor.IsReady);
 
         clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(startTimeout.HasFired, "the start timeout did not fire at its time");
         var exited = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited);
         Assert.Equal("crash", exited.GetProperty("cause").GetString());
         Assert.Equal(pid, exited.GetProperty("pid").GetInt32());
@@ -189,24 +197,35 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     [Fact]
     public async Task A_browser_that_announced_itself_in_time_is_never_hit_by_the_start_timeout()
     {
-        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new WatchedClock();
         var (supervisor, events, _) = _fakes.Supervisor(_fakes.FakeChromium(), clock);
         await supervisor.StartAsync(FakeBrowsers.Timeout());
         await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady && supervisor.StartDeadline is null, "ready, with no start timeout left");
+        await Eventually.TrueAsync(() => supervisor.IsReady && supervisor.StartDeadline is null, "ready, with no start timeout left");
         var pid = supervisor.Pid;
 
+        // Ready in time, the start timeout is disarmed: its timer never fires, however far the clock goes, so nothing
+        // can take this browser for a hung one. (The fake clock fires a due timer inside the advance: no wait needed.)
+        var startTimeout = clock.Timers.Single(t => t.DueTime == ChromiumSupervisor.StartTimeout);
+        await Eventually.TrueAsync(() => !startTimeout.IsPending, "the start timeout disarmed once ready");
         clock.Advance(ChromiumSupervisor.StartTimeout * 2);
-        await Task.Delay(100);
+        Assert.False(startTimeout.HasFired, "the start timeout fired for a browser that was ready in time");
         Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited));
         Assert.True(supervisor.IsReady);
         Assert.Equal(pid, supervisor.Pid);
+
+        // And the loop still has this browser as it was: asked for a restart, it ends it as a restart, its first end.
+        var restart = await supervisor.RestartAsync(FakeBrowsers.Timeout());
+        Assert.Equal(2, restart.Generation);
+        var exit = FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited).First();
+        Assert.Equal("restart", exit.GetProperty("cause").GetString());
+        Assert.Equal(1, exit.GetProperty("generation").GetInt64());
     }
 
     [Fact]
     public async Task A_browser_that_cannot_start_backs_off_doubling_to_the_cap_and_is_reported_as_a_crash_loop()
     {
-        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new WatchedClock();
         var (supervisor, events, _) = _fakes.Supervisor(_fakes.Script("exit 3"), clock);
         await supervisor.StartAsync(FakeBrowsers.Timeout());
 
@@ -218,16 +237,19 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
             Assert.Equal("crash", exited.GetProperty("cause").GetString());
             Assert.Equal(expected[i], exited.GetProperty("backoff_ms").GetDouble());
             Assert.Equal(i + 1 >= ChromiumSupervisor.CrashLoopThreshold, exited.GetProperty("crash_loop").GetBoolean());
-            await FakeBrowsers.EventuallyAsync(() => supervisor.Status.NextStartInMs is not null, "waiting out the backoff");
+            await Eventually.TrueAsync(() => supervisor.Status.NextStartInMs is not null, "waiting out the backoff");
             var status = supervisor.Status;
             Assert.Equal(i + 1 >= ChromiumSupervisor.CrashLoopThreshold ? ChromiumState.CrashLoop : ChromiumState.Backoff, status.State);
             Assert.Equal(expected[i], status.NextStartInMs);
 
-            // Nothing spins: no new start until the backoff has passed on the clock.
+            // Nothing spins: no new start until the backoff's timer (made when the exit was taken: the clock stood
+            // still since) has fired on the clock.
+            var backoff = clock.SinglePendingAt(clock.GetUtcNow() + TimeSpan.FromMilliseconds(expected[i]), "the backoff");
             clock.Advance(TimeSpan.FromMilliseconds(expected[i] - 1));
-            await Task.Delay(50);
+            Assert.True(backoff.IsPending, "the backoff ended before its time");
             Assert.Equal(i + 1, supervisor.Status.Generation);
             clock.Advance(TimeSpan.FromMilliseconds(1));
+            Assert.True(backoff.HasFired, "the backoff did not end at its time");
         }
         Assert.False(supervisor.IsReady);
         Assert.Equal(3, supervisor.Status.LastExit!.ExitCode);
@@ -247,13 +269,13 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
             Posix.Kill(supervisor.Pid!.Value, Posix.SIGKILL);
             var exited = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited, crash);
             Assert.Equal(crash == 1 ? 250 : 500, exited.GetProperty("backoff_ms").GetDouble());
-            await FakeBrowsers.EventuallyAsync(() => supervisor.Status.NextStartInMs is not null, "backoff");
+            await Eventually.TrueAsync(() => supervisor.Status.NextStartInMs is not null, "backoff");
             clock.Advance(TimeSpan.FromMilliseconds(crash == 1 ? 250 : 500));
         }
 
         // ...a browser that was ready and ran for a minute starts it over.
         await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started, 3);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+        await Eventually.TrueAsync(() => supervisor.IsReady, "ready");
         clock.Advance(ChromiumSupervisor.HealthyUptime);
         Posix.Kill(supervisor.Pid!.Value, Posix.SIGKILL);
         var healthy = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited, 3);
@@ -265,7 +287,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     [Fact]
     public async Task A_browser_that_ignores_sigterm_is_killed_with_its_children_after_the_grace()
     {
-        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new WatchedClock();
         // Ignores SIGTERM, and so does its child: only the SIGKILL to the group ends both.
         var stubborn = _fakes.Script(
             "trap '' TERM\necho 'DevTools listening on ws://127.0.0.1:9/devtools/browser/stubborn' >&2\nsleep 600 &\nwait");
@@ -273,19 +295,20 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
         await supervisor.StartAsync(FakeBrowsers.Timeout());
         await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
         var pid = supervisor.Pid!.Value;
-        await FakeBrowsers.EventuallyAsync(() => FakeBrowsers.ProcessesWith("600").Any(p => FakeBrowsers.ProcessGroupOf(p) == pid), "the child");
+        await Eventually.TrueAsync(() => FakeBrowsers.ProcessesWith("600").Any(p => FakeBrowsers.ProcessGroupOf(p) == pid), "the child");
 
         var stop = supervisor.DisposeAsync().AsTask();
-        await Task.Delay(100);
+        // The grace's timer is armed once SIGTERM is out; the clock stands still, so it ends one grace from now.
+        await Eventually.TrueAsync(() => clock.Timers.Any(t => t.IsPending && t.DueTime == ChromiumSupervisor.StopGrace), "SIGTERM sent, the grace's timer armed");
+        var grace = clock.SinglePendingAt(clock.GetUtcNow() + ChromiumSupervisor.StopGrace, "the grace");
+
+        // Up to the grace's last tick the group lives on, SIGTERM ignored: nothing but the grace's timer sends SIGKILL.
+        clock.Advance(ChromiumSupervisor.StopGrace - TimeSpan.FromMilliseconds(1));
+        Assert.True(grace.IsPending, "the grace ended before its time");
         Assert.False(stop.IsCompleted, "stopped before the grace elapsed");
-        // The grace's timer starts once SIGTERM is out, which a loaded machine may take longer than the 100 ms above to
-        // reach: the clock moves on until the stop is done.
-        var deadline = DateTime.UtcNow + FakeBrowsers.Patience;
-        while (!stop.IsCompleted && DateTime.UtcNow < deadline)
-        {
-            clock.Advance(ChromiumSupervisor.StopGrace);
-            await Task.WhenAny(stop, Task.Delay(50));
-        }
+        Assert.Contains(FakeBrowsers.ProcessesWith("600"), p => FakeBrowsers.ProcessGroupOf(p) == pid);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(grace.HasFired, "the grace did not end at its time");
         await stop.WaitAsync(FakeBrowsers.Patience);
 
         var exited = FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited).Single();

@@ -87,20 +87,6 @@ public sealed class FakeBrowsers : IAsyncDisposable
             .Select(e => JsonDocument.Parse(e.Utf8Json).RootElement.GetProperty("event").GetProperty("data").Clone())
             .ToList();
 
-    /// <summary>Polls (briefly, with a deadline) until <paramref name="condition"/> holds.</summary>
-    public static async Task EventuallyAsync(Func<bool> condition, string what, TimeSpan? patience = null)
-    {
-        var deadline = DateTime.UtcNow + (patience ?? Patience);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"timed out waiting for: {what}");
-            }
-            await Task.Delay(20);
-        }
-    }
-
     /// <summary>Live (non-zombie) processes whose command line holds an argument containing <paramref name="fragment"/>.</summary>
     public static List<int> ProcessesWith(string fragment)
     {

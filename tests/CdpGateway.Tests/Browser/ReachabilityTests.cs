@@ -140,7 +140,7 @@ public sealed class ReachabilityTests
         await supervisor.StartAsync(FakeBrowsers.Timeout());
         var started = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
         var pid = started.GetProperty("pid").GetInt32();
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+        await Eventually.TrueAsync(() => supervisor.IsReady, "ready");
         var watch = supervisor.Reachability;
         await watch.IdleAsync(0).WaitAsync(Patience);
 
@@ -180,7 +180,7 @@ public sealed class ReachabilityTests
         var (supervisor, events, tracker) = fakes.Supervisor(fakes.FakeChromium(), clock, probeInterval: ReachabilityWatch.DefaultInterval);
         await supervisor.StartAsync(FakeBrowsers.Timeout());
         var started = await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready");
+        await Eventually.TrueAsync(() => supervisor.IsReady, "ready");
         var watch = supervisor.Reachability;
         await watch.IdleAsync(0).WaitAsync(Patience);
         var url = tracker.Current;
@@ -191,7 +191,7 @@ public sealed class ReachabilityTests
         await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited);
         clock.Advance(ChromiumSupervisor.InitialBackoff);
         await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started, 2);
-        await FakeBrowsers.EventuallyAsync(() => supervisor.IsReady, "ready again");
+        await Eventually.TrueAsync(() => supervisor.IsReady, "ready again");
 
         Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Unreachable));
         Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Reachable));
@@ -204,7 +204,7 @@ public sealed class ReachabilityTests
             new AttachedChromium(sp.GetRequiredService<GatewayOptions>(), sp.GetRequiredService<DevToolsUrlTracker>(), follower: null,
                 sp.GetRequiredService<IEventPublisher>(), sp.GetRequiredService<TimeProvider>(), NullLogger<AttachedChromium>.Instance)));
         await gateway.WaitForEventAsync(ChromiumEventTypes.Started, patience: Patience);
-        await FakeBrowsers.EventuallyAsync(() => gateway.App.Chromium.IsReady, "the first browser found ready");
+        await Eventually.TrueAsync(() => gateway.App.Chromium.IsReady, "the first browser found ready");
         return gateway;
     }
 

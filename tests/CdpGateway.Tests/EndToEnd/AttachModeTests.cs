@@ -74,28 +74,18 @@ public sealed partial class AttachModeTests(ITestOutputHelper output)
     /// <summary>Waits for the n-th DevTools line in the log and returns its URL.</summary>
     private static async Task<string> WaitForAnnouncementAsync(string log, int n)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
+        MatchCollection? matches = null;
+        await Eventually.TrueAsync(async () =>
         {
-            if (File.Exists(log))
+            if (!File.Exists(log))
             {
-                string text;
-                using (var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
-                using (var reader = new StreamReader(stream))
-                {
-                    text = await reader.ReadToEndAsync();
-                }
-                var matches = DevToolsLine().Matches(text);
-                if (matches.Count >= n)
-                {
-                    return matches[n - 1].Groups[1].Value;
-                }
+                return false;
             }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"the fake never printed DevTools line #{n} into {log}");
-            }
-            await Task.Delay(50);
-        }
+            using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(stream);
+            matches = DevToolsLine().Matches(await reader.ReadToEndAsync());
+            return matches.Count >= n;
+        }, $"the fake printing DevTools line #{n} into {log}", Patience);
+        return matches![n - 1].Groups[1].Value;
     }
 }

@@ -116,39 +116,37 @@ public sealed class CommandTelemetryTests(ITestOutputHelper output)
     /// </summary>
     private static async Task<List<JsonElement>> CommandsOfEndedConnectionsAsync(GatewayProcess gateway)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
+        List<JsonElement> events = [];
+        List<string> connects = [];
+        HashSet<string> ended = [];
+        await Eventually.TrueAsync(() =>
         {
-            var events = gateway.ReadEvents();
-            var connects = events.Where(e => Type(e) == "cdp_connect").Select(ConnectionIdOf).ToList();
-            var ended = events.Where(e => Type(e) == "cdp_disconnect").Select(ConnectionIdOf).ToHashSet();
-            if (connects.Count > 0 && connects.All(ended.Contains))
+            events = gateway.ReadEvents().ToList();
+            connects = events.Where(e => Type(e) == "cdp_connect").Select(ConnectionIdOf).ToList();
+            ended = events.Where(e => Type(e) == "cdp_disconnect").Select(ConnectionIdOf).ToHashSet();
+            return connects.Count > 0 && connects.All(ended.Contains);
+        }, () => $"every connection ended; {connects.Count} cdp_connect, {ended.Count} cdp_disconnect:\n{gateway.Output}", Patience);
+        var commands = new List<JsonElement>();
+        var open = new HashSet<string>();
+        foreach (var e in events)
+        {
+            switch (Type(e))
             {
-                var commands = new List<JsonElement>();
-                var open = new HashSet<string>();
-                foreach (var e in events)
-                {
-                    switch (Type(e))
-                    {
-                        case "cdp_connect":
-                            open.Add(ConnectionIdOf(e));
-                            break;
-                        case "cdp_disconnect":
-                            open.Remove(ConnectionIdOf(e));
-                            break;
-                        case "cdp_command":
-                            Assert.Contains(ConnectionIdOf(e), open);
-                            commands.Add(DataOf(e));
-                            break;
-                    }
-                }
-                Assert.All(events.Where(e => Type(e) == "cdp_disconnect").Select(DataOf),
-                    d => Assert.Equal(0, d.GetProperty("telemetry_dropped").GetInt64()));
-                return commands;
+                case "cdp_connect":
+                    open.Add(ConnectionIdOf(e));
+                    break;
+                case "cdp_disconnect":
+                    open.Remove(ConnectionIdOf(e));
+                    break;
+                case "cdp_command":
+                    Assert.Contains(ConnectionIdOf(e), open);
+                    commands.Add(DataOf(e));
+                    break;
             }
-            Assert.True(DateTime.UtcNow < deadline, $"{connects.Count} cdp_connect, {ended.Count} cdp_disconnect:\n{gateway.Output}");
-            await Task.Delay(50);
         }
+        Assert.All(events.Where(e => Type(e) == "cdp_disconnect").Select(DataOf),
+            d => Assert.Equal(0, d.GetProperty("telemetry_dropped").GetInt64()));
+        return commands;
     }
 
     private static string Type(JsonElement envelope) => envelope.GetProperty("event").GetProperty("type").GetString()!;

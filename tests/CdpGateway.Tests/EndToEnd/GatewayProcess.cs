@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Xunit.Abstractions;
 using CdpGateway.Proxy.Epoll;
+using CdpGateway.Tests.Support;
 
 namespace CdpGateway.Tests.EndToEnd;
 
@@ -227,9 +228,9 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <summary>Waits for /health to answer 200 (and, if given, with a DevTools URL other than <paramref name="notUrl"/>); returns the URL.</summary>
     public async Task<string> WaitHealthyAsync(string? notUrl = null, TimeSpan? patience = null)
     {
-        var deadline = DateTime.UtcNow + (patience ?? Patience);
         var last = "no answer";
-        while (true)
+        string? healthy = null;
+        await Eventually.TrueAsync(async () =>
         {
             if (_process.HasExited)
             {
@@ -241,19 +242,16 @@ public sealed class GatewayProcess : IAsyncDisposable
                 last = $"{(int)status} {url}";
                 if (status == HttpStatusCode.OK && !string.IsNullOrEmpty(url) && url != notUrl)
                 {
-                    return url;
+                    healthy = url;
                 }
             }
             catch (HttpRequestException e)
             {
                 last = e.Message;
             }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"/health did not become 200{(notUrl is null ? "" : " with a new DevTools URL")} (last: {last}):\n{Output}");
-            }
-            await Task.Delay(50);
-        }
+            return healthy is not null;
+        }, () => $"/health answering 200{(notUrl is null ? "" : " with a new DevTools URL")} (last: {last}):\n{Output}", patience ?? Patience);
+        return healthy!;
     }
 
     public async Task<JsonElement> GetJsonAsync(Uri uri)
@@ -325,21 +323,11 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <summary>Polls the events file until <paramref name="count"/> events of <paramref name="type"/> matching <paramref name="match"/> are there.</summary>
     public async Task<IReadOnlyList<JsonElement>> WaitForEventsAsync(string type, int count = 1, Func<JsonElement, bool>? match = null, TimeSpan? patience = null)
     {
-        var deadline = DateTime.UtcNow + (patience ?? Patience);
-        while (true)
-        {
-            var found = EventsOfType(type).Where(e => match?.Invoke(e) ?? true).ToList();
-            if (found.Count >= count)
-            {
-                return found;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                var all = string.Join('\n', ReadEvents().Select(e => e.GetRawText()));
-                throw new TimeoutException($"the events file never held {count} {type} event(s); it has:\n{all}\ngateway output:\n{Output}");
-            }
-            await Task.Delay(50);
-        }
+        List<JsonElement> found = [];
+        await Eventually.TrueAsync(() => (found = EventsOfType(type).Where(e => match?.Invoke(e) ?? true).ToList()).Count >= count,
+            () => $"the events file holding {count} {type} event(s); it has:\n{string.Join('\n', ReadEvents().Select(e => e.GetRawText()))}\ngateway output:\n{Output}",
+            patience ?? Patience);
+        return found;
     }
 
     /// <summary>The <c>cdp_disconnect</c> data of one connection, once it is in the file.</summary>

@@ -153,23 +153,18 @@ public sealed class RealClientTests(ITestOutputHelper output)
     /// <summary>Waits until every cdp_connect in the events file has its cdp_disconnect; each must say client_close.</summary>
     private static async Task<IReadOnlyList<JsonElement>> AssertEveryConnectionEndsByClientCloseAsync(GatewayProcess gateway)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
+        List<string> connects = [];
+        List<JsonElement> disconnects = [];
+        await Eventually.TrueAsync(() =>
         {
-            var connects = gateway.EventsOfType("cdp_connect").Select(ConnectionIdOf).ToList();
-            var disconnects = gateway.EventsOfType("cdp_disconnect").ToList();
-            if (connects.Count > 0 && disconnects.Count >= connects.Count)
-            {
-                Assert.Equal(connects.Order(), disconnects.Select(ConnectionIdOf).Order());
-                var data = disconnects.Select(DataOf).ToList();
-                Assert.All(data, d => Assert.Equal("client_close", d.GetProperty("reason").GetString()));
-                return data;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{connects.Count} cdp_connect but {disconnects.Count} cdp_disconnect in the events file:\n{gateway.Output}");
-            }
-            await Task.Delay(50);
-        }
+            connects = gateway.EventsOfType("cdp_connect").Select(ConnectionIdOf).ToList();
+            disconnects = gateway.EventsOfType("cdp_disconnect").ToList();
+            return connects.Count > 0 && disconnects.Count >= connects.Count;
+        }, () => $"a cdp_disconnect for each cdp_connect; {connects.Count} cdp_connect but {disconnects.Count} cdp_disconnect in the events file:\n{gateway.Output}",
+            Patience);
+        Assert.Equal(connects.Order(), disconnects.Select(ConnectionIdOf).Order());
+        var data = disconnects.Select(DataOf).ToList();
+        Assert.All(data, d => Assert.Equal("client_close", d.GetProperty("reason").GetString()));
+        return data;
     }
 }

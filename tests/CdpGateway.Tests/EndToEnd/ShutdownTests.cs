@@ -86,13 +86,8 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         await gateway.WaitForExitAsync(TimeSpan.FromSeconds(10));
 
         // Parent-death handling is asynchronous; a few seconds is the bound an operator would accept.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        IReadOnlyList<(int Pid, string[] Args)> left;
-        while ((left = ProcessesMentioning(gateway.DataDir)).Count > 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
-        Assert.True(left.Count == 0,
-            "processes outlived the gateway: " + Describe(left));
+        IReadOnlyList<(int Pid, string[] Args)> left = [];
+        await Eventually.TrueAsync(() => (left = ProcessesMentioning(gateway.DataDir)).Count == 0,
+            () => "no process outliving the gateway; left: " + Describe(left), TimeSpan.FromSeconds(5));
     }
 }

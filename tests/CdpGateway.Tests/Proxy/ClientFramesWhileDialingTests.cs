@@ -83,7 +83,7 @@ public sealed class ClientFramesWhileDialingTests
         Assert.True(closedByGateway, $"still open {TimeProvider.System.GetElapsedTime(started)} after the upgrade");
         var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
         Assert.Equal(DisconnectReason.ClientClose.WireName(), data.GetProperty("reason").GetString());
-        await DisconnectScenarioTests.WaitUntilAsync(() => gw.Services<ConnectionLimiter>().Open == 0);
+        await Eventually.TrueAsync(() => gw.Services<ConnectionLimiter>().Open == 0, "no connection left open");
         using var http = new HttpClient();
         Assert.Contains("cdp_gateway_connections_open 0", await http.GetStringAsync(gw.ApiHttp("/metrics")));
     }
@@ -107,7 +107,7 @@ public sealed class ClientFramesWhileDialingTests
         Assert.Equal(1009, close.Code);
         Assert.True(closedByGateway);
         await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
-        await DisconnectScenarioTests.WaitUntilAsync(() => gw.Services<ConnectionLimiter>().Open == 0);
+        await Eventually.TrueAsync(() => gw.Services<ConnectionLimiter>().Open == 0, "no connection left open");
     }
 
     private static async Task<TestGateway> StartAsync(bool dialHeld)

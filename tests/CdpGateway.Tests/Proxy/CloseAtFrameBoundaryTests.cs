@@ -28,12 +28,7 @@ public sealed class CloseAtFrameBoundaryTests
         {
             await client.SendAsync(frame);
         }
-        var deadline = DateTime.UtcNow + TestGateway.Patience;
-        while (client.Available == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "no answer reached the client");
-            await Task.Delay(10);
-        }
+        await Eventually.TrueAsync(() => client.Available > 0, "an answer reaching the client");
         return client;
     }
 

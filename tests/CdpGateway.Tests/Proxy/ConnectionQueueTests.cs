@@ -33,9 +33,9 @@ public sealed class ConnectionQueueTests
         using var first = await RawClient.StartUpgradeAsync(gw);
         Assert.StartsWith("HTTP/1.1 101", await first.ReadHeadAsync());
         using var second = await RawClient.StartUpgradeAsync(gw);
-        await WaitUntilAsync(() => limiter.Queued == 1);
+        await Eventually.TrueAsync(() => limiter.Queued == 1, "1 queued");
         using var third = await RawClient.StartUpgradeAsync(gw);
-        await WaitUntilAsync(() => limiter.Queued == 2);
+        await Eventually.TrueAsync(() => limiter.Queued == 2, "2 queued");
 
         using var fourth = await RawClient.StartUpgradeAsync(gw);
         var refused = await fourth.ReadAnswerAsync();
@@ -65,7 +65,7 @@ public sealed class ConnectionQueueTests
         var limiter = gw.Services<ConnectionLimiter>();
         using var holder = await gw.ConnectAsync();
         using var waiting = await RawClient.StartUpgradeAsync(gw);
-        await WaitUntilAsync(() => limiter.Queued == 1);
+        await Eventually.TrueAsync(() => limiter.Queued == 1, "1 queued");
 
         // The waiter shows in the queue a moment before its timer is set: step until the answer comes.
         var refused = await gw.AdvanceUntilAsync(waiting.ReadAnswerAsync(), QueueTimeout);
@@ -84,14 +84,14 @@ public sealed class ConnectionQueueTests
         var limiter = gw.Services<ConnectionLimiter>();
         using var holder = await gw.ConnectAsync();
         var leaving = await RawClient.StartUpgradeAsync(gw);
-        await WaitUntilAsync(() => limiter.Queued == 1);
+        await Eventually.TrueAsync(() => limiter.Queued == 1, "1 queued");
 
         leaving.Dispose();
-        await WaitUntilAsync(() => limiter.Queued == 0);
+        await Eventually.TrueAsync(() => limiter.Queued == 0, "0 queued");
 
         // Its place is free for the next one, who gets the slot when it frees.
         using var next = await RawClient.StartUpgradeAsync(gw);
-        await WaitUntilAsync(() => limiter.Queued == 1);
+        await Eventually.TrueAsync(() => limiter.Queued == 1, "1 queued");
         await holder.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
         Assert.StartsWith("HTTP/1.1 101", await next.ReadHeadAsync());
         Assert.Equal("{}", await next.EchoAsync("{}"));
@@ -106,7 +106,7 @@ public sealed class ConnectionQueueTests
         var limiter = gw.Services<ConnectionLimiter>();
         using var holder = await gw.ConnectAsync();
         using var waiting = await RawClient.StartUpgradeAsync(gw);
-        await WaitUntilAsync(() => limiter.Queued == 1);
+        await Eventually.TrueAsync(() => limiter.Queued == 1, "1 queued");
         using var beyond = await RawClient.StartUpgradeAsync(gw);
         Assert.StartsWith("HTTP/1.1 429", await beyond.ReadAnswerAsync());
 
@@ -149,7 +149,7 @@ public sealed class ConnectionQueueTests
         var limiter = gw.Services<ConnectionLimiter>();
         using var holder = await gw.ConnectAsync();
         using var waiting = await RawClient.StartUpgradeAsync(gw);
-        await WaitUntilAsync(() => limiter.Queued == 1);
+        await Eventually.TrueAsync(() => limiter.Queued == 1, "1 queued");
 
         var stopping = gw.App.StopAsync();
         var answer = await waiting.ReadAnswerAsync();
@@ -160,8 +160,6 @@ public sealed class ConnectionQueueTests
         Assert.Equal(0, limiter.Queued);
         Assert.Single(gw.EventsOfType(ConnectionEventTypes.Connect));
     }
-
-    private static async Task WaitUntilAsync(Func<bool> condition) => await DisconnectScenarioTests.WaitUntilAsync(condition);
 
     private static Dictionary<string, double> Samples(string exposition)
     {

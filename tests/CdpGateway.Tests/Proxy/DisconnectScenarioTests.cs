@@ -89,7 +89,7 @@ public sealed class DisconnectScenarioTests
         await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
 
         // The confirm wait has not moved (fake clock), yet the one slot is free again.
-        await WaitUntilAsync(() => gw.Services<CdpGateway.Proxy.ConnectionLimiter>().Open == 0);
+        await Eventually.TrueAsync(() => gw.Services<CdpGateway.Proxy.ConnectionLimiter>().Open == 0, "no connection left open");
         Assert.Empty(gw.EventsOfType(ConnectionEventTypes.Disconnect));
         await gw.StartBrowserAsync();
         using var next = await gw.ConnectAsync();
@@ -130,7 +130,7 @@ public sealed class DisconnectScenarioTests
         var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
         Assert.Equal(DisconnectReason.UpstreamChanged, Reason(data));
         Assert.Equal(1012, data.GetProperty("close_code").GetInt32());
-        await WaitUntilAsync(() => old.OpenSockets == 0); // the stale upstream leg was closed
+        await Eventually.TrueAsync(() => old.OpenSockets == 0, "the old browser's socket closed"); // the stale upstream leg was closed
     }
 
     [Theory]
@@ -513,7 +513,7 @@ public sealed class DisconnectScenarioTests
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
         await gw.WaitForEventAsync(ConnectionEventTypes.Connect);
         await socket.SendAsync(Frames.Text(new string('x', 256 * 1024), masked: true));
-        await WaitUntilAsync(() => socket.Available > 0);
+        await Eventually.TrueAsync(() => socket.Available > 0, "the echo reaching the client");
         await Task.Delay(200); // the echo settles: the client's window is full, the rest is queued
 
         gw.Browser.AbortAll();
@@ -576,15 +576,5 @@ public sealed class DisconnectScenarioTests
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port; // closed again on dispose: nothing listens there
-    }
-
-    internal static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TestGateway.Patience;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
-            await Task.Delay(10);
-        }
     }
 }

@@ -33,7 +33,7 @@ public sealed class IdleTimeoutTests
         Assert.Equal(DisconnectReason.ContextCancelled.WireName(), data.GetProperty("reason").GetString());
         Assert.Equal(1001, data.GetProperty("close_code").GetInt32());
         Assert.Equal(1, data.GetProperty("messages_from_client").GetInt64());
-        await DisconnectScenarioTests.WaitUntilAsync(() => gw.Browser.OpenSockets == 0 && gw.Services<ConnectionLimiter>().Open == 0);
+        await Eventually.TrueAsync(() => gw.Browser.OpenSockets == 0 && gw.Services<ConnectionLimiter>().Open == 0, "both legs closed");
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using CdpGateway.Browser;
 using CdpGateway.Proxy;
 using FakeChromium;
@@ -37,8 +39,17 @@ public sealed class UpstreamDialerTests
 
         var dial = dialer.DialAsync(UpgradeTarget.FromPath("/"), dead, subscription, TimeSpan.FromSeconds(5), CancellationToken.None);
         clock.Advance(TimeSpan.FromSeconds(4.9));
-        await Task.Delay(50);
+
+        // Still in the window, the dial takes up a URL announced now: it reaches a listener (no browser: it never answers
+        // the upgrade). A dial that had given up (its window ends inside the advance, on the fake clock) never would.
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        tracker.Set($"ws://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}/devtools/browser/silent");
+        var accept = silent.AcceptSocketAsync();
+        Assert.Same(accept, await Task.WhenAny(accept, dial).WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.False(dial.IsCompleted, "gave up before the window ended");
+        using var arrived = await accept;
+
         clock.Advance(TimeSpan.FromSeconds(0.2));
         var result = await dial.WaitAsync(TimeSpan.FromSeconds(30));
 

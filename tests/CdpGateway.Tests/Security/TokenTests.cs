@@ -64,7 +64,7 @@ public sealed class TokenTests(ITestOutputHelper output)
         await EchoThroughAsync(page, ("Cookie", "session=" + CdpToken));
         await EchoThroughAsync(new Uri($"ws://127.0.0.1:{gateway.CdpPort}/devtools/browser/any?token={CdpToken}"), ("Authorization", "Bearer " + CdpToken), ("Cookie", "a=b"));
 
-        await WaitAsync(() => Upgrades(gateway) >= upgradesBefore + 2);
+        await Eventually.TrueAsync(() => Upgrades(gateway) >= upgradesBefore + 2, "the browser saw both upgrades", GatewayProcess.Patience);
         var seen = gateway.BrowserRequests();
         Assert.Contains(seen, r => r.Target == "/json/list");
         Assert.Contains(seen, r => r.Target == "/json/version?x=1");
@@ -97,14 +97,4 @@ public sealed class TokenTests(ITestOutputHelper output)
 
     /// <summary>Upgrades the browser got: the gateway's own readiness check's and the clients'.</summary>
     private static int Upgrades(GatewayUnderTest gateway) => gateway.BrowserRequests().Count(r => r.Target.StartsWith("/devtools/", StringComparison.Ordinal));
-
-    private static async Task WaitAsync(Func<bool> done)
-    {
-        var deadline = DateTime.UtcNow + GatewayProcess.Patience;
-        while (!done())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the browser never saw both upgrades");
-            await Task.Delay(20);
-        }
-    }
 }

@@ -127,16 +127,16 @@ public sealed class TestGateway : IAsyncDisposable
     /// </summary>
     public async Task<T> AdvanceUntilAsync<T>(Task<T> done, TimeSpan step)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!done.IsCompleted)
+        await Eventually.TrueAsync(async () =>
         {
+            if (done.IsCompleted)
+            {
+                return true;
+            }
             Clock.Advance(step);
             await Task.WhenAny(done, Task.Delay(20));
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("the awaited condition never came");
-            }
-        }
+            return done.IsCompleted;
+        }, "the awaited task completing as the clock moves on", Patience);
         return await done;
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CdpGateway.Telemetry;
+using CdpGateway.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
@@ -81,15 +82,14 @@ public sealed class EventsFileSinkTests : IDisposable
 
         stream.PublishConnect("prompt");
 
-        // The file is polled (there is nothing to await on a file); the guard only bounds a failure.
-        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        // The file is polled: there is nothing to await on a file.
         string content = "";
-        while (!content.EndsWith('\n'))
+        await Eventually.TrueAsync(async () =>
         {
-            await Task.Delay(5, guard.Token);
             using var reader = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            content = await new StreamReader(reader).ReadToEndAsync(guard.Token);
-        }
+            content = await new StreamReader(reader).ReadToEndAsync();
+            return content.EndsWith('\n');
+        }, "a whole line in the events file");
         Assert.Equal(stream.Snapshot(0, 1, null)[0] + "\n", content);
     }
 
@@ -123,11 +123,7 @@ public sealed class EventsFileSinkTests : IDisposable
         {
             stream.PublishConnect($"c{i}");
             // One event per batch, so every event is a separate failed write.
-            using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            while (sink.LinesLost + sink.LinesWritten < i + 1)
-            {
-                await Task.Delay(1, guard.Token);
-            }
+            await Eventually.TrueAsync(() => sink.LinesLost + sink.LinesWritten >= i + 1, $"event {i} written or lost");
         }
         await sink.DisposeAsync();
 

@@ -74,19 +74,14 @@ public sealed class LoopUpgradeTests
         // Past the wait the connection is Kestrel's to read: the request that comes later is answered all the same.
         var acceptor = gw.App.Services.GetService(typeof(LoopUpgradeAcceptor)) as LoopUpgradeAcceptor
             ?? throw new InvalidOperationException("the CDP port's own upgrade path runs with the epoll relay (CDPGW_EPOLL_RELAY=0 switches it off)");
-        var deadline = DateTime.UtcNow + TestGateway.Patience;
-        while (acceptor.Running == 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
+        await Eventually.TrueAsync(() => acceptor.Running != 0, "the connection taken by the upgrade acceptor");
         Assert.Equal(1, acceptor.Running);
         // The wait's timer starts just after the connection is taken: the clock moves on until it has fired.
-        while (acceptor.Running != 0 && DateTime.UtcNow < deadline)
+        await Eventually.TrueAsync(() =>
         {
             gw.Clock.Advance(LoopUpgradeAcceptor.FirstBytesWait);
-            await Task.Delay(10);
-        }
-        Assert.Equal(0, acceptor.Running);
+            return acceptor.Running == 0;
+        }, "the first bytes' wait over");
         await socket.SendAsync(Request());
 
         Assert.StartsWith("HTTP/1.1 101", await ReadHeadAsync(socket));

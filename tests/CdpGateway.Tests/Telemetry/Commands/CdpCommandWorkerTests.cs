@@ -1,6 +1,7 @@
 using System.Text;
 using CdpGateway.Telemetry;
 using CdpGateway.Telemetry.Commands;
+using CdpGateway.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CdpGateway.Tests.Telemetry.Commands;
@@ -23,8 +24,8 @@ public sealed class CdpCommandWorkerTests
             Assert.True(recorder.Begin(Click, endOfMessage: true));
             recorder.Forwarded(TimeProvider.System.GetTimestamp());
             Assert.True(worker.HasThread);
-            await WaitUntilAsync(() => stream.Seq == round, "the command is published");
-            await WaitUntilAsync(() => !worker.HasThread, "the worker's thread ends once idle");
+            await Eventually.TrueAsync(() => stream.Seq == round, "the command is published");
+            await Eventually.TrueAsync(() => !worker.HasThread, "the worker's thread ends once idle");
         }
         Assert.Equal(0, recorder.Dropped);
     }
@@ -67,16 +68,6 @@ public sealed class CdpCommandWorkerTests
         {
             Assert.True(recorder.Begin(command, endOfMessage: true));
             recorder.Forwarded(TimeProvider.System.GetTimestamp());
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (!condition())
-        {
-            Assert.False(timeout.IsCancellationRequested, "timed out waiting until " + what);
-            await Task.Delay(5);
         }
     }
 }
