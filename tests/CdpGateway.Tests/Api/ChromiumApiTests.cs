@@ -40,7 +40,7 @@ public sealed class ChromiumApiTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Health_and_chromium_describe_the_running_browser()
+    public async Task HealthAndChromiumDescribeTheRunningBrowser()
     {
         var gateway = await StartAsync();
         var (status, health) = await SendAsync(gateway, HttpMethod.Get, "/health");
@@ -60,7 +60,7 @@ public sealed class ChromiumApiTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Restart_answers_with_the_new_url_once_ready_and_health_reports_the_crash_loop_of_a_broken_browser()
+    public async Task RestartAnswersWithTheNewUrlOnceReadyAndHealthReportsTheCrashLoopOfABrokenBrowser()
     {
         var gateway = await StartAsync();
         var before = gateway.Tracker.Current;
@@ -92,7 +92,7 @@ public sealed class ChromiumApiTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Flag_changes_are_validated_merged_persisted_applied_and_survive_a_gateway_restart()
+    public async Task FlagChangesAreValidatedMergedPersistedAppliedAndSurviveAGatewayRestart()
     {
         var gateway = await StartAsync();
         foreach (var (body, named) in new[]
@@ -140,7 +140,7 @@ public sealed class ChromiumApiTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_client_on_a_browser_restarted_on_request_is_told_1012_and_its_disconnect_is_upstream_changed()
+    public async Task AClientOnABrowserRestartedOnRequestIsTold1012AndItsDisconnectIsUpstreamChanged()
     {
         var gateway = await StartAsync();
         using var client = new ClientWebSocket();
@@ -161,7 +161,7 @@ public sealed class ChromiumApiTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_connection_opened_during_a_restart_lands_on_the_new_browser()
+    public async Task AConnectionOpenedDuringARestartLandsOnTheNewBrowser()
     {
         // The next browser takes a while to announce itself: the connection is opened in that gap.
         var gateway = await StartAsync(o => o.Chromium = _fakes.FakeChromium("[ -e \"$0.slow\" ] && export FAKE_CHROMIUM_STARTUP_DELAY_MS=1500\n"));
@@ -185,7 +185,7 @@ public sealed class ChromiumApiTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Attach_mode_restarts_through_the_restart_command_and_refuses_without_one()
+    public async Task AttachModeRestartsThroughTheRestartCommandAndRefusesWithoutOne()
     {
         await using var first = await FakeDevToolsServer.StartAsync();
         await using var second = await FakeDevToolsServer.StartAsync();

@@ -20,7 +20,7 @@ public sealed class FlagChangeEndToEndTests(ITestOutputHelper output)
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(120) };
 
     [Fact]
-    public async Task A_new_user_agent_moves_connected_clients_to_a_browser_that_has_it()
+    public async Task ANewUserAgentMovesConnectedClientsToABrowserThatHasIt()
     {
         const string agent = "CdpGatewayTest/1.0 (flags; e2e)";
         await using var gateway = Start(output);

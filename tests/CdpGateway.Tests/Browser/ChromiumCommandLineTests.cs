@@ -16,7 +16,7 @@ public sealed class ChromiumCommandLineTests : IDisposable
         new() { ChromiumFlags = flags, Headful = headful, DataDir = Path.Combine(_dir, "data") };
 
     [Fact]
-    public void Arguments_hold_the_launch_flags_then_the_user_flags_then_the_runtime_flags_then_about_blank()
+    public void ArgumentsHoldTheLaunchFlagsThenTheUserFlagsThenTheRuntimeFlagsThenAboutBlank()
     {
         var args = ChromiumCommandLine.Build(Options("--lang=de  \"--window-size=800,600\" --x=\"a b\""), ["--y", "--lang=fr"]);
         Assert.Equal("--remote-debugging-port=0", args[0]);
@@ -35,11 +35,11 @@ public sealed class ChromiumCommandLineTests : IDisposable
     [InlineData("", new string[0])]
     [InlineData("  --a   --b=1 ", new[] { "--a", "--b=1" })]
     [InlineData("--a=\"x y\" \"--c d\" \"\"", new[] { "--a=x y", "--c d", "" })]
-    public void Splits_flags_on_whitespace_respecting_double_quotes(string flags, string[] expected) =>
+    public void SplitsFlagsOnWhitespaceRespectingDoubleQuotes(string flags, string[] expected) =>
         Assert.Equal(expected, ChromiumCommandLine.SplitFlags(flags));
 
     [Fact]
-    public void Merging_replaces_a_flag_given_again_and_keeps_the_rest_in_order()
+    public void MergingReplacesAFlagGivenAgainAndKeepsTheRestInOrder()
     {
         Assert.Equal(["--b", "--a=2", "--c"], ChromiumCommandLine.Merge(["--a=1", "--b"], ["--a=2", "--c"]));
         Assert.Equal(["--a=3"], ChromiumCommandLine.Merge([], ["--a=1", "--a=3"]));
@@ -56,7 +56,7 @@ public sealed class ChromiumCommandLineTests : IDisposable
     [InlineData("""{"flags":"--a"}""", "list")]
     [InlineData("""["--a"]""", "{\"flags\"")]
     [InlineData("""{"other":[]}""", "{\"flags\"")]
-    public void Bad_flag_bodies_are_refused_with_a_message_naming_the_problem(string body, string named)
+    public void BadFlagBodiesAreRefusedWithAMessageNamingTheProblem(string body, string named)
     {
         using var doc = JsonDocument.Parse(body);
         Assert.Null(RuntimeFlags.Parse(doc.RootElement, out var error));
@@ -64,7 +64,7 @@ public sealed class ChromiumCommandLineTests : IDisposable
     }
 
     [Fact]
-    public void Flags_are_persisted_atomically_and_read_back()
+    public void FlagsArePersistedAtomicallyAndReadBack()
     {
         var store = new RuntimeFlags(Path.Combine(_dir, "data"));
         Assert.Empty(store.Load()); // no file yet
@@ -77,7 +77,7 @@ public sealed class ChromiumCommandLineTests : IDisposable
     }
 
     [Fact]
-    public async Task Stale_profile_locks_are_cleared_and_a_leftover_browser_on_the_profile_is_killed()
+    public async Task StaleProfileLocksAreClearedAndALeftoverBrowserOnTheProfileIsKilled()
     {
         var profile = Path.Combine(_dir, "profile");
         Directory.CreateDirectory(profile);

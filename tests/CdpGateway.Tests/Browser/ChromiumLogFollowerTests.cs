@@ -25,7 +25,7 @@ public sealed class ChromiumLogFollowerTests : IDisposable
     private static CancellationToken Timeout(int seconds = 10) => new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token;
 
     [Fact]
-    public void Waits_for_a_file_that_does_not_exist_yet_then_reads_it_from_the_start()
+    public void WaitsForAFileThatDoesNotExistYetThenReadsItFromTheStart()
     {
         var follower = Follower();
         using var sub = _tracker.Subscribe();
@@ -39,7 +39,7 @@ public sealed class ChromiumLogFollowerTests : IDisposable
     }
 
     [Fact]
-    public void Appended_lines_and_a_partial_line_completed_later()
+    public void AppendedLinesAndAPartialLineCompletedLater()
     {
         File.WriteAllText(LogPath, Line(1));
         var follower = Follower();
@@ -59,7 +59,7 @@ public sealed class ChromiumLogFollowerTests : IDisposable
     }
 
     [Fact]
-    public void Truncation_rereads_from_the_start()
+    public void TruncationRereadsFromTheStart()
     {
         File.WriteAllText(LogPath, new string('x', 5000) + "\n" + Line(1));
         var follower = Follower();
@@ -79,7 +79,7 @@ public sealed class ChromiumLogFollowerTests : IDisposable
     }
 
     [Fact]
-    public void Rotation_finishes_the_old_file_then_reads_the_new_one_from_the_start()
+    public void RotationFinishesTheOldFileThenReadsTheNewOneFromTheStart()
     {
         File.WriteAllText(LogPath, Line(1));
         var follower = Follower();
@@ -107,7 +107,7 @@ public sealed class ChromiumLogFollowerTests : IDisposable
     }
 
     [Fact]
-    public void An_unchanged_url_notifies_nobody()
+    public void AnUnchangedUrlNotifiesNobody()
     {
         File.WriteAllText(LogPath, Line(1));
         var follower = Follower();
@@ -126,7 +126,7 @@ public sealed class ChromiumLogFollowerTests : IDisposable
     }
 
     [Fact]
-    public async Task Latest_wins_for_a_slow_subscriber()
+    public async Task LatestWinsForASlowSubscriber()
     {
         File.WriteAllText(LogPath, Line(1));
         var follower = Follower();
@@ -142,7 +142,7 @@ public sealed class ChromiumLogFollowerTests : IDisposable
     }
 
     [Fact]
-    public void Long_lines_do_not_break_it()
+    public void LongLinesDoNotBreakIt()
     {
         File.WriteAllText(LogPath, new string('a', 200_000) + "\n" + Line(1));
         var follower = Follower();
@@ -162,7 +162,7 @@ public sealed class ChromiumLogFollowerTests : IDisposable
     }
 
     [Fact]
-    public async Task Follows_in_the_background_until_disposed()
+    public async Task FollowsInTheBackgroundUntilDisposed()
     {
         var follower = Follower();
         using var sub = _tracker.Subscribe();

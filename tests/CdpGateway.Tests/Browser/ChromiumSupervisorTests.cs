@@ -13,7 +13,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     public ValueTask DisposeAsync() => _fakes.DisposeAsync();
 
     [Fact]
-    public async Task Launches_in_its_own_process_group_reports_ready_and_stops_the_whole_group_on_shutdown()
+    public async Task LaunchesInItsOwnProcessGroupReportsReadyAndStopsTheWholeGroupOnShutdown()
     {
         var (supervisor, events, tracker) = _fakes.Supervisor(_fakes.FakeChromium(), flags: "--some-user-flag");
         await supervisor.StartAsync(FakeBrowsers.Timeout());
@@ -40,7 +40,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_killed_browser_is_reported_as_a_crash_and_comes_back_with_a_new_url()
+    public async Task AKilledBrowserIsReportedAsACrashAndComesBackWithANewUrl()
     {
         var (supervisor, events, tracker) = _fakes.Supervisor(_fakes.FakeChromium());
         using var urls = tracker.Subscribe();
@@ -64,7 +64,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_requested_restart_answers_once_the_new_browser_is_ready_and_restarts_are_serialized()
+    public async Task ARequestedRestartAnswersOnceTheNewBrowserIsReadyAndRestartsAreSerialized()
     {
         var (supervisor, events, tracker) = _fakes.Supervisor(_fakes.FakeChromium());
         await supervisor.StartAsync(FakeBrowsers.Timeout());
@@ -85,7 +85,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_restart_reports_its_phases_which_add_up_to_its_elapsed_time_and_logs_them()
+    public async Task ARestartReportsItsPhasesWhichAddUpToItsElapsedTimeAndLogsThem()
     {
         var logger = new RecordingLogger<ChromiumSupervisor>();
         // A fake that takes a noticeable while to announce itself, so the phases are not all near zero.
@@ -111,7 +111,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_browser_that_prints_no_devtools_line_is_killed_after_the_start_timeout_and_retried_with_backoff()
+    public async Task ABrowserThatPrintsNoDevtoolsLineIsKilledAfterTheStartTimeoutAndRetriedWithBackoff()
     {
         var clock = new WatchedClock();
         var logger = new RecordingLogger<ChromiumSupervisor>();
@@ -158,7 +158,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_browser_that_prints_its_devtools_line_but_never_answers_is_killed_after_the_start_timeout()
+    public async Task ABrowserThatPrintsItsDevtoolsLineButNeverAnswersIsKilledAfterTheStartTimeout()
     {
         var clock = new WatchedClock();
         var logger = new RecordingLogger<ChromiumSupervisor>();
@@ -195,7 +195,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_browser_that_announced_itself_in_time_is_never_hit_by_the_start_timeout()
+    public async Task ABrowserThatAnnouncedItselfInTimeIsNeverHitByTheStartTimeout()
     {
         var clock = new WatchedClock();
         var (supervisor, events, _) = _fakes.Supervisor(_fakes.FakeChromium(), clock);
@@ -223,7 +223,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_browser_that_cannot_start_backs_off_doubling_to_the_cap_and_is_reported_as_a_crash_loop()
+    public async Task ABrowserThatCannotStartBacksOffDoublingToTheCapAndIsReportedAsACrashLoop()
     {
         var clock = new WatchedClock();
         var (supervisor, events, _) = _fakes.Supervisor(_fakes.Script("exit 3"), clock);
@@ -256,7 +256,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_minute_of_healthy_uptime_resets_the_backoff()
+    public async Task AMinuteOfHealthyUptimeResetsTheBackoff()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var (supervisor, events, _) = _fakes.Supervisor(_fakes.FakeChromium(), clock);
@@ -285,7 +285,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_browser_that_ignores_sigterm_is_killed_with_its_children_after_the_grace()
+    public async Task ABrowserThatIgnoresSigtermIsKilledWithItsChildrenAfterTheGrace()
     {
         var clock = new WatchedClock();
         // Ignores SIGTERM, and so does its child: only the SIGKILL to the group ends both.
@@ -319,7 +319,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_missing_or_non_executable_chromium_is_named_in_the_error()
+    public async Task AMissingOrNonExecutableChromiumIsNamedInTheError()
     {
         var missing = Path.Combine(_fakes.Dir, "no-such-chromium");
         var error = await Assert.ThrowsAnyAsync<Exception>(() => _fakes.Supervisor(missing).Supervisor.StartAsync(FakeBrowsers.Timeout()));
@@ -336,7 +336,7 @@ public sealed class ChromiumSupervisorTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Persisted_runtime_flags_are_used_at_the_next_start()
+    public async Task PersistedRuntimeFlagsAreUsedAtTheNextStart()
     {
         new RuntimeFlags(_fakes.DataDir).Save(["--user-agent=Persisted/1.0", "--lang=de"]);
         var (supervisor, events, _) = _fakes.Supervisor(_fakes.FakeChromium(), flags: "--lang=fr --other");

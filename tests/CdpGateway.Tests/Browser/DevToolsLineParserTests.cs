@@ -9,7 +9,7 @@ public sealed class DevToolsLineParserTests
     [InlineData("\r\nDevTools listening on ws://127.0.0.1:40123/devtools/browser/0f-1\r", "ws://127.0.0.1:40123/devtools/browser/0f-1")]
     [InlineData("[0101/120000.000:INFO:x.cc(1)] DevTools listening on ws://[::1]:1/devtools/browser/x trailing words", "ws://[::1]:1/devtools/browser/x")]
     [InlineData("2024-01-01 chromium stderr | DevTools listening on ws://localhost:5/devtools/browser/y", "ws://localhost:5/devtools/browser/y")]
-    public void Finds_the_url(string line, string expected)
+    public void FindsTheUrl(string line, string expected)
     {
         Assert.True(DevToolsLineParser.TryParse(line, out var url));
         Assert.Equal(expected, url);
@@ -22,7 +22,7 @@ public sealed class DevToolsLineParserTests
     [InlineData("DevTools listening on ")]
     [InlineData("devtools listening on ws://127.0.0.1:1/devtools/browser/a")]
     [InlineData("[WARNING] something else entirely")]
-    public void Ignores_other_lines(string? line)
+    public void IgnoresOtherLines(string? line)
     {
         Assert.False(DevToolsLineParser.TryParse(line, out var url));
         Assert.Null(url);

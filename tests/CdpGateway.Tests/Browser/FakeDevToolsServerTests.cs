@@ -26,7 +26,7 @@ public sealed class FakeDevToolsServerTests
     }
 
     [Fact]
-    public async Task Echoes_text_and_binary_byte_exact_and_answers_get_version()
+    public async Task EchoesTextAndBinaryByteExactAndAnswersGetVersion()
     {
         await using var server = await FakeDevToolsServer.StartAsync();
         var ct = Timeout();
@@ -72,7 +72,7 @@ public sealed class FakeDevToolsServerTests
     }
 
     [Fact]
-    public async Task Page_socket_close_all_and_abort_all()
+    public async Task PageSocketCloseAllAndAbortAll()
     {
         await using var server = await FakeDevToolsServer.StartAsync();
         var ct = Timeout();
@@ -95,7 +95,7 @@ public sealed class FakeDevToolsServerTests
     }
 
     [Fact]
-    public async Task Http_endpoints_check_host_and_unknown_paths_get_404()
+    public async Task HttpEndpointsCheckHostAndUnknownPathsGet404()
     {
         await using var server = await FakeDevToolsServer.StartAsync();
         var ct = Timeout();

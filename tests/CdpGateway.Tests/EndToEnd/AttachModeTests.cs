@@ -18,7 +18,7 @@ public sealed partial class AttachModeTests(ITestOutputHelper output)
     private static partial Regex DevToolsLine();
 
     [Fact]
-    public async Task The_gateway_follows_the_log_across_a_browser_replacement()
+    public async Task TheGatewayFollowsTheLogAcrossABrowserReplacement()
     {
         await using var gateway = StartAttached(out var log);
 

@@ -10,7 +10,7 @@ public sealed class CommandLineProcessTests
     private static readonly TimeSpan ExitPatience = TimeSpan.FromSeconds(20);
 
     [Fact]
-    public async Task An_unknown_option_exits_non_zero_with_usage_naming_it()
+    public async Task AnUnknownOptionExitsNonZeroWithUsageNamingIt()
     {
         var (code, stdout, stderr) = await RunToExitAsync(ExitPatience, "--no-such-option");
 
@@ -26,7 +26,7 @@ public sealed class CommandLineProcessTests
     [InlineData("--bind", "--bind", "nonsense")]
     [InlineData("--log-level", "--log-level", "verbose")]
     [InlineData("--token", "--bind", "0.0.0.0", "--token", "short")]
-    public async Task A_bad_value_exits_2_with_usage_and_one_line_naming_it(string named, params string[] args)
+    public async Task ABadValueExits2WithUsageAndOneLineNamingIt(string named, params string[] args)
     {
         var (code, stdout, stderr) = await RunToExitAsync(ExitPatience, args);
 
@@ -38,7 +38,7 @@ public sealed class CommandLineProcessTests
     }
 
     [Fact]
-    public async Task A_missing_chromium_executable_exits_non_zero_naming_the_path()
+    public async Task AMissingChromiumExecutableExitsNonZeroNamingThePath()
     {
         using var dir = new TestDir();
         var (cdp, api) = FreePorts();
@@ -54,7 +54,7 @@ public sealed class CommandLineProcessTests
     }
 
     [Fact]
-    public async Task Help_exits_0_and_lists_the_options()
+    public async Task HelpExits0AndListsTheOptions()
     {
         var (code, stdout, _) = await RunToExitAsync(ExitPatience, "--help");
 
@@ -66,7 +66,7 @@ public sealed class CommandLineProcessTests
     }
 
     [Fact]
-    public async Task Version_exits_0_with_the_version_and_the_commit_the_gateway_was_built_from()
+    public async Task VersionExits0WithTheVersionAndTheCommitTheGatewayWasBuiltFrom()
     {
         var (code, stdout, stderr) = await RunToExitAsync(ExitPatience, "--version");
 

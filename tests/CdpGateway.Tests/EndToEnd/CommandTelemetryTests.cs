@@ -26,7 +26,7 @@ public sealed class CommandTelemetryTests(ITestOutputHelper output)
         "<input id=i style=\"position:absolute;left:10px;top:80px\"><!--" + SecretPath + "-->");
 
     [Fact]
-    public async Task Puppeteer_clicks_types_navigates_and_screenshots_are_reported_by_shape_only()
+    public async Task PuppeteerClicksTypesNavigatesAndScreenshotsAreReportedByShapeOnly()
     {
         await using var gateway = Start(output);
         await gateway.WaitHealthyAsync();
@@ -73,7 +73,7 @@ public sealed class CommandTelemetryTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Playwright_click_and_fill_are_reported_with_lengths_not_text()
+    public async Task PlaywrightClickAndFillAreReportedWithLengthsNotText()
     {
         await using var gateway = Start(output);
         await gateway.WaitHealthyAsync();

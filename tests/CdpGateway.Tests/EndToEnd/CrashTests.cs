@@ -14,7 +14,7 @@ namespace CdpGateway.Tests.EndToEnd;
 public sealed class CrashTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task Killing_chromium_closes_the_client_promptly_relaunches_chromium_and_the_endpoint_keeps_working()
+    public async Task KillingChromiumClosesTheClientPromptlyRelaunchesChromiumAndTheEndpointKeepsWorking()
     {
         await using var gateway = Start(output);
         var firstUrl = await gateway.WaitHealthyAsync();

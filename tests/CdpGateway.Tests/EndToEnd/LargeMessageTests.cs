@@ -19,7 +19,7 @@ public sealed class LargeMessageTests(ITestOutputHelper output)
     [Theory]
     [InlineData("epoll")]
     [InlineData("runtime sockets")]
-    public async Task Twenty_mebibyte_messages_pass_both_ways_through_real_chromium(string relay)
+    public async Task TwentyMebibyteMessagesPassBothWaysThroughRealChromium(string relay)
     {
         var environment = relay == "epoll" ? null : new Dictionary<string, string> { ["CDPGW_EPOLL_RELAY"] = "0" };
         await using var gateway = Start(output, _ => [], environment);

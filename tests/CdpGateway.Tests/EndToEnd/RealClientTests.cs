@@ -21,7 +21,7 @@ public sealed class RealClientTests(ITestOutputHelper output)
     private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
     [Fact]
-    public async Task Puppeteer_connects_by_browser_url_drives_a_page_and_its_disconnect_is_a_client_close()
+    public async Task PuppeteerConnectsByBrowserUrlDrivesAPageAndItsDisconnectIsAClientClose()
     {
         await using var gateway = Start(output);
         await gateway.WaitHealthyAsync();
@@ -53,7 +53,7 @@ public sealed class RealClientTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task The_dashboard_opened_in_chromium_through_the_gateway_shows_its_own_connection_live()
+    public async Task TheDashboardOpenedInChromiumThroughTheGatewayShowsItsOwnConnectionLive()
     {
         await using var gateway = Start(output, "--token", "s3cret");
         gateway.Token = "s3cret";
@@ -85,7 +85,7 @@ public sealed class RealClientTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Playwright_connects_over_cdp_drives_a_page_and_closing_it_is_a_client_close_that_leaves_chromium_running()
+    public async Task PlaywrightConnectsOverCdpDrivesAPageAndClosingItIsAClientCloseThatLeavesChromiumRunning()
     {
         await using var gateway = Start(output);
         var browserUrl = await gateway.WaitHealthyAsync();
@@ -116,7 +116,7 @@ public sealed class RealClientTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_raw_client_on_a_page_url_from_json_list_evaluates_through_the_gateway()
+    public async Task ARawClientOnAPageUrlFromJsonListEvaluatesThroughTheGateway()
     {
         await using var gateway = Start(output);
         await gateway.WaitHealthyAsync();

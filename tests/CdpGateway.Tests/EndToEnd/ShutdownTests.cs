@@ -14,7 +14,7 @@ namespace CdpGateway.Tests.EndToEnd;
 public sealed class ShutdownTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task Sigterm_closes_clients_with_1001_records_their_ends_exits_0_and_leaves_no_chromium()
+    public async Task SigtermClosesClientsWith1001RecordsTheirEndsExits0AndLeavesNoChromium()
     {
         await using var gateway = Start(output);
         await gateway.WaitHealthyAsync();
@@ -62,7 +62,7 @@ public sealed class ShutdownTests(ITestOutputHelper output)
     /// processes carry the data dir too and the "nothing left behind" checks cover them.
     /// </summary>
     [Fact]
-    public async Task Chromiums_crash_reports_and_their_handlers_stay_in_the_data_dir()
+    public async Task ChromiumsCrashReportsAndTheirHandlersStayInTheDataDir()
     {
         await using var gateway = Start(output);
         await gateway.WaitHealthyAsync();
@@ -76,7 +76,7 @@ public sealed class ShutdownTests(ITestOutputHelper output)
 
     /// <summary>Even a gateway that gets no chance to clean up (SIGKILL, OOM kill) takes its Chromium with it.</summary>
     [Fact]
-    public async Task Sigkill_of_the_gateway_leaves_no_chromium_behind()
+    public async Task SigkillOfTheGatewayLeavesNoChromiumBehind()
     {
         await using var gateway = Start(output);
         await gateway.WaitHealthyAsync();

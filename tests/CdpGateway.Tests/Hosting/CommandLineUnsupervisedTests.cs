@@ -6,7 +6,7 @@ namespace CdpGateway.Tests.Hosting;
 public sealed class CommandLineUnsupervisedTests
 {
     [Fact]
-    public void Unsupervised_is_off_by_default_and_set_by_an_argument_or_the_environment()
+    public void UnsupervisedIsOffByDefaultAndSetByAnArgumentOrTheEnvironment()
     {
         Assert.False(CommandLine.Parse([], _ => null).Unsupervised);
         Assert.True(CommandLine.Parse(["--unsupervised"], _ => null).Unsupervised);
@@ -15,7 +15,7 @@ public sealed class CommandLineUnsupervisedTests
     }
 
     [Fact]
-    public void Unsupervised_is_in_the_usage_with_its_risk()
+    public void UnsupervisedIsInTheUsageWithItsRisk()
     {
         var line = Assert.Single(CommandLine.Usage().Split('\n'), l => l.TrimStart().StartsWith("--unsupervised", StringComparison.Ordinal));
         Assert.Contains("may outlive the gateway", line);

@@ -25,7 +25,7 @@ public sealed class LaunchSupervisionTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Launch_mode_starts_only_where_Chromium_is_supervised_or_unsupervised_is_asked_for(string platform, bool attachMode, bool unsupervised,
+    public void LaunchModeStartsOnlyWhereChromiumIsSupervisedOrUnsupervisedIsAskedFor(string platform, bool attachMode, bool unsupervised,
         LaunchVerdict verdict)
     {
         var facts = platform switch { "Linux" => Linux, "macOS" => MacOs, _ => Windows };
@@ -36,7 +36,7 @@ public sealed class LaunchSupervisionTests
     }
 
     [Fact]
-    public void The_refusal_names_the_platform_and_both_ways_out()
+    public void TheRefusalNamesThePlatformAndBothWaysOut()
     {
         var message = LaunchSupervision.Decide(MacOs, attachMode: false, unsupervised: false).Message!;
         Assert.Contains("macOS", message);
@@ -46,7 +46,7 @@ public sealed class LaunchSupervisionTests
     }
 
     [Fact]
-    public void The_unsupervised_warning_says_Chromium_may_outlive_the_gateway()
+    public void TheUnsupervisedWarningSaysChromiumMayOutliveTheGateway()
     {
         var message = LaunchSupervision.Decide(Windows, attachMode: false, unsupervised: true).Message!;
         Assert.Contains("Windows", message);
@@ -54,6 +54,6 @@ public sealed class LaunchSupervisionTests
     }
 
     [Fact]
-    public void This_platform_supervises_process_groups_exactly_when_it_is_Linux() =>
+    public void ThisPlatformSupervisesProcessGroupsExactlyWhenItIsLinux() =>
         Assert.Equal(OperatingSystem.IsLinux(), LaunchSupervision.Here.SupervisesProcessGroups);
 }

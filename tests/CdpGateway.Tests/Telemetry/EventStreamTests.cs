@@ -13,7 +13,7 @@ public sealed class EventStreamTests
         new(time ?? new FakeTimeProvider(Start), config ?? new TelemetryConfig(), capacity);
 
     [Fact]
-    public void Seq_starts_at_one_and_grows_across_categories()
+    public void SeqStartsAtOneAndGrowsAcrossCategories()
     {
         var stream = NewStream();
         Assert.Equal(0, stream.Seq);
@@ -28,7 +28,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public void A_switched_off_category_returns_zero_and_stores_nothing()
+    public void ASwitchedOffCategoryReturnsZeroAndStoresNothing()
     {
         var config = new TelemetryConfig();
         var stream = NewStream(config: config);
@@ -47,7 +47,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public void An_unknown_category_is_not_published()
+    public void AnUnknownCategoryIsNotPublished()
     {
         var stream = NewStream();
         Assert.Equal(0, stream.PublishConnect("x", "made-up"));
@@ -55,7 +55,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public void The_envelope_has_the_exact_shape_with_ts_in_microseconds()
+    public void TheEnvelopeHasTheExactShapeWithTsInMicroseconds()
     {
         var time = new FakeTimeProvider(Start);
         var stream = NewStream(time: time);
@@ -95,7 +95,7 @@ public sealed class EventStreamTests
     [Theory]
     [InlineData("cdp_connect", EventCategory.Connection)]
     [InlineData("odd \"type\" <&> é\u0001", EventCategory.System)]
-    public void Pre_serialized_data_gives_the_same_envelope_bytes_as_the_serializer(string type, string category)
+    public void PreSerializedDataGivesTheSameEnvelopeBytesAsTheSerializer(string type, string category)
     {
         // PublishUtf8 puts the envelope together from cached pieces; it must stay byte for byte what the serializer
         // path writes, escaping included, whichever type and category come one after another.
@@ -117,7 +117,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public void The_clock_is_read_at_publish_time()
+    public void TheClockIsReadAtPublishTime()
     {
         var time = new FakeTimeProvider(Start);
         var stream = NewStream(time: time);
@@ -132,7 +132,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public void A_failed_serialization_is_counted_as_dropped_and_takes_no_seq()
+    public void AFailedSerializationIsCountedAsDroppedAndTakesNoSeq()
     {
         var stream = NewStream();
         stream.PublishConnect("a");
@@ -150,7 +150,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public void A_reader_behind_by_more_than_the_capacity_is_told_the_exact_missed_count()
+    public void AReaderBehindByMoreThanTheCapacityIsToldTheExactMissedCount()
     {
         var stream = NewStream(capacity: 4);
         EventStreamReader reader = stream.CreateReader(0);
@@ -172,7 +172,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public void A_reader_that_fell_partly_behind_misses_only_the_overwritten_events()
+    public void AReaderThatFellPartlyBehindMissesOnlyTheOverwrittenEvents()
     {
         var stream = NewStream(capacity: 4);
         EventStreamReader reader = stream.CreateReader(0);
@@ -193,7 +193,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public void A_reader_from_the_oldest_starts_at_the_oldest_retained_without_missed()
+    public void AReaderFromTheOldestStartsAtTheOldestRetainedWithoutMissed()
     {
         var stream = NewStream(capacity: 4);
         Assert.True(stream.CreateReaderFromOldest().TryRead().IsEmpty);
@@ -209,7 +209,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public async Task ReadAsync_waits_for_the_next_publish()
+    public async Task ReadAsyncWaitsForTheNextPublish()
     {
         var stream = NewStream();
         stream.PublishConnect("old");
@@ -225,7 +225,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public async Task Waiting_is_cancelled_by_the_token()
+    public async Task WaitingIsCancelledByTheToken()
     {
         var stream = NewStream();
         EventStreamReader reader = stream.CreateReader(0);
@@ -237,7 +237,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public void Snapshot_filters_by_after_limit_and_category()
+    public void SnapshotFiltersByAfterLimitAndCategory()
     {
         var stream = NewStream(capacity: 8);
         string[] categories =
@@ -268,7 +268,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public void Concurrent_publishers_get_unique_consecutive_seqs()
+    public void ConcurrentPublishersGetUniqueConsecutiveSeqs()
     {
         const int threads = 8;
         const int perThread = 2000;
@@ -294,7 +294,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public void Readers_racing_a_publisher_that_overwrites_the_ring_get_whole_events_or_count_them_as_missed()
+    public void ReadersRacingAPublisherThatOverwritesTheRingGetWholeEventsOrCountThemAsMissed()
     {
         // A ring of 4 written over 20,000 times while two readers follow it: slots are rewritten in place (with events
         // of changing sizes, so their buffers are replaced too), and a reader must never return an event torn by a
@@ -355,7 +355,7 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public void Sinks_receive_every_event_in_order_and_their_refusals_count_as_dropped()
+    public void SinksReceiveEveryEventInOrderAndTheirRefusalsCountAsDropped()
     {
         var stream = NewStream();
         var recording = new RecordingSink();

@@ -21,7 +21,7 @@ public sealed class EventsFileSinkTests : IDisposable
     private static EventStream NewStream() => new(new FakeTimeProvider(), new TelemetryConfig());
 
     [Fact]
-    public async Task Events_published_concurrently_become_complete_lines_in_seq_order()
+    public async Task EventsPublishedConcurrentlyBecomeCompleteLinesInSeqOrder()
     {
         const int threads = 8;
         const int perThread = 2500;
@@ -55,7 +55,7 @@ public sealed class EventsFileSinkTests : IDisposable
     }
 
     [Fact]
-    public async Task The_file_is_appended_to_not_replaced()
+    public async Task TheFileIsAppendedToNotReplaced()
     {
         Directory.CreateDirectory(_directory);
         string path = Path.Combine(_directory, "events.jsonl");
@@ -74,7 +74,7 @@ public sealed class EventsFileSinkTests : IDisposable
     }
 
     [Fact]
-    public async Task An_event_reaches_the_file_without_waiting_for_dispose()
+    public async Task AnEventReachesTheFileWithoutWaitingForDispose()
     {
         var stream = NewStream();
         string path = Path.Combine(_directory, "events.jsonl");
@@ -94,7 +94,7 @@ public sealed class EventsFileSinkTests : IDisposable
     }
 
     [Fact]
-    public async Task Events_published_after_dispose_are_not_written_and_do_not_throw()
+    public async Task EventsPublishedAfterDisposeAreNotWrittenAndDoNotThrow()
     {
         var stream = NewStream();
         string path = Path.Combine(_directory, "events.jsonl");
@@ -108,7 +108,7 @@ public sealed class EventsFileSinkTests : IDisposable
     }
 
     [Fact]
-    public async Task A_write_error_is_counted_and_logged_once_without_throwing()
+    public async Task AWriteErrorIsCountedAndLoggedOnceWithoutThrowing()
     {
         // /dev/full accepts the open and fails every write with ENOSPC: a disk that is full.
         if (!File.Exists("/dev/full"))

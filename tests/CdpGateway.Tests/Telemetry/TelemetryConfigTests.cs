@@ -5,7 +5,7 @@ namespace CdpGateway.Tests.Telemetry;
 public sealed class TelemetryConfigTests
 {
     [Fact]
-    public void All_categories_are_on_by_default_and_no_method_is_excluded()
+    public void AllCategoriesAreOnByDefaultAndNoMethodIsExcluded()
     {
         var config = new TelemetryConfig();
         foreach (string category in EventCategory.All)
@@ -16,7 +16,7 @@ public sealed class TelemetryConfigTests
     }
 
     [Fact]
-    public void A_category_can_be_switched_off_and_on_alone()
+    public void ACategoryCanBeSwitchedOffAndOnAlone()
     {
         var config = new TelemetryConfig();
         config.SetEnabled(EventCategory.Control, false);
@@ -28,7 +28,7 @@ public sealed class TelemetryConfigTests
     }
 
     [Fact]
-    public void Unknown_categories_are_never_enabled_and_cannot_be_set()
+    public void UnknownCategoriesAreNeverEnabledAndCannotBeSet()
     {
         var config = new TelemetryConfig();
         Assert.False(config.IsEnabled("Connection"));
@@ -36,7 +36,7 @@ public sealed class TelemetryConfigTests
     }
 
     [Fact]
-    public void Excluded_methods_are_replaced_as_a_whole()
+    public void ExcludedMethodsAreReplacedAsAWhole()
     {
         var config = new TelemetryConfig();
         config.SetExcludedCdpMethods(["Page.navigate", "Input.dispatchKeyEvent"]);

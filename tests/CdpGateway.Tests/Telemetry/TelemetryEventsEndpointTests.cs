@@ -20,14 +20,14 @@ public sealed class TelemetryEventsEndpointTests
     }
 
     [Fact]
-    public async Task No_events_is_an_empty_array()
+    public async Task NoEventsIsAnEmptyArray()
     {
         await using var server = await TelemetryTestServer.StartAsync();
         Assert.Equal("[]", await server.Client.GetStringAsync("/telemetry/events"));
     }
 
     [Fact]
-    public async Task Events_are_filtered_by_after_limit_and_category_in_ascending_seq()
+    public async Task EventsAreFilteredByAfterLimitAndCategoryInAscendingSeq()
     {
         await using var server = await TelemetryTestServer.StartAsync();
         string[] categories = [EventCategory.Connection, EventCategory.System, EventCategory.Connection, EventCategory.Control];
@@ -48,7 +48,7 @@ public sealed class TelemetryEventsEndpointTests
     }
 
     [Fact]
-    public async Task The_default_limit_is_1000()
+    public async Task TheDefaultLimitIs1000()
     {
         await using var server = await TelemetryTestServer.StartAsync();
         for (int i = 0; i < 1005; i++)
@@ -71,7 +71,7 @@ public sealed class TelemetryEventsEndpointTests
     [InlineData("?limit=ten", "limit")]
     [InlineData("?category=bogus", "category")]
     [InlineData("?category=", "category")]
-    public async Task Bad_query_values_are_refused_with_400_naming_the_parameter(string query, string parameter)
+    public async Task BadQueryValuesAreRefusedWith400NamingTheParameter(string query, string parameter)
     {
         await using var server = await TelemetryTestServer.StartAsync();
         using HttpResponseMessage response = await server.Client.GetAsync("/telemetry/events" + query);
@@ -82,7 +82,7 @@ public sealed class TelemetryEventsEndpointTests
     }
 
     [Fact]
-    public async Task Telemetry_status_shows_config_seq_and_dropped_count()
+    public async Task TelemetryStatusShowsConfigSeqAndDroppedCount()
     {
         await using var server = await TelemetryTestServer.StartAsync();
         server.Stream.PublishConnect("a");

@@ -32,7 +32,7 @@ public sealed class TelemetryStreamEndpointTests
     }
 
     [Fact]
-    public async Task A_fresh_connection_sees_only_new_events()
+    public async Task AFreshConnectionSeesOnlyNewEvents()
     {
         await using var server = await TelemetryTestServer.StartAsync();
         using var guard = Guard();
@@ -48,7 +48,7 @@ public sealed class TelemetryStreamEndpointTests
     }
 
     [Fact]
-    public async Task Each_event_carries_its_seq_as_id_and_the_envelope_as_data()
+    public async Task EachEventCarriesItsSeqAsIdAndTheEnvelopeAsData()
     {
         await using var server = await TelemetryTestServer.StartAsync();
         using var guard = Guard();
@@ -61,7 +61,7 @@ public sealed class TelemetryStreamEndpointTests
     }
 
     [Fact]
-    public async Task Last_Event_ID_resumes_after_that_seq()
+    public async Task LastEventIDResumesAfterThatSeq()
     {
         await using var server = await TelemetryTestServer.StartAsync();
         using var guard = Guard();
@@ -74,7 +74,7 @@ public sealed class TelemetryStreamEndpointTests
     }
 
     [Fact]
-    public async Task Last_Event_ID_wins_over_replay_all()
+    public async Task LastEventIDWinsOverReplayAll()
     {
         await using var server = await TelemetryTestServer.StartAsync();
         using var guard = Guard();
@@ -85,7 +85,7 @@ public sealed class TelemetryStreamEndpointTests
     }
 
     [Fact]
-    public async Task Replay_all_starts_at_the_oldest_retained_event()
+    public async Task ReplayAllStartsAtTheOldestRetainedEvent()
     {
         await using var server = await TelemetryTestServer.StartAsync(capacity: 4);
         using var guard = Guard();
@@ -96,7 +96,7 @@ public sealed class TelemetryStreamEndpointTests
     }
 
     [Fact]
-    public async Task A_client_resuming_behind_the_ring_is_told_how_many_it_missed()
+    public async Task AClientResumingBehindTheRingIsToldHowManyItMissed()
     {
         await using var server = await TelemetryTestServer.StartAsync(capacity: 4);
         using var guard = Guard();
@@ -111,7 +111,7 @@ public sealed class TelemetryStreamEndpointTests
     }
 
     [Fact]
-    public async Task A_Last_Event_ID_from_a_previous_process_replays_what_is_retained()
+    public async Task ALastEventIDFromAPreviousProcessReplaysWhatIsRetained()
     {
         await using var server = await TelemetryTestServer.StartAsync();
         using var guard = Guard();
@@ -122,7 +122,7 @@ public sealed class TelemetryStreamEndpointTests
     }
 
     [Fact]
-    public async Task A_keepalive_comment_is_sent_after_15_quiet_seconds()
+    public async Task AKeepaliveCommentIsSentAfter15QuietSeconds()
     {
         await using var server = await TelemetryTestServer.StartAsync();
         using var guard = Guard();
@@ -144,7 +144,7 @@ public sealed class TelemetryStreamEndpointTests
     }
 
     [Fact]
-    public async Task The_stream_ends_cleanly_when_the_application_stops()
+    public async Task TheStreamEndsCleanlyWhenTheApplicationStops()
     {
         await using var server = await TelemetryTestServer.StartAsync();
         using var guard = Guard();
@@ -161,7 +161,7 @@ public sealed class TelemetryStreamEndpointTests
     [InlineData("", "abc", "Last-Event-ID")]
     [InlineData("", "-1", "Last-Event-ID")]
     [InlineData("?replay=some", null, "replay")]
-    public async Task Bad_resume_values_are_refused_with_400(string query, string? lastEventId, string parameter)
+    public async Task BadResumeValuesAreRefusedWith400(string query, string? lastEventId, string parameter)
     {
         await using var server = await TelemetryTestServer.StartAsync();
         using var guard = Guard();

@@ -19,11 +19,11 @@ public sealed class EpollRelayServiceTests
     [InlineData(true, Architecture.X86, null, "the epoll relay does not know struct epoll_event on X86 (it runs on x86-64 and arm64)")]
     [InlineData(false, Architecture.X64, null, "the epoll relay runs on Linux only")]
     [InlineData(false, Architecture.Arm64, "0", "the epoll relay runs on Linux only")]
-    public void The_relay_runs_only_on_Linux_with_a_known_layout_and_not_switched_off(bool isLinux, Architecture architecture, string? switchValue, string? reason) =>
+    public void TheRelayRunsOnlyOnLinuxWithAKnownLayoutAndNotSwitchedOff(bool isLinux, Architecture architecture, string? switchValue, string? reason) =>
         Assert.Equal(reason, EpollRelay.OffReason(isLinux, architecture, switchValue));
 
     [Fact]
-    public void An_engine_that_is_off_has_no_loops_and_takes_no_connection()
+    public void AnEngineThatIsOffHasNoLoopsAndTakesNoConnection()
     {
         using var engine = EpollRelay.Create("switched off for the test", NullLogger<EpollRelay>.Instance);
         Assert.False(engine.IsOn);
@@ -32,7 +32,7 @@ public sealed class EpollRelayServiceTests
     }
 
     [EpollFact]
-    public void Disposing_an_engine_ends_its_loop_threads()
+    public void DisposingAnEngineEndsItsLoopThreads()
     {
         var engine = EpollRelay.Create(null, NullLogger<EpollRelay>.Instance);
         var loops = engine.Loops.ToList();
@@ -43,7 +43,7 @@ public sealed class EpollRelayServiceTests
     }
 
     [Fact]
-    public async Task A_gateway_has_one_engine_of_its_own_which_stops_with_it()
+    public async Task AGatewayHasOneEngineOfItsOwnWhichStopsWithIt()
     {
         var first = await TestGateway.StartAsync(withBrowser: false);
         EpollRelay engine;
@@ -84,7 +84,7 @@ public sealed class EpollLoopFaultTests
     }
 
     [EpollFact]
-    public void A_handler_fault_goes_to_the_engines_logger_at_error_with_the_exception()
+    public void AHandlerFaultGoesToTheEnginesLoggerAtErrorWithTheException()
     {
         var logger = new RecordingLogger();
         using var engine = new EpollRelay(1, logger);

@@ -144,7 +144,7 @@ public sealed class EpollRelayTests
         await relayed.BrowserPeer.SendAsync(answer);
         Assert.Equal(answer, await ReceiveExactlyAsync(relayed.ClientPeer, answer.Length));
         // The relay thread counts and shows a message after its send returned: the peer may read it a moment before.
-        await DisconnectScenarioTests.WaitUntilAsync(() => tap.Count > 0 && relayed.FromClient.Messages == 1 && relayed.FromUpstream.Messages == 1);
+        await Eventually.TrueAsync(() => tap.Count > 0 && relayed.FromClient.Messages == 1 && relayed.FromUpstream.Messages == 1, "the message counted and shown");
 
         var seen = Assert.Single(tap.Messages);
         Assert.Equal("{\"id\":1,\"method\":\"Input.dispatchMouseEvent\"}", seen.Text);

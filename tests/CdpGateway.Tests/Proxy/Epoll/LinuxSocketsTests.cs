@@ -21,7 +21,7 @@ public sealed unsafe class LinuxSocketsTests
 
     [Theory]
     [MemberData(nameof(KernelLayouts))]
-    public void The_event_struct_for_an_architecture_has_the_kernels_size_and_offsets(Architecture architecture, int size, int eventsOffset, int dataOffset)
+    public void TheEventStructForAnArchitectureHasTheKernelsSizeAndOffsets(Architecture architecture, int size, int eventsOffset, int dataOffset)
     {
         var layout = LayoutFor(architecture);
         Assert.NotNull(layout);
@@ -46,16 +46,16 @@ public sealed unsafe class LinuxSocketsTests
     [InlineData(Architecture.Armv6)]
     [InlineData(Architecture.Ppc64le)]
     [InlineData(Architecture.RiscV64)]
-    public void An_architecture_whose_layout_is_not_known_gets_none(Architecture architecture) =>
+    public void AnArchitectureWhoseLayoutIsNotKnownGetsNone(Architecture architecture) =>
         Assert.Null(LayoutFor(architecture));
 
     [Fact]
-    public void This_process_uses_the_layout_of_its_own_architecture() =>
+    public void ThisProcessUsesTheLayoutOfItsOwnArchitecture() =>
         Assert.Equal(OperatingSystem.IsLinux() ? LayoutFor(RuntimeInformation.ProcessArchitecture) : null, Layout);
 
     /// <summary>The kernel itself fills the events: data and flags come back whole only if the layout is right.</summary>
     [KnownLayoutFact]
-    public void The_kernel_returns_registered_data_and_flags_through_this_processs_layout()
+    public void TheKernelReturnsRegisteredDataAndFlagsThroughThisProcesssLayout()
     {
         if (Layout == EpollEventLayout.Packed)
         {
@@ -128,7 +128,7 @@ public sealed unsafe class LinuxSocketsTests
 
     [Theory]
     [MemberData(nameof(Constants))]
-    public void A_constant_has_its_Linux_value(string name, long value, long linux) =>
+    public void AConstantHasItsLinuxValue(string name, long value, long linux) =>
         Assert.True(value == linux, $"{name} is 0x{value:x}, Linux's is 0x{linux:x}");
 
     private delegate ref T FieldOf<TStruct, T>(ref TStruct value);

@@ -6,7 +6,7 @@ namespace CdpGateway.Tests.Telemetry.Commands;
 public sealed class BatchSchedulingTests
 {
     [Fact]
-    public void A_thread_that_asks_runs_under_sched_batch_and_others_do_not()
+    public void AThreadThatAsksRunsUnderSchedBatchAndOthersDoNot()
     {
         Assert.True(OperatingSystem.IsLinux(), "the gateway runs on Linux");
         int before = -1, after = -1;

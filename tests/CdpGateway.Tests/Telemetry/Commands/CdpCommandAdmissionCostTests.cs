@@ -46,7 +46,7 @@ public sealed class CdpCommandAdmissionCostTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Frames))]
-    public void Admission_allocates_nothing(string name, bool admitted)
+    public void AdmissionAllocatesNothing(string name, bool admitted)
     {
         byte[] frame = FrameNamed(name);
         Assert.Equal(admitted, CdpCommandClassifier.TryReadMethod(frame, out _)); // warm

@@ -222,14 +222,14 @@ public sealed class CdpCommandClassificationTests
 
     [Theory]
     [MemberData(nameof(Positive))]
-    public void Reported_commands_give_exactly_their_sanitized_payload(string name, string frame, string expected)
+    public void ReportedCommandsGiveExactlyTheirSanitizedPayload(string name, string frame, string expected)
     {
         Assert.NotNull(name);
         Assert.Equal(expected, Payload(frame));
     }
 
     [Fact]
-    public void Every_reported_method_has_a_positive_case()
+    public void EveryReportedMethodHasAPositiveCase()
     {
         var covered = Positive.Select(row => (string)row[1]!)
             .Select(frame => { CdpCommandClassifier.TryReadMethod(Utf8(frame), out CdpMethod m); return m; })
@@ -278,7 +278,7 @@ public sealed class CdpCommandClassificationTests
 
     [Theory]
     [MemberData(nameof(LibraryTraffic))]
-    public void Library_traffic_results_events_and_garbage_are_not_admitted(string frame)
+    public void LibraryTrafficResultsEventsAndGarbageAreNotAdmitted(string frame)
     {
         Assert.False(CdpCommandClassifier.TryReadMethod(Utf8(frame), out _));
     }
@@ -288,7 +288,7 @@ public sealed class CdpCommandClassificationTests
     [InlineData("""{"id":1,"method":"\u0049\u006e\u0070\u0075\u0074\u002e\u0064\u0069\u0073\u0070\u0061\u0074\u0063\u0068\u004d\u006f\u0075\u0073\u0065\u0045\u0076\u0065\u006e\u0074","params":{"type":"mouseMoved","x":1,"y":2}}""")]
     [InlineData("""{"id":1,"\u006dethod":"Input.dispatchMouseEvent","params":{"type":"mouseMoved","x":1,"y":2}}""")]
     [InlineData("""{"id":1,"method":"Input\/dispatchMouseEvent","params":{"type":"mouseMoved","x":1,"y":2}}""", false)]
-    public void Escaped_method_names_are_decoded(string frame, bool reported = true)
+    public void EscapedMethodNamesAreDecoded(string frame, bool reported = true)
     {
         (FrameOutcome outcome, string? payload) = Run(frame);
         if (!reported)
@@ -301,14 +301,14 @@ public sealed class CdpCommandClassificationTests
     }
 
     [Fact]
-    public void Method_after_params_is_found_and_a_nested_method_is_ignored()
+    public void MethodAfterParamsIsFoundAndANestedMethodIsIgnored()
     {
         string frame = """{"id":3,"params":{"method":"Runtime.evaluate","url":"https://x.example/","nested":{"method":"Browser.close"}},"method":"Page.navigate"}""";
         Assert.Equal("""{"method":"Page.navigate","connection_id":"c1","command_id":3,"url_scheme":"https","referrer_present":false}""", Payload(frame));
     }
 
     [Fact]
-    public void A_nested_spoof_is_not_reported()
+    public void ANestedSpoofIsNotReported()
     {
         Assert.Equal(FrameOutcome.NotAdmitted, Run("""{"id":1,"method":"Runtime.evaluate","params":{"method":"Input.dispatchMouseEvent"}}""").Outcome);
         Assert.Equal(FrameOutcome.NotAdmitted, Run("""{"id":1,"params":{"method":"Input.dispatchMouseEvent"}}""").Outcome);
@@ -320,7 +320,7 @@ public sealed class CdpCommandClassificationTests
     [InlineData("""{"id":1,"id":2,"method":"Page.reload"}""")]
     [InlineData("""{"id":1,"method":"Page.reload","params":{},"params":{}}""")]
     [InlineData("""{"id":1,"sessionId":"a","method":"Page.reload","sessionId":"b"}""")]
-    public void Duplicate_top_level_keys_are_not_a_command_and_not_a_loss(string frame)
+    public void DuplicateTopLevelKeysAreNotACommandAndNotALoss(string frame)
     {
         // Chromium rejects a duplicated envelope key as a parse error, so nothing ran.
         Assert.Equal(FrameOutcome.Ignored, Run(frame).Outcome);
@@ -354,13 +354,13 @@ public sealed class CdpCommandClassificationTests
     [InlineData("""{"id":1.5,"method":"Page.reload"}""")]
     [InlineData("""{"id":true,"method":"Page.reload"}""")]
     [InlineData("""{"id":1,"sessionId":5,"method":"Page.reload"}""")]
-    public void Malformed_commands_are_a_loss(string frame)
+    public void MalformedCommandsAreALoss(string frame)
     {
         Assert.Equal(FrameOutcome.Malformed, Run(frame).Outcome);
     }
 
     [Fact]
-    public void A_malformed_result_names_the_argument_but_never_its_value()
+    public void AMalformedResultNamesTheArgumentButNeverItsValue()
     {
         byte[] frame = Utf8("""{"id":1,"method":"Input.dispatchMouseEvent","params":{"type":"mouseMoved","x":"SENTINEL-42","y":2}}""");
         Assert.True(CdpCommandClassifier.TryReadMethod(frame, out CdpMethod method));
@@ -376,7 +376,7 @@ public sealed class CdpCommandClassificationTests
     [InlineData("""{"id":1,"method":"Input.insertText","params":{"text":"abc"}}{}""")]
     [InlineData("""{"id":1,"method":"Input.insertText","params":{"text":"abc",}}""")]
     [InlineData("""{"id":1,"method":"Input.insertText","params":{"text":"abc"} /* c */}""")]
-    public void Invalid_json_after_an_admitted_method_is_not_a_loss(string frame)
+    public void InvalidJsonAfterAnAdmittedMethodIsNotALoss(string frame)
     {
         // Admission stops at the method; reading the rest shows it is not JSON, which Chromium rejects too.
         Assert.True(CdpCommandClassifier.TryReadMethod(Utf8(frame), out _));
@@ -384,14 +384,14 @@ public sealed class CdpCommandClassificationTests
     }
 
     [Fact]
-    public void Classify_ignores_a_frame_whose_method_is_not_the_admitted_one()
+    public void ClassifyIgnoresAFrameWhoseMethodIsNotTheAdmittedOne()
     {
         ClassifyResult result = CdpCommandClassifier.Classify(Utf8("""{"id":1,"method":"Page.reload"}"""), CdpMethod.BrowserClose, "c1");
         Assert.Equal(ClassifyOutcome.Ignored, result.Outcome);
     }
 
     [Fact]
-    public void Unknown_params_and_top_level_keys_are_ignored()
+    public void UnknownParamsAndTopLevelKeysAreIgnored()
     {
         Assert.Equal(
             """{"method":"Page.reload","connection_id":"c1","command_id":1,"ignore_cache":false}""",
@@ -399,7 +399,7 @@ public sealed class CdpCommandClassificationTests
     }
 
     [Fact]
-    public void Null_arguments_count_as_absent()
+    public void NullArgumentsCountAsAbsent()
     {
         Assert.Equal(
             """{"method":"Input.dispatchMouseEvent","connection_id":"c1","event_type":"mouseMoved","x":1,"y":2}""",
@@ -407,7 +407,7 @@ public sealed class CdpCommandClassificationTests
     }
 
     [Fact]
-    public void Integral_numbers_in_any_notation_are_integers_and_huge_numbers_are_left_out()
+    public void IntegralNumbersInAnyNotationAreIntegersAndHugeNumbersAreLeftOut()
     {
         Assert.Equal(
             """{"method":"Input.dispatchMouseEvent","connection_id":"c1","command_id":3,"event_type":"mouseMoved","y":2,"modifiers":1000,"click_count":1}""",
@@ -415,7 +415,7 @@ public sealed class CdpCommandClassificationTests
     }
 
     [Fact]
-    public void Command_id_is_reported_only_when_sent()
+    public void CommandIdIsReportedOnlyWhenSent()
     {
         Assert.Contains("\"command_id\":42", Payload("""{"id":42,"method":"Page.bringToFront"}"""));
         Assert.DoesNotContain("command_id", Payload("""{"method":"Page.bringToFront"}"""));
@@ -424,7 +424,7 @@ public sealed class CdpCommandClassificationTests
     }
 
     [Fact]
-    public void Session_id_is_reported_only_when_addressed()
+    public void SessionIdIsReportedOnlyWhenAddressed()
     {
         Assert.Contains("\"session_id\":\"ABC\"", Payload("""{"id":1,"sessionId":"ABC","method":"Page.bringToFront"}"""));
         Assert.DoesNotContain("session_id", Payload("""{"id":1,"method":"Page.bringToFront"}"""));
@@ -459,7 +459,7 @@ public sealed class CdpCommandClassificationTests
     [InlineData("""{"method":"Input.dispatchMouseEvent","params":{"type":"mouse\u0050ressed","x":1,"y":2}}""", "event_type", "mousePressed")]
     [InlineData("""{"method":"Input.dispatchKeyEvent","params":{"type":"keyDown","key":"\u0045nter"}}""", "named_key", "Enter")]
     [InlineData("""{"method":"Input.dispatchKeyEvent","params":{"type":"keyDown","key":"Arrow\u004ceft"}}""", "named_key", "ArrowLeft")]
-    public void Escaped_enum_values_and_named_keys_match_like_plain_ones(string frame, string field, string expected)
+    public void EscapedEnumValuesAndNamedKeysMatchLikePlainOnes(string frame, string field, string expected)
     {
         using var payload = System.Text.Json.JsonDocument.Parse(Payload(frame));
         Assert.Equal(expected, payload.RootElement.GetProperty(field).GetString());
@@ -467,7 +467,7 @@ public sealed class CdpCommandClassificationTests
 
     [Theory]
     [MemberData(nameof(UnknownEnums))]
-    public void Unknown_enum_values_report_as_other(string frame, string field)
+    public void UnknownEnumValuesReportAsOther(string frame, string field)
     {
         using var payload = System.Text.Json.JsonDocument.Parse(Payload(frame));
         Assert.Equal("other", payload.RootElement.GetProperty(field).GetString());
@@ -481,14 +481,14 @@ public sealed class CdpCommandClassificationTests
     [InlineData(" ")]
     [InlineData("Dead")]
     [InlineData("")]
-    public void Keys_outside_the_allowlist_are_not_named(string key)
+    public void KeysOutsideTheAllowlistAreNotNamed(string key)
     {
         string payload = Payload($$$"""{"method":"Input.dispatchKeyEvent","params":{"type":"keyDown","key":"{{{key}}}"}}""");
         Assert.DoesNotContain("named_key", payload);
     }
 
     [Fact]
-    public void Every_allowlisted_key_is_named()
+    public void EveryAllowlistedKeyIsNamed()
     {
         foreach (string key in CdpVocabulary.NamedKeys.Values)
         {
@@ -520,7 +520,7 @@ public sealed class CdpCommandClassificationTests
     [InlineData("1http://x/", null)]
     [InlineData("http", null)]
     [InlineData("ht tp://x/", null)]
-    public void Navigation_reports_the_scheme_only(string url, string? scheme)
+    public void NavigationReportsTheSchemeOnly(string url, string? scheme)
     {
         string payload = Payload($$$"""{"method":"Page.navigate","params":{"url":"{{{url}}}"}}""");
         if (scheme is null)
@@ -545,13 +545,13 @@ public sealed class CdpCommandClassificationTests
     [InlineData("a\\nb\\\"c\\\\", 6)]
     [InlineData("日本語", 3)]
     [InlineData("", 0)]
-    public void Text_lengths_count_utf16_code_units(string text, int length)
+    public void TextLengthsCountUtf16CodeUnits(string text, int length)
     {
         Assert.Contains($"\"text_length\":{length}}}", Payload($$$"""{"method":"Input.insertText","params":{"text":"{{{text}}}"}}"""));
     }
 
     [Fact]
-    public void Invalid_utf8_text_is_measured_without_failing()
+    public void InvalidUtf8TextIsMeasuredWithoutFailing()
     {
         byte[] frame = [.. Utf8("""{"method":"Input.insertText","params":{"text":"a"""), 0xFF, 0xC3, .. Utf8("""b"}}""")];
         Assert.Equal("""{"method":"Input.insertText","connection_id":"c1","text_length":4}""", Payload(frame));
@@ -562,14 +562,14 @@ public sealed class CdpCommandClassificationTests
     [InlineData("""[{"mimeType":"x-secret/thing"},{"mimeType":""},{"mimeType":"image"},{"mimeType":"font/woff2"}]""", """["font","other"]""")]
     [InlineData("""[{"data":"no type"}]""", """[]""")]
     [InlineData("""[]""", """[]""")]
-    public void Drag_mime_types_are_reduced_to_sorted_distinct_categories(string items, string categories)
+    public void DragMimeTypesAreReducedToSortedDistinctCategories(string items, string categories)
     {
         string payload = Payload("""{"method":"Input.dispatchDragEvent","params":{"type":"drop","x":1,"y":2,"data":{"items":""" + items + ""","dragOperationsMask":1}}}""");
         Assert.Contains($"\"drag_mime_categories\":{categories}", payload);
     }
 
     [Fact]
-    public void Session_id_is_clipped_to_128_bytes()
+    public void SessionIdIsClippedTo128Bytes()
     {
         string payload = Payload($$$"""{"id":1,"sessionId":"{{{new string('S', 500)}}}","method":"Page.bringToFront"}""");
         using var document = System.Text.Json.JsonDocument.Parse(payload);
@@ -581,7 +581,7 @@ public sealed class CdpCommandClassificationTests
     [InlineData(50, "😀", 32)]
     [InlineData(300, "\\u0001", 128)]
     [InlineData(60, "\\ud800", 42)]
-    public void Opaque_ids_are_clipped_at_a_utf8_boundary(int repeat, string unit, int expectedUnits)
+    public void OpaqueIdsAreClippedAtAUtf8Boundary(int repeat, string unit, int expectedUnits)
     {
         string id = string.Concat(Enumerable.Repeat(unit, repeat));
         string payload = Payload($$$"""{"id":1,"sessionId":"{{{id}}}","method":"Target.closeTarget","params":{"targetId":"{{{id}}}"}}""");
@@ -595,7 +595,7 @@ public sealed class CdpCommandClassificationTests
     }
 
     [Fact]
-    public void A_mixed_width_id_is_clipped_before_the_scalar_that_would_cross_128_bytes()
+    public void AMixedWidthIdIsClippedBeforeTheScalarThatWouldCross128Bytes()
     {
         string id = "a" + string.Concat(Enumerable.Repeat("😀", 40));
         string payload = Payload($$$"""{"id":1,"method":"Target.closeTarget","params":{"targetId":"{{{id}}}"}}""");
@@ -604,7 +604,7 @@ public sealed class CdpCommandClassificationTests
     }
 
     [Fact]
-    public void Connection_id_is_clipped_too()
+    public void ConnectionIdIsClippedToo()
     {
         string payload = Payload("""{"method":"Browser.close"}""", new string('c', 300));
         using var document = System.Text.Json.JsonDocument.Parse(payload);

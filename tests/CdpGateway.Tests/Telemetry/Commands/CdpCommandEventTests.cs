@@ -9,7 +9,7 @@ namespace CdpGateway.Tests.Telemetry.Commands;
 public sealed class CdpCommandEventTests
 {
     [Fact]
-    public void The_payload_is_embedded_unchanged_as_the_events_data()
+    public void ThePayloadIsEmbeddedUnchangedAsTheEventsData()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.Zero));
         var stream = new EventStream(time, new TelemetryConfig());
@@ -36,7 +36,7 @@ public sealed class CdpCommandEventTests
     }
 
     [Fact]
-    public void The_control_category_switch_applies()
+    public void TheControlCategorySwitchApplies()
     {
         var config = new TelemetryConfig();
         config.SetEnabled(EventCategory.Control, false);
@@ -48,7 +48,7 @@ public sealed class CdpCommandEventTests
     }
 
     [Fact]
-    public void Data_round_trips_through_the_json_context()
+    public void DataRoundTripsThroughTheJsonContext()
     {
         CdpCommandData data = CdpCommandClassifier.Classify(
             Encoding.UTF8.GetBytes("""{"id":1,"method":"Input.insertText","params":{"text":"abc"}}"""),

@@ -71,7 +71,7 @@ public sealed class CdpCommandPrivacyTests
 
     [Theory]
     [MemberData(nameof(Methods))]
-    public void A_sentinel_in_every_argument_never_reaches_the_payload(CdpMethod method)
+    public void ASentinelInEveryArgumentNeverReachesThePayload(CdpMethod method)
     {
         foreach (string sentinel in SentinelStrings)
         {
@@ -89,7 +89,7 @@ public sealed class CdpCommandPrivacyTests
 
     [Theory]
     [MemberData(nameof(Methods))]
-    public void Every_retained_argument_is_reported_and_nothing_else(CdpMethod method)
+    public void EveryRetainedArgumentIsReportedAndNothingElse(CdpMethod method)
     {
         // Natural values that each produce their field, so the manifest and the payload can be compared exactly.
         JsonNode Natural(CdpArgument a) => a.Treatment switch
@@ -111,7 +111,7 @@ public sealed class CdpCommandPrivacyTests
     }
 
     [Fact]
-    public void The_manifest_covers_exactly_the_reported_methods_with_a_decision_for_every_argument()
+    public void TheManifestCoversExactlyTheReportedMethodsWithADecisionForEveryArgument()
     {
         Assert.Equal(CdpMethods.All.OrderBy(m => m), CdpArgumentManifest.All.Select(a => a.Method).Distinct().Concat(
             CdpMethods.All.Where(m => CdpArgumentManifest.For(m).Count == 0)).OrderBy(m => m));
@@ -128,7 +128,7 @@ public sealed class CdpCommandPrivacyTests
     }
 
     [Fact]
-    public void Method_names_round_trip_and_fit_the_admission_buffer()
+    public void MethodNamesRoundTripAndFitTheAdmissionBuffer()
     {
         Assert.Equal(CdpMethods.All.Count, CdpMethods.AllNames.Distinct(StringComparer.Ordinal).Count());
         foreach (CdpMethod method in CdpMethods.All)
@@ -142,7 +142,7 @@ public sealed class CdpCommandPrivacyTests
 
     [Theory]
     [MemberData(nameof(Methods))]
-    public void A_megabyte_in_every_argument_still_gives_a_small_payload(CdpMethod method)
+    public void AMegabyteInEveryArgumentStillGivesASmallPayload(CdpMethod method)
     {
         string huge = new('x', 1 << 20);
         JsonNode Huge(CdpArgument a) => a.Kind switch
@@ -162,7 +162,7 @@ public sealed class CdpCommandPrivacyTests
 
     [Theory]
     [MemberData(nameof(Methods))]
-    public void The_worst_escaping_case_stays_under_4_KiB(CdpMethod method)
+    public void TheWorstEscapingCaseStaysUnder4KiB(CdpMethod method)
     {
         // 128 control characters escape to 768 bytes each; long numbers everywhere else.
         string controls = new('\u0001', 600);
@@ -184,7 +184,7 @@ public sealed class CdpCommandPrivacyTests
     }
 
     [Fact]
-    public void A_megabyte_before_the_method_is_skipped_not_reported()
+    public void AMegabyteBeforeTheMethodIsSkippedNotReported()
     {
         string huge = new('x', 1 << 20);
         string frame = $$$"""{"id":1,"params":{"text":"{{{huge}}}","expression":"{{{huge}}}"},"method":"Input.insertText"}""";

@@ -13,7 +13,7 @@ public sealed class CdpCommandWorkerTests
         Encoding.UTF8.GetBytes("""{"id":1,"method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":1,"y":2}}""");
 
     [Fact]
-    public async Task An_idle_gateway_holds_no_worker_thread_and_the_next_command_is_still_published()
+    public async Task AnIdleGatewayHoldsNoWorkerThreadAndTheNextCommandIsStillPublished()
     {
         var stream = new EventStream(TimeProvider.System, new TelemetryConfig());
         var recorder = new CdpCommandRecorder("c1", new TelemetryConfig(), stream, TimeProvider.System, NullLogger.Instance);
@@ -31,7 +31,7 @@ public sealed class CdpCommandWorkerTests
     }
 
     [Fact]
-    public void A_connection_whose_queue_fills_wakes_the_worker_once_long_before_the_queue_bound()
+    public void AConnectionWhoseQueueFillsWakesTheWorkerOnceLongBeforeTheQueueBound()
     {
         var stream = new EventStream(TimeProvider.System, new TelemetryConfig());
         CdpCommandWorker worker = CdpCommandWorker.CreateManual(stream);

@@ -33,7 +33,7 @@ public sealed class CdpOnePassParamsTests
     }
 
     [Fact]
-    public void The_frequent_gestures_take_the_one_pass_path()
+    public void TheFrequentGesturesTakeTheOnePassPath()
     {
         foreach (CdpMethod method in new[]
         {
@@ -47,7 +47,7 @@ public sealed class CdpOnePassParamsTests
 
     [Theory]
     [MemberData(nameof(OnePassMethods))]
-    public void Every_value_of_every_argument_gives_the_document_paths_payload(CdpMethod method)
+    public void EveryValueOfEveryArgumentGivesTheDocumentPathsPayload(CdpMethod method)
     {
         int frames = 0;
         foreach (CdpArgument argument in CdpArgumentManifest.For(method))
