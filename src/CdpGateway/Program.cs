@@ -1,21 +1,17 @@
 using CdpGateway.Hosting;
 
-if (args.Contains("--help") || args.Contains("-h"))
+var parsed = CommandLine.Read(args);
+if (parsed.Action is not null && parsed.Errors.Count == 0)
 {
-    Console.Out.Write(CommandLine.Usage());
-    return 0;
-}
-if (CommandLine.AsksForVersion(args))
-{
-    Console.Out.WriteLine(GatewayVersion.Line());
-    return 0;
+    // --help or --version: printed instead of starting.
+    return parsed.Invoke();
 }
 
 GatewayApp created;
 try
 {
     // Parsing checks each value, creating checks what the gateway reads later: both refuse the same way.
-    created = GatewayApp.Create(CommandLine.Parse(args));
+    created = GatewayApp.Create(CommandLine.Bind(parsed));
 }
 catch (PlatformRefusalException ex)
 {

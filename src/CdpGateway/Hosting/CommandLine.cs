@@ -1,137 +1,37 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using System.Globalization;
-using System.Text;
 
 namespace CdpGateway.Hosting;
 
 /// <summary>
-/// Reads options from arguments (<c>--name value</c> or <c>--name=value</c>) over CDPGW_* environment
-/// variables over defaults. Unknown options and bad values are errors that name the option.
+/// The gateway's command line, parsed by System.CommandLine: one option per setting, each falling back to its CDPGW_*
+/// environment variable (arguments win), then to the default. Every bad value is an error naming the option, and the
+/// variable when the value came from one.
 /// </summary>
 public static class CommandLine
 {
-    /// <param name="Repeatable">Given more than once, every value counts (in the environment: comma-separated).</param>
-    private sealed record OptionSpec(string Name, string? Value, string Help, Action<GatewayOptions, string> Apply, bool Repeatable = false);
-
     /// <summary>Shortest token accepted on a non-loopback bind: a guessable token there is no token.</summary>
     public const int MinNetworkTokenLength = 16;
 
-    private static readonly OptionSpec[] Specs =
-    [
-        new("bind", "ADDR", "address both ports listen on (default 127.0.0.1)", (o, v) => o.Bind = v),
-        new("cdp-port", "N", "DevTools proxy port clients connect to (default 9222)", (o, v) => o.CdpPort = Port("cdp-port", v)),
-        new("api-port", "N", "control API, telemetry, health, /metrics and dashboard port (default 10001)", (o, v) => o.ApiPort = Port("api-port", v)),
-        new("chromium", "PATH", "Chromium executable to launch (default: chromium on PATH)", (o, v) => o.Chromium = v),
-        new("chromium-flags", "\"...\"", "extra flags for Chromium, space separated", (o, v) => o.ChromiumFlags = v),
-        new("headful", null, "run Chromium with a window instead of headless", (o, v) => o.Headful = Bool("headful", v)),
-        new("unsupervised", null, "launch Chromium where its process group cannot be supervised (not Linux); it may outlive the gateway",
-            (o, v) => o.Unsupervised = Bool("unsupervised", v)),
-        new("chromium-log", "FILE", "attach mode: launch nothing, follow FILE for the DevTools line", (o, v) => o.ChromiumLog = v),
-        new("restart-command", "CMD", "attach mode: shell command that restarts Chromium", (o, v) => o.RestartCommand = v),
-        new("data-dir", "DIR", "Chromium profile, crash reports and persisted state (default ~/.local/share/cdp-gateway)", (o, v) => o.DataDir = v),
-        new("events-file", "FILE", "append every telemetry envelope to FILE as one JSON line", (o, v) => o.EventsFile = v),
-        new("restart-confirm-wait", "DURATION", "how long an upstream loss waits for a new DevTools URL (default 10s)", (o, v) => o.RestartConfirmWait = Duration("restart-confirm-wait", v)),
-        new("idle-timeout", "DURATION", "close a connection with no data message either way for DURATION, with 1001 (default off; 0 is off)",
-            (o, v) => o.IdleTimeout = Duration("idle-timeout", v) is var d && d > TimeSpan.Zero ? d : null),
-        new("max-message-bytes", "N", "largest WebSocket message relayed either way (default 104857600)", (o, v) => o.MaxMessageBytes = Positive("max-message-bytes", v)),
-        new("max-connections", "N", "concurrent client connections; beyond it upgrades wait in --queue or get HTTP 429 (default 10000)", (o, v) => o.MaxConnections = (int)Positive("max-connections", v)),
-        new("queue", "N", "upgrades beyond --max-connections that wait for a slot in arrival order (default 0: HTTP 429 at once)", (o, v) => o.Queue = Count("queue", v)),
-        new("queue-timeout", "DURATION", "how long a queued upgrade waits for a slot before HTTP 429 (default 30s)", (o, v) => o.QueueTimeout = Duration("queue-timeout", v)),
-        new("events-file-mode", "MODE", "octal Unix mode of a new events file (default 0600)", (o, v) => o.EventsFileMode = FileMode("events-file-mode", v)),
-        new("token", "TOKEN", "require Authorization: Bearer TOKEN or ?token=TOKEN on both ports", (o, v) => o.Token = v),
-        new("api-token", "TOKEN", "a separate token for the control endpoints (restart, flags, telemetry config)", (o, v) => o.ApiToken = v),
-        new("allowed-hosts", "LIST", "comma-separated Host names accepted besides IP literals and localhost (* for any)", (o, v) => o.AllowedHosts = v),
-        new("allowed-origins", "LIST", "comma-separated Origins allowed to call either port from a web page (* for any; default none)", (o, v) => o.AllowedOrigins = v),
-        new("allow-runtime-flag", "NAME", "let the API set this Chromium flag although the flag policy refuses it (repeatable)",
-            (o, v) => o.AllowRuntimeFlags.Add(RuntimeFlagName("allow-runtime-flag", v)), Repeatable: true),
-        new("allow-unauthenticated", null, "allow a non-loopback --bind without --token", (o, v) => o.AllowUnauthenticated = Bool("allow-unauthenticated", v)),
-        new("trust-forwarded-headers", null, "build discovery URLs from X-Forwarded-Host and -Proto", (o, v) => o.TrustForwardedHeaders = Bool("trust-forwarded-headers", v)),
-        new("log-cdp-messages", null, "log method, id, sessionId and length of every CDP message", (o, v) => o.LogCdpMessages = Bool("log-cdp-messages", v)),
-        new("log-level", "LEVEL", "debug, info, warning or error (default info)", (o, v) => o.LogLevel = v),
-    ];
+    /// <summary>Parses and validates; throws <see cref="OptionException"/> with the first problem.</summary>
+    public static GatewayOptions Parse(IReadOnlyList<string> args, Func<string, string?>? environment = null) => Bind(Read(args, environment));
 
+    /// <summary>The parse: its <see cref="ParseResult.Action"/> is <c>--help</c> or <c>--version</c>, else <see cref="Bind"/> reads it.</summary>
+    internal static ParseResult Read(IReadOnlyList<string> args, Func<string, string?>? environment = null) =>
+        new GatewayCommand(environment ?? Environment.GetEnvironmentVariable).Parse(args, GatewayCommand.Parser);
+
+    /// <summary>The options a parse found, validated; throws <see cref="OptionException"/> with its first error.</summary>
+    internal static GatewayOptions Bind(ParseResult result) => ((GatewayCommand)result.RootCommandResult.Command).Bind(result);
+
+    /// <summary>The help text <c>--help</c> prints.</summary>
     public static string Usage()
     {
-        var text = new StringBuilder();
-        text.AppendLine("Usage: ./run [options]");
-        text.AppendLine();
-        text.AppendLine("CDP Gateway: a stable Chrome DevTools Protocol endpoint in front of one supervised Chromium.");
-        text.AppendLine("Every option can also be set as CDPGW_<NAME> (upper case, dashes as underscores).");
-        text.AppendLine("CDPGW_EPOLL_RELAY=0 (environment only) relays on the runtime's sockets instead of the gateway's epoll loops.");
-        text.AppendLine();
-        text.AppendLine("Options:");
-        foreach (var spec in Specs)
-        {
-            var left = spec.Value is null ? $"--{spec.Name}" : $"--{spec.Name} {spec.Value}";
-            text.AppendLine(CultureInfo.InvariantCulture, $"  {left,-32} {spec.Help}");
-        }
-        text.AppendLine(CultureInfo.InvariantCulture, $"  {"--help",-32} show this text");
-        text.AppendLine(CultureInfo.InvariantCulture, $"  {"--version",-32} print the version and the commit it was built from");
-        return text.ToString();
-    }
-
-    /// <summary>True when the arguments ask for the version (<c>--version</c>): printed instead of starting, whatever else is given but <c>--help</c>.</summary>
-    public static bool AsksForVersion(IReadOnlyList<string> args) => args.Contains("--version");
-
-    /// <summary>Parses; throws <see cref="OptionException"/> naming the bad option.</summary>
-    public static GatewayOptions Parse(IReadOnlyList<string> args, Func<string, string?>? environment = null)
-    {
-        environment ??= Environment.GetEnvironmentVariable;
-        var options = new GatewayOptions();
-        foreach (var spec in Specs)
-        {
-            var env = environment("CDPGW_" + spec.Name.ToUpperInvariant().Replace('-', '_'));
-            if (string.IsNullOrEmpty(env))
-            {
-                continue;
-            }
-            foreach (var value in spec.Repeatable ? env.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [env])
-            {
-                spec.Apply(options, value);
-            }
-        }
-
-        var fromArguments = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Count; i++)
-        {
-            var arg = args[i];
-            if (!arg.StartsWith("--", StringComparison.Ordinal))
-            {
-                throw new OptionException($"unexpected argument '{arg}'");
-            }
-            var name = arg[2..];
-            string? value = null;
-            var eq = name.IndexOf('=');
-            if (eq >= 0)
-            {
-                value = name[(eq + 1)..];
-                name = name[..eq];
-            }
-            var spec = Array.Find(Specs, s => s.Name == name)
-                ?? throw new OptionException($"unknown option '--{name}'");
-            if (value is null)
-            {
-                if (spec.Value is null)
-                {
-                    value = "true";
-                }
-                else if (i + 1 < args.Count)
-                {
-                    value = args[++i];
-                }
-                else
-                {
-                    throw new OptionException($"option '--{name}' needs a value ({spec.Value})");
-                }
-            }
-            if (spec.Repeatable && fromArguments.Add(spec.Name))
-            {
-                // Arguments win over the environment for a repeatable option too: the first one replaces its list.
-                options.AllowRuntimeFlags.Clear();
-            }
-            spec.Apply(options, value);
-        }
-        Validate(options);
-        return options;
+        using var output = new StringWriter(CultureInfo.InvariantCulture);
+        Read(["--help"], _ => null).Invoke(new InvocationConfiguration { Output = output });
+        return output.ToString();
     }
 
     /// <summary>Checks what no single value shows: the combinations, and the values the gateway reads later.</summary>
@@ -163,23 +63,49 @@ public static class CommandLine
     }
 
     /// <summary>The address both ports listen on: an IP literal or <c>localhost</c>.</summary>
-    public static System.Net.IPAddress ParseBind(string bind) =>
+    public static System.Net.IPAddress ParseBind(string bind) => ParseBind("--bind", bind);
+
+    private static System.Net.IPAddress ParseBind(string at, string bind) =>
         bind == "localhost" ? System.Net.IPAddress.Loopback
         : System.Net.IPAddress.TryParse(bind, out var address) ? address
-        : throw new OptionException($"--bind: '{bind}' is not an IP address (like 127.0.0.1, 0.0.0.0 or ::1) or localhost");
+        : throw new OptionException($"{at}: '{bind}' is not an IP address (like 127.0.0.1, 0.0.0.0 or ::1) or localhost");
 
-    public static Microsoft.Extensions.Logging.LogLevel ParseLogLevel(string level) => level.ToLowerInvariant() switch
+    public static Microsoft.Extensions.Logging.LogLevel ParseLogLevel(string level) => ParseLogLevel("--log-level", level);
+
+    private static Microsoft.Extensions.Logging.LogLevel ParseLogLevel(string at, string level) => level.ToLowerInvariant() switch
     {
         "debug" => Microsoft.Extensions.Logging.LogLevel.Debug,
         "trace" => Microsoft.Extensions.Logging.LogLevel.Trace,
         "info" or "information" => Microsoft.Extensions.Logging.LogLevel.Information,
         "warn" or "warning" => Microsoft.Extensions.Logging.LogLevel.Warning,
         "error" => Microsoft.Extensions.Logging.LogLevel.Error,
-        _ => throw new OptionException($"--log-level: '{level}' is not one of debug, info, warning, error"),
+        _ => throw new OptionException($"{at}: '{level}' is not one of debug, info, warning, error"),
     };
 
+    /// <summary>A duration as <see cref="Duration"/> reads it back: whole seconds as <c>30s</c>, anything finer in milliseconds.</summary>
+    internal static string FormatDuration(TimeSpan duration) =>
+        duration.Ticks % TimeSpan.TicksPerSecond == 0
+            ? ((long)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture) + "s"
+            : duration.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms";
+
+    /// <summary>Accepts 250ms, 10s, 2m, or a bare number of seconds.</summary>
+    internal static TimeSpan Duration(string at, string value)
+    {
+        var v = value.Trim();
+        (string number, double scale) = v switch
+        {
+            _ when v.EndsWith("ms", StringComparison.Ordinal) => (v[..^2], 1.0),
+            _ when v.EndsWith('s') => (v[..^1], 1000.0),
+            _ when v.EndsWith('m') => (v[..^1], 60_000.0),
+            _ => (v, 1000.0),
+        };
+        return double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0 && double.IsFinite(n)
+            ? TimeSpan.FromMilliseconds(n * scale)
+            : throw new OptionException($"{at}: '{value}' is not a duration (like 250ms, 10s or 2m)");
+    }
+
     /// <summary>An octal mode such as 0600 or 640, owner-readable and with no execute, setuid or sticky bits.</summary>
-    private static UnixFileMode FileMode(string name, string value)
+    private static UnixFileMode FileMode(string at, string value)
     {
         int mode = 0;
         bool octal = value.Length is > 0 and <= 4 && value.All(c => c is >= '0' and <= '7');
@@ -194,11 +120,11 @@ public static class CommandLine
         const int ownerRead = 0b100_000_000;
         return octal && mode <= 0b111_111_111 && (mode & anyExecute) == 0 && (mode & ownerRead) != 0
             ? (UnixFileMode)mode
-            : throw new OptionException($"--{name}: '{value}' is not an octal file mode the owner can read, without execute bits (like 0600 or 0640)");
+            : throw new OptionException($"{at}: '{value}' is not an octal file mode the owner can read, without execute bits (like 0600 or 0640)");
     }
 
     /// <summary>A Chromium switch name as the flag policy sees it: <c>--name</c>, lower case, no value.</summary>
-    private static string RuntimeFlagName(string name, string value)
+    private static string RuntimeFlagName(string at, string value)
     {
         var flag = value.Trim();
         if (!flag.StartsWith("--", StringComparison.Ordinal))
@@ -207,51 +133,156 @@ public static class CommandLine
         }
         return flag.Length > 2 && flag.Length <= 256 && !flag.Contains('=') && flag.Skip(2).All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
             ? flag.ToLowerInvariant()
-            : throw new OptionException($"--{name}: '{value}' is not a Chromium switch name (like --disable-web-security, without a value)");
+            : throw new OptionException($"{at}: '{value}' is not a Chromium switch name (like --disable-web-security, without a value)");
     }
 
-    private static int Port(string name, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535
-            ? port
-            : throw new OptionException($"--{name}: '{value}' is not a port number (0 to 65535)");
+    private static int Port(string at, string value) => (int)Whole(at, value, 0, 65535, "a port number (0 to 65535)");
 
-    private static long Positive(string name, string value) =>
-        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
+    private static long Positive(string at, string value) => Whole(at, value, 1, long.MaxValue, "a positive whole number");
+
+    private static int Count(string at, string value) => (int)Whole(at, value, 0, int.MaxValue, "a whole number (0 or more)");
+
+    private static long Whole(string at, string value, long min, long max, string what) =>
+        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
             ? n
-            : throw new OptionException($"--{name}: '{value}' is not a positive whole number");
+            : throw new OptionException($"{at}: '{value}' is not {what}");
 
-    private static int Count(string name, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
-            ? n
-            : throw new OptionException($"--{name}: '{value}' is not a whole number (0 or more)");
-
-    private static bool Bool(string name, string value) => value.ToLowerInvariant() switch
+    private static bool Bool(string at, string value) => value.ToLowerInvariant() switch
     {
         "true" or "1" or "yes" or "on" => true,
         "false" or "0" or "no" or "off" => false,
-        _ => throw new OptionException($"--{name}: '{value}' is not true or false"),
+        _ => throw new OptionException($"{at}: '{value}' is not true or false"),
     };
 
-    /// <summary>A duration as <see cref="Duration"/> reads it back: whole seconds as <c>30s</c>, anything finer in milliseconds.</summary>
-    internal static string FormatDuration(TimeSpan duration) =>
-        duration.Ticks % TimeSpan.TicksPerSecond == 0
-            ? ((long)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture) + "s"
-            : duration.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms";
-
-    /// <summary>Accepts 250ms, 10s, 2m, or a bare number of seconds.</summary>
-    internal static TimeSpan Duration(string name, string value)
+    /// <summary>The command: one option per setting (each with its CDPGW_* variable), help and version.</summary>
+    private sealed class GatewayCommand : Command
     {
-        var v = value.Trim();
-        (string number, double scale) = v switch
+        /// <summary>No response files: <c>@file</c> is an argument like any other, so an error.</summary>
+        public static readonly ParserConfiguration Parser = new() { ResponseFileTokenReplacer = null };
+
+        private readonly Func<string, string?> _environment;
+
+        /// <summary>Per option: its value from the parse, else from its variable, onto the options.</summary>
+        private readonly List<Action<ParseResult, GatewayOptions>> _apply = [];
+
+        // A plain command, not a RootCommand: no directive runs (Bind refuses [name]), and the usage names ./run.
+        public GatewayCommand(Func<string, string?> environment)
+            : base("./run", "CDP Gateway: a stable Chrome DevTools Protocol endpoint in front of one supervised Chromium.\n"
+                + "Every option can also be set as CDPGW_<NAME> (upper case, dashes as underscores); arguments win.\n"
+                + "CDPGW_EPOLL_RELAY=0 (environment only) relays on the runtime's sockets instead of the gateway's epoll loops.")
         {
-            _ when v.EndsWith("ms", StringComparison.Ordinal) => (v[..^2], 1.0),
-            _ when v.EndsWith('s') => (v[..^1], 1000.0),
-            _ when v.EndsWith('m') => (v[..^1], 60_000.0),
-            _ => (v, 1000.0),
-        };
-        return double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0 && double.IsFinite(n)
-            ? TimeSpan.FromMilliseconds(n * scale)
-            : throw new OptionException($"--{name}: '{value}' is not a duration (like 250ms, 10s or 2m)");
+            _environment = environment;
+            Add("--bind", "ADDR", "address both ports listen on (default 127.0.0.1)", Checked(ParseBind), (o, v) => o.Bind = v);
+            Add("--cdp-port", "N", "DevTools proxy port clients connect to (default 9222)", Port, (o, v) => o.CdpPort = v);
+            Add("--api-port", "N", "control API, telemetry, health, /metrics and dashboard port (default 10001)", Port, (o, v) => o.ApiPort = v);
+            Add("--chromium", "PATH", "Chromium executable to launch (default: chromium on PATH)", (_, v) => v, (o, v) => o.Chromium = v);
+            Add("--chromium-flags", "\"...\"", "extra flags for Chromium, space separated", (_, v) => v, (o, v) => o.ChromiumFlags = v);
+            Add("--headful", null, "run Chromium with a window instead of headless", Bool, (o, v) => o.Headful = v);
+            Add("--unsupervised", null, "launch Chromium where its process group cannot be supervised (not Linux); it may outlive the gateway", Bool, (o, v) => o.Unsupervised = v);
+            Add("--chromium-log", "FILE", "attach mode: launch nothing, follow FILE for the DevTools line", (_, v) => v, (o, v) => o.ChromiumLog = v);
+            Add("--restart-command", "CMD", "attach mode: shell command that restarts Chromium", (_, v) => v, (o, v) => o.RestartCommand = v);
+            Add("--data-dir", "DIR", "Chromium profile, crash reports and persisted state (default ~/.local/share/cdp-gateway)", (_, v) => v, (o, v) => o.DataDir = v);
+            Add("--events-file", "FILE", "append every telemetry envelope to FILE as one JSON line", (_, v) => v, (o, v) => o.EventsFile = v);
+            Add("--restart-confirm-wait", "DURATION", "how long an upstream loss waits for a new DevTools URL (default 10s)", Duration, (o, v) => o.RestartConfirmWait = v);
+            Add("--idle-timeout", "DURATION", "close a connection with no data message either way for DURATION, with 1001 (default off; 0 is off)", Duration, (o, v) => o.IdleTimeout = v > TimeSpan.Zero ? v : null);
+            Add("--max-message-bytes", "N", "largest WebSocket message relayed either way (default 104857600)", Positive, (o, v) => o.MaxMessageBytes = v);
+            Add("--max-connections", "N", "concurrent client connections; beyond it upgrades wait in --queue or get HTTP 429 (default 10000)", Positive, (o, v) => o.MaxConnections = (int)Math.Min(v, int.MaxValue));
+            Add("--queue", "N", "upgrades beyond --max-connections that wait for a slot in arrival order (default 0: HTTP 429 at once)", Count, (o, v) => o.Queue = v);
+            Add("--queue-timeout", "DURATION", "how long a queued upgrade waits for a slot before HTTP 429 (default 30s)", Duration, (o, v) => o.QueueTimeout = v);
+            Add("--events-file-mode", "MODE", "octal Unix mode of a new events file (default 0600)", FileMode, (o, v) => o.EventsFileMode = v);
+            Add("--token", "TOKEN", "require Authorization: Bearer TOKEN or ?token=TOKEN on both ports", (_, v) => v, (o, v) => o.Token = v);
+            Add("--api-token", "TOKEN", "a separate token for the control endpoints (restart, flags, telemetry config)", (_, v) => v, (o, v) => o.ApiToken = v);
+            Add("--allowed-hosts", "LIST", "comma-separated Host names accepted besides IP literals and localhost (* for any)", (_, v) => v, (o, v) => o.AllowedHosts = v);
+            Add("--allowed-origins", "LIST", "comma-separated Origins allowed to call either port from a web page (* for any; default none)", (_, v) => v, (o, v) => o.AllowedOrigins = v);
+            Add<List<string>>("--allow-runtime-flag", "NAME", "let the API set this Chromium flag although the flag policy refuses it (repeatable; in the environment comma-separated)",
+                (at, values) => [.. values.Select(v => RuntimeFlagName(at, v))], (o, v) => o.AllowRuntimeFlags.AddRange(v), split: true);
+            Add("--allow-unauthenticated", null, "allow a non-loopback --bind without --token", Bool, (o, v) => o.AllowUnauthenticated = v);
+            Add("--trust-forwarded-headers", null, "build discovery URLs from X-Forwarded-Host and -Proto", Bool, (o, v) => o.TrustForwardedHeaders = v);
+            Add("--log-cdp-messages", null, "log method, id, sessionId and length of every CDP message", Bool, (o, v) => o.LogCdpMessages = v);
+            Add("--log-level", "LEVEL", "debug, info, warning or error (default info)", Checked(ParseLogLevel), (o, v) => o.LogLevel = v);
+
+            // --help and -h as before (not the library's -? and /?); --version prints the gateway's own line wherever it stands.
+            Options.Add(new HelpOption("--help", "-h") { Description = "show this text" });
+            Options.Add(new Option<bool>("--version")
+            {
+                Description = "print the version and the commit it was built from",
+                Arity = ArgumentArity.Zero,
+                Action = new VersionAction(),
+            });
+        }
+
+        /// <summary>The options the parse found, else its first problem, else what <see cref="Validate"/> finds.</summary>
+        public GatewayOptions Bind(ParseResult result)
+        {
+            // A leading [name] is a directive to the tokenizer even without a RootCommand to run it: here it is a stray argument.
+            var problem = result.Errors.Select(e => e.Message)
+                .Concat(result.Tokens.Where(t => t.Type == TokenType.Directive).Select(t => $"Unrecognized command or argument '{t.Value}'.")).FirstOrDefault();
+            var options = problem is null ? new GatewayOptions() : throw new OptionException(problem);
+            _apply.ForEach(apply => apply(result, options));
+            Validate(options);
+            return options;
+        }
+
+        /// <summary>The value as given, once <paramref name="check"/> has read it.</summary>
+        private static Func<string, string, string> Checked<T>(Func<string, string, T> check) => (at, value) => check(at, value) is T ? value : value;
+
+        /// <summary>An option taking one value (<c>--name value</c> or <c>--name=value</c>; given again, the last one wins).</summary>
+        private void Add<T>(string name, string? helpName, string description, Func<string, string, T> convert, Action<GatewayOptions, T> set) =>
+            Add(name, helpName, description, (at, values) => convert(at, values[^1]), set, split: false);
+
+        /// <summary>
+        /// An option taking one value per occurrence; <paramref name="read"/> gets them all in order, and its first argument names where
+        /// they came from, for its message. A switch (<paramref name="helpName"/> null) takes none (read as <c>true</c>) or
+        /// <c>=true</c>/<c>=false</c>. Not given, its CDPGW_* variable counts (empty is unset; with <paramref name="split"/>
+        /// comma-separated), else the options keep their default.
+        /// </summary>
+        private void Add<T>(string name, string? helpName, string description, Func<string, string[], T> read, Action<GatewayOptions, T> set, bool split)
+        {
+            var variable = "CDPGW_" + name[2..].ToUpperInvariant().Replace('-', '_');
+            var option = new Option<T>(name)
+            {
+                Description = description,
+                HelpName = helpName,
+                Arity = helpName is null ? ArgumentArity.ZeroOrOne : ArgumentArity.OneOrMore,
+                AllowMultipleArgumentsPerToken = false,
+                CustomParser = r =>
+                {
+                    try
+                    {
+                        return read(name, r.Tokens.Count == 0 ? ["true"] : [.. r.Tokens.Select(t => t.Value)]);
+                    }
+                    catch (OptionException ex)
+                    {
+                        r.AddError(ex.Message);
+                        return default;
+                    }
+                },
+            };
+            Options.Add(option);
+            _apply.Add((result, options) =>
+            {
+                if (result.GetResult(option) is { Implicit: false })
+                {
+                    set(options, result.GetValue(option)!);
+                }
+                else if (_environment(variable) is { Length: > 0 } value)
+                {
+                    set(options, read($"{variable} ({name})", split ? value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [value]));
+                }
+            });
+        }
+
+        private sealed class VersionAction : SynchronousCommandLineAction
+        {
+            /// <summary>Asked for anywhere on the line, the version is printed whatever else is wrong with it.</summary>
+            public override bool ClearsParseErrors => true;
+
+            public override int Invoke(ParseResult parseResult)
+            {
+                parseResult.InvocationConfiguration.Output.WriteLine(GatewayVersion.Line());
+                return 0;
+            }
+        }
     }
 }
 

@@ -26,6 +26,10 @@ public sealed class CommandLineProcessTests
     [InlineData("--bind", "--bind", "nonsense")]
     [InlineData("--log-level", "--log-level", "verbose")]
     [InlineData("--token", "--bind", "0.0.0.0", "--token", "short")]
+    [InlineData("'--no-such-option'", "--no-such-option", "--cdp-port", "x")]
+    [InlineData("'stray'", "stray")]
+    [InlineData("--token", "--token")]
+    [InlineData("--cdp-port", "--cdp-port", "0x10")]
     public async Task ABadValueExits2WithUsageAndOneLineNamingIt(string named, params string[] args)
     {
         var (code, stdout, stderr) = await RunToExitAsync(ExitPatience, args);
@@ -35,6 +39,42 @@ public sealed class CommandLineProcessTests
         Assert.Contains(named, problem, StringComparison.Ordinal);
         Assert.Contains("Usage", stdout + stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ABadVariableExits2WithUsageAndOneLineNamingTheVariable()
+    {
+        var (code, stdout, stderr) = await RunToExitWithAsync(new() { ["CDPGW_LOG_LEVEL"] = "verbose", ["CDPGW_NO_SUCH_OPTION"] = "1" });
+
+        Assert.Equal(2, code);
+        var problem = Assert.Single(stderr.Split('\n'), l => l.StartsWith("cdp-gateway: ", StringComparison.Ordinal));
+        Assert.Contains("CDPGW_LOG_LEVEL (--log-level): 'verbose'", problem, StringComparison.Ordinal);
+        Assert.Contains("Usage", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OnlyVariablesSpelledAsDocumentedCount()
+    {
+        var (code, _, stderr) = await RunToExitWithAsync(
+            new() { ["cdpgw_log_level"] = "verbose", ["CDPGW_log_level"] = "verbose", ["CDPGW_ALLOW_RUNTIME_FLAG__0"] = "--gpu-launcher=/bin/sh" },
+            "--cdp-port", "9300", "--api-port", "9300");
+
+        Assert.Equal(2, code);
+        var problem = Assert.Single(stderr.Split('\n'), l => l.StartsWith("cdp-gateway: ", StringComparison.Ordinal));
+        Assert.Contains("--cdp-port and --api-port are both 9300", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ArgumentsWinOverVariablesAndARepeatedOptionOverAListedVariable()
+    {
+        // The variables' bad bind and bad flag never count: the arguments replace them, so the problem left is the ports.
+        var (code, _, stderr) = await RunToExitWithAsync(
+            new() { ["CDPGW_BIND"] = "nonsense", ["CDPGW_ALLOW_RUNTIME_FLAG"] = "--gpu-launcher=/bin/sh", ["CDPGW_CDP_PORT"] = "9300" },
+            "--bind", "127.0.0.1", "--allow-runtime-flag", "log-file", "--api-port=9300");
+
+        Assert.Equal(2, code);
+        var problem = Assert.Single(stderr.Split('\n'), l => l.StartsWith("cdp-gateway: ", StringComparison.Ordinal));
+        Assert.Contains("--cdp-port and --api-port are both 9300", problem, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -79,6 +119,46 @@ public sealed class CommandLineProcessTests
             // The tests run what was just built from this checkout.
             Assert.StartsWith(match.Groups["commit"].Value, head, StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>Runs the gateway to its exit with <paramref name="environment"/> as its only CDPGW_* variables (the relay switch aside).</summary>
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunToExitWithAsync(Dictionary<string, string> environment, params string[] args)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        info.ArgumentList.Add(GatewayDll);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("CDPGW_", StringComparison.OrdinalIgnoreCase) && k != CdpGateway.Proxy.Epoll.EpollRelay.SwitchVariable).ToList())
+        {
+            info.Environment.Remove(key);
+        }
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
+        }
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(ExitPatience);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            throw new TimeoutException($"the gateway was still running after {ExitPatience.TotalSeconds} s:\n{await stdout}\n{await stderr}");
+        }
+        return (process.ExitCode, await stdout, await stderr);
     }
 
     /// <summary>The checkout's HEAD, or null without git or outside a checkout (then the gateway says "unknown").</summary>

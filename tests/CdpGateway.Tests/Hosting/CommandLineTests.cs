@@ -80,6 +80,148 @@ public sealed class CommandLineTests
         Assert.Contains("--log-level", error.Message);
     }
 
+    [Theory]
+    [InlineData("--cdp-port", "9400")]
+    [InlineData("--token", "a=b c")]
+    [InlineData("--chromium-flags", "--lang=fr --mute-audio")]
+    [InlineData("--restart-confirm-wait", "500ms")]
+    [InlineData("--allow-runtime-flag", "--log-file")]
+    [InlineData("--log-level", "debug")]
+    public void AValueReadsTheSameAfterASpaceOrAnEqualsSign(string option, string value)
+    {
+        var spaced = CommandLine.Parse([option, value], _ => null);
+        var joined = CommandLine.Parse([$"{option}={value}"], _ => null);
+
+        Assert.Equivalent(spaced, joined, strict: true);
+        Assert.Equivalent(CommandLine.Parse([], k => k == "CDPGW_" + option[2..].ToUpperInvariant().Replace('-', '_') ? value : null), joined, strict: true);
+    }
+
+    [Fact]
+    public void EveryKindOfValueTakesTheArgumentOverTheEnvironment()
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["CDPGW_TOKEN"] = "from-env",
+            ["CDPGW_QUEUE_TIMEOUT"] = "5s",
+            ["CDPGW_MAX_MESSAGE_BYTES"] = "1000",
+            ["CDPGW_HEADFUL"] = "yes",
+            ["CDPGW_EVENTS_FILE_MODE"] = "0640",
+            ["CDPGW_CHROMIUM_LOG"] = "/var/log/chromium.log",
+        };
+
+        var fromEnvironment = CommandLine.Parse([], k => env.GetValueOrDefault(k));
+        var overridden = CommandLine.Parse(
+            ["--token=from-args", "--queue-timeout", "2m", "--max-message-bytes", "2000", "--headful=false", "--events-file-mode", "0600"],
+            k => env.GetValueOrDefault(k));
+
+        Assert.Equal(("from-env", TimeSpan.FromSeconds(5), 1000L, true), (fromEnvironment.Token, fromEnvironment.QueueTimeout, fromEnvironment.MaxMessageBytes, fromEnvironment.Headful));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, fromEnvironment.EventsFileMode);
+        Assert.Equal(("from-args", TimeSpan.FromMinutes(2), 2000L, false), (overridden.Token, overridden.QueueTimeout, overridden.MaxMessageBytes, overridden.Headful));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, overridden.EventsFileMode);
+        Assert.Equal("/var/log/chromium.log", overridden.ChromiumLog);
+    }
+
+    [Fact]
+    public void AnOptionGivenTwiceTakesItsLastValueAndARepeatableOneKeepsThemAllInOrder()
+    {
+        Assert.Equal(9302, CommandLine.Parse(["--cdp-port", "9301", "--cdp-port=9302"], _ => null).CdpPort);
+
+        var names = Enumerable.Range(0, 12).Select(i => $"--flag-{i}").ToArray();
+        var options = CommandLine.Parse([.. names.SelectMany(n => new[] { "--allow-runtime-flag", n })], _ => null);
+
+        Assert.Equal(names, options.AllowRuntimeFlags);
+    }
+
+    [Fact]
+    public void ARepeatableOptionFromTheEnvironmentIsCommaSeparatedAndEachValueIsChecked()
+    {
+        var good = CommandLine.Parse([], k => k == "CDPGW_ALLOW_RUNTIME_FLAG" ? "log-file,,  --Load-Extension " : null);
+        var error = Assert.Throws<OptionException>(() => CommandLine.Parse([], k => k == "CDPGW_ALLOW_RUNTIME_FLAG" ? "log-file,--gpu-launcher=/bin/sh" : null));
+
+        Assert.Equal(["--log-file", "--load-extension"], good.AllowRuntimeFlags);
+        Assert.Contains("CDPGW_ALLOW_RUNTIME_FLAG", error.Message);
+        Assert.Contains("--allow-runtime-flag", error.Message);
+    }
+
+    [Fact]
+    public void ASwitchWithoutAValueTakesNothingAfterItButTrueOrFalseAndAValueMayLookLikeAnOption()
+    {
+        Assert.False(CommandLine.Parse(["--headful", "false"], _ => null).Headful);
+        Assert.True(CommandLine.Parse(["--headful", "true"], _ => null).Headful);
+
+        var options = CommandLine.Parse(["--headful", "--cdp-port", "9400", "--log-cdp-messages", "--token", "--unsupervised"], _ => null);
+
+        Assert.True(options.Headful);
+        Assert.True(options.LogCdpMessages);
+        Assert.Equal(9400, options.CdpPort);
+        Assert.Equal("--unsupervised", options.Token);
+        Assert.False(options.Unsupervised);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--headful", "yes" }, "'yes'")]
+    [InlineData(new[] { "--headful=maybe" }, "'maybe'")]
+    [InlineData(new[] { "--headful=off" }, "'off'")]
+    [InlineData(new[] { "--token" }, "--token")]
+    [InlineData(new[] { "--allow-runtime-flag" }, "--allow-runtime-flag")]
+    [InlineData(new[] { "--cdp-port=" }, "--cdp-port")]
+    [InlineData(new[] { "--no-such-option=1" }, "--no-such-option")]
+    [InlineData(new[] { "--CDP-PORT", "9300" }, "--CDP-PORT")]
+    [InlineData(new[] { "--CDP_PORT=9300" }, "--CDP_PORT")]
+    [InlineData(new[] { "-cdp-port", "9300" }, "-cdp-port")]
+    [InlineData(new[] { "/cdp-port", "9300" }, "/cdp-port")]
+    [InlineData(new[] { "cdp-port=9300" }, "cdp-port=9300")]
+    [InlineData(new[] { "--", "x" }, "'x'")]
+    [InlineData(new[] { "@args.txt" }, "'@args.txt'")]
+    [InlineData(new[] { "[diagram]", "--cdp-port", "9300" }, "'[diagram]'")]
+    [InlineData(new[] { "--token=" }, "--token")]
+    [InlineData(new[] { "-?" }, "'-?'")]
+    [InlineData(new[] { "--cdp-port", "0x10" }, "--cdp-port")]
+    [InlineData(new[] { "--cdp-port", "+9300" }, "--cdp-port")]
+    [InlineData(new[] { "--cdp-port", "70000" }, "--cdp-port")]
+    [InlineData(new[] { "--max-connections", "0" }, "--max-connections")]
+    [InlineData(new[] { "--idle-timeout", "00:00:05" }, "--idle-timeout")]
+    [InlineData(new[] { "--restart-confirm-wait", "-1s" }, "--restart-confirm-wait")]
+    public void WhatALooseParserWouldAcceptIsAnErrorNamingIt(string[] args, string named)
+    {
+        var error = Assert.Throws<OptionException>(() => CommandLine.Parse(args, _ => null));
+
+        Assert.Contains(named, error.Message);
+    }
+
+    [Theory]
+    [InlineData("CDPGW_CDP_PORT", "http", "--cdp-port")]
+    [InlineData("CDPGW_BIND", "nonsense", "--bind")]
+    [InlineData("CDPGW_QUEUE_TIMEOUT", "later", "--queue-timeout")]
+    [InlineData("CDPGW_HEADFUL", "maybe", "--headful")]
+    [InlineData("CDPGW_EVENTS_FILE_MODE", "0755", "--events-file-mode")]
+    public void ABadVariableIsAnErrorNamingTheVariableAndItsOption(string variable, string value, string option)
+    {
+        var error = Assert.Throws<OptionException>(() => CommandLine.Parse([], k => k == variable ? value : null));
+
+        Assert.StartsWith($"{variable} ({option}): '{value}'", error.Message);
+    }
+
+    [Fact]
+    public void AnEmptyVariableIsUnsetButAnEmptyArgumentIsAValue()
+    {
+        var env = new Dictionary<string, string> { ["CDPGW_CDP_PORT"] = "", ["CDPGW_TOKEN"] = "", ["CDPGW_HEADFUL"] = "" };
+
+        var options = CommandLine.Parse([], k => env.GetValueOrDefault(k));
+        var emptyToken = CommandLine.Parse(["--token", ""], k => k == "CDPGW_TOKEN" ? "secret-from-the-environment" : null);
+
+        Assert.Equal((9222, null, false), (options.CdpPort, options.Token, options.Headful));
+        Assert.Equal("", emptyToken.Token);
+    }
+
+    [Fact]
+    public void AnArgumentHidesABadVariableForTheSameOption()
+    {
+        var env = new Dictionary<string, string> { ["CDPGW_CDP_PORT"] = "http" };
+
+        Assert.Equal(9400, CommandLine.Parse(["--cdp-port", "9400"], k => env.GetValueOrDefault(k)).CdpPort);
+    }
+
     [Fact]
     public void NetworkBindTakesALongEnoughToken()
     {
@@ -131,22 +273,40 @@ public sealed class CommandLineTests
     [Fact]
     public void VersionIsAskedForByItsOwnArgumentAnywhereOnTheLine()
     {
-        Assert.True(CommandLine.AsksForVersion(["--version"]));
-        Assert.True(CommandLine.AsksForVersion(["--cdp-port", "9300", "--version", "--no-such-option"]));
-        Assert.False(CommandLine.AsksForVersion([]));
-        Assert.False(CommandLine.AsksForVersion(["--cdp-port", "9300"]));
-        Assert.False(CommandLine.AsksForVersion(["--versions"]));
-        Assert.False(CommandLine.AsksForVersion(["--version=1"]));
+        Assert.True(AsksForVersion("--version"));
+        Assert.True(AsksForVersion("--cdp-port", "9300", "--version", "--no-such-option"));
+        Assert.False(AsksForVersion());
+        Assert.False(AsksForVersion("--cdp-port", "9300"));
+        Assert.False(AsksForVersion("--versions"));
     }
 
     [Fact]
-    public void VersionIsNoOptionTheEnvironmentOrParsingCanSet()
+    public void VersionIsNoOptionTheEnvironmentCanSetAndPrintsTheVersionLine()
     {
-        // --version is an action, not a setting: CDPGW_VERSION means nothing and parsing does not take it.
-        CommandLine.Parse([], k => k == "CDPGW_VERSION" ? "1" : null);
-        var error = Assert.Throws<OptionException>(() => CommandLine.Parse(["--version=1"], _ => null));
-        Assert.Contains("--version", error.Message);
+        // --version is an action, not a setting: CDPGW_VERSION means nothing.
+        Assert.False(CommandLine.Read([], k => k == "CDPGW_VERSION" ? "1" : null) is { Action: not null });
+        using var output = new StringWriter();
+
+        Assert.Equal(0, CommandLine.Read(["--version"], _ => null).Invoke(new System.CommandLine.InvocationConfiguration { Output = output }));
+        Assert.Equal(GatewayVersion.Line() + Environment.NewLine, output.ToString());
     }
+
+    [Fact]
+    public void HelpWinsOverABadLineAndShowsNoValueFromTheEnvironment()
+    {
+        var result = CommandLine.Read(["--cdp-port", "x", "--help"], k => k == "CDPGW_TOKEN" ? "secret-from-the-environment" : null);
+        using var output = new StringWriter();
+
+        Assert.IsType<System.CommandLine.Help.HelpAction>(result.Action);
+        Assert.Equal(0, result.Invoke(new System.CommandLine.InvocationConfiguration { Output = output }));
+        Assert.Contains("--cdp-port <N>", output.ToString());
+        Assert.DoesNotContain("secret", output.ToString());
+        Assert.Equal(CommandLine.Usage(), output.ToString());
+    }
+
+    /// <summary>What Program asks: an action and no error, and not help.</summary>
+    private static bool AsksForVersion(params string[] args) =>
+        CommandLine.Read(args, _ => null) is { Action: { } action, Errors.Count: 0 } && action is not System.CommandLine.Help.HelpAction;
 
     [Theory]
     [InlineData("0.1.0", "abc1234", "cdp-gateway 0.1.0 (commit abc1234)")]
