@@ -123,6 +123,10 @@ public static class CommandLine
             : throw new OptionException($"{at}: '{value}' is not an octal file mode the owner can read, without execute bits (like 0600 or 0640)");
     }
 
+    private static string InstanceId(string at, string value) => Telemetry.GatewayInstance.IsValidId(value)
+        ? value
+        : throw new OptionException($"{at}: '{value}' is not an instance id ({Telemetry.GatewayInstance.IdRule})");
+
     /// <summary>A Chromium switch name as the flag policy sees it: <c>--name</c>, lower case, no value.</summary>
     private static string RuntimeFlagName(string at, string value)
     {
@@ -183,6 +187,7 @@ public static class CommandLine
             Add("--restart-command", "CMD", "attach mode: shell command that restarts Chromium", (_, v) => v, (o, v) => o.RestartCommand = v);
             Add("--data-dir", "DIR", "Chromium profile, crash reports and persisted state (default ~/.local/share/cdp-gateway)", (_, v) => v, (o, v) => o.DataDir = v);
             Add("--events-file", "FILE", "append every telemetry envelope to FILE as one JSON line", (_, v) => v, (o, v) => o.EventsFile = v);
+            Add("--instance-id", "ID", "this gateway's name in every event's source (default: host name and CDP port, like host-9222)", InstanceId, (o, v) => o.InstanceId = v);
             Add("--restart-confirm-wait", "DURATION", "how long an upstream loss waits for a new DevTools URL (default 10s)", Duration, (o, v) => o.RestartConfirmWait = v);
             Add("--idle-timeout", "DURATION", "close a connection with no data message either way for DURATION, with 1001 (default off; 0 is off)", Duration, (o, v) => o.IdleTimeout = v > TimeSpan.Zero ? v : null);
             Add("--max-message-bytes", "N", "largest WebSocket message relayed either way (default 104857600)", Positive, (o, v) => o.MaxMessageBytes = v);

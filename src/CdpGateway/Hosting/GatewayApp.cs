@@ -97,6 +97,7 @@ public sealed class GatewayApp : IAsyncDisposable
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(time);
+        services.AddSingleton(GatewayInstance.Create(options.InstanceId, options.CdpPort));
         services.AddSingleton<DevToolsUrlTracker>();
         services.AddTelemetry();
         services.AddSingleton<UpstreamDialer>();

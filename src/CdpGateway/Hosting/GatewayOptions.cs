@@ -16,6 +16,9 @@ public sealed class GatewayOptions
     public string? RestartCommand { get; set; }
     public string DataDir { get; set; } = DefaultDataDir();
     public string? EventsFile { get; set; }
+
+    /// <summary>This gateway's name in a fleet (envelope source, NATS subjects, metric labels); null: host name and CDP port.</summary>
+    public string? InstanceId { get; set; }
     public TimeSpan RestartConfirmWait { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>A connection with no data message either way for this long is closed; null: never.</summary>

@@ -20,6 +20,8 @@ internal sealed class EventJsonWriter
     private static readonly JsonEncodedText SourceName = JsonEncodedText.Encode("source");
     private static readonly JsonEncodedText KindName = JsonEncodedText.Encode("kind");
     private static readonly JsonEncodedText GatewayValue = JsonEncodedText.Encode("gateway");
+    private static readonly JsonEncodedText InstanceName = JsonEncodedText.Encode("instance");
+    private static readonly JsonEncodedText BootName = JsonEncodedText.Encode("boot");
     private static readonly JsonEncodedText DataName = JsonEncodedText.Encode("data");
 
     // Compact output is required, not just smaller: an envelope must never contain a raw newline because SSE data
@@ -29,9 +31,10 @@ internal sealed class EventJsonWriter
     private ArrayBufferWriter<byte> _buffer = new(1024);
     private readonly Utf8JsonWriter _writer;
 
-    // The type and category whose middle part (MiddleFor) is cached.
+    // The type, category and publisher whose middle part (MiddleFor) is cached.
     private string? _middleType;
     private string? _middleCategory;
+    private GatewayInstance? _middleSource;
     private byte[] _middle = [];
 
     public EventJsonWriter() => _writer = new Utf8JsonWriter(_buffer, WriterOptions);
@@ -39,9 +42,9 @@ internal sealed class EventJsonWriter
     /// <summary>The bytes produced by the last successful <see cref="Write{T}"/>; valid until the next call.</summary>
     public ReadOnlySpan<byte> WrittenSpan => _buffer.WrittenSpan;
 
-    public void Write<T>(long tsMicroseconds, string type, string category, T data, JsonTypeInfo<T> dataType)
+    public void Write<T>(long tsMicroseconds, string type, string category, GatewayInstance source, T data, JsonTypeInfo<T> dataType)
     {
-        WriteHead(tsMicroseconds, type, category);
+        WriteHead(tsMicroseconds, type, category, source);
         JsonSerializer.Serialize(_writer, data, dataType);
         _writer.WriteEndObject();
         _writer.Flush();
@@ -56,9 +59,9 @@ internal sealed class EventJsonWriter
     /// of one type and category, so it is written by the JSON writer once (<see cref="MiddleFor"/>) and copied after
     /// that; the output is byte for byte what the writer would produce.
     /// </remarks>
-    public void WriteUtf8(long tsMicroseconds, string type, string category, ReadOnlySpan<byte> dataJson)
+    public void WriteUtf8(long tsMicroseconds, string type, string category, GatewayInstance source, ReadOnlySpan<byte> dataJson)
     {
-        ReadOnlySpan<byte> middle = MiddleFor(type, category);
+        ReadOnlySpan<byte> middle = MiddleFor(type, category, source);
         ResetBuffer();
         ReadOnlySpan<byte> digits = SplicedJsonObject.FormatNumber(tsMicroseconds, stackalloc byte[SplicedJsonObject.MaxNumberBytes]);
         ReadOnlySpan<byte> opening = "{\"ts\":"u8;
@@ -67,7 +70,7 @@ internal sealed class EventJsonWriter
         _buffer.Advance(length);
     }
 
-    private void WriteHead(long tsMicroseconds, string type, string category)
+    private void WriteHead(long tsMicroseconds, string type, string category, GatewayInstance source)
     {
         ResetBuffer();
         // Reset also clears any state a previous, failed serialization left behind.
@@ -75,15 +78,17 @@ internal sealed class EventJsonWriter
 
         _writer.WriteStartObject();
         _writer.WriteNumber(TsName, tsMicroseconds);
-        WriteMiddle(_writer, type, category);
+        WriteMiddle(_writer, type, category, source);
     }
 
-    private static void WriteMiddle(Utf8JsonWriter writer, string type, string category)
+    private static void WriteMiddle(Utf8JsonWriter writer, string type, string category, GatewayInstance source)
     {
         writer.WriteString(TypeName, type);
         writer.WriteString(CategoryName, category);
         writer.WriteStartObject(SourceName);
         writer.WriteString(KindName, GatewayValue);
+        writer.WriteString(InstanceName, source.Id);
+        writer.WriteString(BootName, source.BootId);
         writer.WriteEndObject();
         writer.WritePropertyName(DataName);
     }
@@ -101,13 +106,13 @@ internal sealed class EventJsonWriter
     }
 
     /// <summary>
-    /// <c>,"type":..,"category":..,"source":{"kind":"gateway"},"data":</c> for one type and category, as the JSON writer
-    /// writes it after the <c>ts</c> member; kept for the last pair asked for (a publisher of commands asks for the same
-    /// one every time).
+    /// <c>,"type":..,"category":..,"source":{"kind":"gateway","instance":..,"boot":..},"data":</c> for one type, category
+    /// and publisher, as the JSON writer writes it after the <c>ts</c> member; kept for the last ones asked for (a
+    /// publisher of commands asks for the same every time).
     /// </summary>
-    private ReadOnlySpan<byte> MiddleFor(string type, string category)
+    private ReadOnlySpan<byte> MiddleFor(string type, string category, GatewayInstance source)
     {
-        if (!ReferenceEquals(type, _middleType) || !ReferenceEquals(category, _middleCategory))
+        if (!ReferenceEquals(type, _middleType) || !ReferenceEquals(category, _middleCategory) || !ReferenceEquals(source, _middleSource))
         {
             var bytes = new ArrayBufferWriter<byte>(128);
             using (var writer = new Utf8JsonWriter(bytes, WriterOptions))
@@ -115,7 +120,7 @@ internal sealed class EventJsonWriter
                 // The writer wants a value before the next member: a one-member object whose head is cut off again.
                 writer.WriteStartObject();
                 writer.WriteNumber(TsName, 0);
-                WriteMiddle(writer, type, category);
+                WriteMiddle(writer, type, category, source);
                 writer.WriteNullValue();
                 writer.WriteEndObject();
             }
@@ -124,6 +129,7 @@ internal sealed class EventJsonWriter
             _middle = written[start..^"null}"u8.Length].ToArray();
             _middleType = type;
             _middleCategory = category;
+            _middleSource = source;
         }
         return _middle;
     }

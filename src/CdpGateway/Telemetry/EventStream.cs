@@ -37,7 +37,8 @@ public sealed class EventStream : IEventPublisher
     // Copy-on-write, replaced under _publishLock, so publishers iterate it without further locking.
     private IEventSink[] _sinks = [];
 
-    public EventStream(TimeProvider time, TelemetryConfig config, int capacity = DefaultCapacity)
+    /// <param name="source">Who publishes, named in every envelope; by default this host with port 9222 and a new boot id.</param>
+    public EventStream(TimeProvider time, TelemetryConfig config, int capacity = DefaultCapacity, GatewayInstance? source = null)
     {
         ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(config);
@@ -45,7 +46,11 @@ public sealed class EventStream : IEventPublisher
         _time = time;
         _config = config;
         _ring = new EventRing(capacity);
+        Source = source ?? GatewayInstance.Create(null, 9222);
     }
+
+    /// <summary>The instance and boot every envelope's <c>source</c> names.</summary>
+    public GatewayInstance Source { get; }
 
     /// <summary>How many of the latest events the ring retains.</summary>
     public int Capacity => _ring.Capacity;
@@ -92,7 +97,7 @@ public sealed class EventStream : IEventPublisher
         {
             writer ??= new EventJsonWriter();
             long ts = ToUnixMicroseconds(timestamp ?? _time.GetUtcNow());
-            data.WriteTo(writer, ts, type, category);
+            data.WriteTo(writer, ts, type, category, Source);
             long seq = Append(category, type, writer.WrittenSpan);
             t_eventWriter = writer;
             return seq;
@@ -110,21 +115,21 @@ public sealed class EventStream : IEventPublisher
     /// <summary>How one event's data goes into the envelope: serialized now, or already serialized.</summary>
     private interface IEventData
     {
-        void WriteTo(EventJsonWriter writer, long tsMicroseconds, string type, string category);
+        void WriteTo(EventJsonWriter writer, long tsMicroseconds, string type, string category, GatewayInstance source);
     }
 
     private readonly struct SerializedData<T>(T data, JsonTypeInfo<T> dataType) : IEventData
     {
-        public void WriteTo(EventJsonWriter writer, long tsMicroseconds, string type, string category) =>
-            writer.Write(tsMicroseconds, type, category, data, dataType);
+        public void WriteTo(EventJsonWriter writer, long tsMicroseconds, string type, string category, GatewayInstance source) =>
+            writer.Write(tsMicroseconds, type, category, source, data, dataType);
     }
 
     private readonly ref struct Utf8Data(ReadOnlySpan<byte> dataJson) : IEventData
     {
         private readonly ReadOnlySpan<byte> _dataJson = dataJson;
 
-        public void WriteTo(EventJsonWriter writer, long tsMicroseconds, string type, string category) =>
-            writer.WriteUtf8(tsMicroseconds, type, category, _dataJson);
+        public void WriteTo(EventJsonWriter writer, long tsMicroseconds, string type, string category, GatewayInstance source) =>
+            writer.WriteUtf8(tsMicroseconds, type, category, source, _dataJson);
     }
 
     /// <summary>

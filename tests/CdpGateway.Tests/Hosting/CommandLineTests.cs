@@ -64,6 +64,9 @@ public sealed class CommandLineTests
     [InlineData(new[] { "--events-file-mode", "rw" }, "--events-file-mode")]
     [InlineData(new[] { "--allow-runtime-flag", "--gpu-launcher=/bin/sh" }, "--allow-runtime-flag")]
     [InlineData(new[] { "--cdp-port", "9300", "--api-port", "9300" }, "--api-port")]
+    [InlineData(new[] { "--instance-id", "web.7" }, "--instance-id")]
+    [InlineData(new[] { "--instance-id", "cdp.>" }, "--instance-id")]
+    [InlineData(new[] { "--instance-id", "" }, "--instance-id")]
     public void BadInputIsAnErrorNamingTheOption(string[] args, string named)
     {
         var error = Assert.Throws<OptionException>(() => CommandLine.Parse(args, _ => null));
@@ -264,7 +267,7 @@ public sealed class CommandLineTests
         var usage = CommandLine.Usage();
         foreach (var option in new[] { "--bind", "--cdp-port", "--api-port", "--chromium", "--chromium-flags", "--headful", "--chromium-log",
                      "--restart-command", "--data-dir", "--events-file", "--restart-confirm-wait", "--max-message-bytes", "--max-connections",
-                     "--token", "--allowed-origins", "--log-cdp-messages", "--api-token", "--allowed-hosts", "--allow-runtime-flag", "--events-file-mode", "--queue", "--queue-timeout", "--version" })
+                     "--token", "--allowed-origins", "--log-cdp-messages", "--api-token", "--allowed-hosts", "--allow-runtime-flag", "--events-file-mode", "--queue", "--queue-timeout", "--version", "--instance-id" })
         {
             Assert.Contains(option, usage);
         }

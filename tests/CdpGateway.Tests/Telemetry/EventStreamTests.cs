@@ -77,7 +77,7 @@ public sealed class EventStreamTests
         Assert.Equal(expectedTs, evt.GetProperty("ts").GetInt64());
         Assert.Equal("cdp_connect", evt.GetProperty("type").GetString());
         Assert.Equal("connection", evt.GetProperty("category").GetString());
-        Assert.Equal("""{"kind":"gateway"}""", evt.GetProperty("source").GetRawText());
+        Assert.Equal($$"""{"kind":"gateway","instance":"{{stream.Source.Id}}","boot":"{{stream.Source.BootId}}"}""", evt.GetProperty("source").GetRawText());
         Assert.Equal("""{"connection_id":"conn-1","target":"page","client_address":null}""", evt.GetProperty("data").GetRawText());
 
         Assert.Equal(1, events[0].Seq);
