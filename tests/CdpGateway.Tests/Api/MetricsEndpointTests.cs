@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using CdpGateway.Telemetry;
@@ -13,25 +11,7 @@ public sealed class MetricsEndpointTests
 {
     private const string Click = """{"id":7,"method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":10,"y":20,"button":"left","clickCount":1}}""";
 
-    /// <summary>Scrapes /metrics: every sample line as "name{labels}" to its value.</summary>
-    private static async Task<Dictionary<string, double>> ScrapeAsync(TestGateway gw)
-    {
-        using var http = new HttpClient();
-        using var response = await http.GetAsync(gw.ApiHttp("/metrics"));
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("text/plain", response.Content.Headers.ContentType!.MediaType);
-        var samples = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (string line in (await response.Content.ReadAsStringAsync()).Split('\n'))
-        {
-            if (line.Length == 0 || line.StartsWith('#'))
-            {
-                continue;
-            }
-            int space = line.LastIndexOf(' ');
-            samples.Add(line[..space], double.Parse(line[(space + 1)..], CultureInfo.InvariantCulture));
-        }
-        return samples;
-    }
+    private static Task<MetricsScrape> ScrapeAsync(TestGateway gw) => MetricsScrape.FromAsync(gw);
 
     [Fact]
     public async Task AFreshGatewayExportsEveryCountAtZero_AndOnlyItsOwnMetrics()
@@ -56,8 +36,8 @@ public sealed class MetricsEndpointTests
             Assert.Equal(0, metrics[$"cdp_gateway_cdp_commands_total{{method=\"{method}\"}}"]);
         }
         Assert.Equal(1, metrics["cdp_gateway_chromium_up"]);
-        // A registry of its own: no process or runtime collectors of the library's default registry.
-        Assert.All(metrics.Keys, name => Assert.StartsWith("cdp_gateway_", name));
+        // Its own families, the process's and the runtime's, and the resource: nothing of another gateway or library.
+        Assert.All(metrics.Samples.Keys, name => Assert.Matches("^(cdp_gateway_|process_|dotnet_|target_info)", name));
     }
 
     [Fact]
@@ -129,11 +109,10 @@ public sealed class MetricsEndpointTests
     /// With the connection category off there is no cdp_disconnect to await: scrape until the counts show the end
     /// (the handler counts it once the reason is resolved, just after the client saw its close).
     /// </summary>
-    private static async Task<Dictionary<string, double>> WaitForAsync(TestGateway gw, Func<Dictionary<string, double>, bool> done)
+    private static async Task<MetricsScrape> WaitForAsync(TestGateway gw, Func<MetricsScrape, bool> done)
     {
-        var metrics = new Dictionary<string, double>();
-        await Eventually.TrueAsync(async () => done(metrics = await ScrapeAsync(gw)), () => "the metrics as expected; last scrape: "
-            + string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value}")));
-        return metrics;
+        MetricsScrape? metrics = null;
+        await Eventually.TrueAsync(async () => done(metrics = await ScrapeAsync(gw)), () => "the metrics as expected; last scrape:\n" + metrics?.Text);
+        return metrics!;
     }
 }
