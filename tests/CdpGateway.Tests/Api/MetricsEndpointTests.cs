@@ -1,5 +1,7 @@
 using System.Net.WebSockets;
 using System.Text;
+using CdpGateway.Hosting;
+using CdpGateway.Proxy;
 using CdpGateway.Telemetry;
 using CdpGateway.Telemetry.Commands;
 using CdpGateway.Tests.Support;
@@ -94,15 +96,121 @@ public sealed class MetricsEndpointTests
     {
         await using var first = await TestGateway.StartAsync();
         await using var second = await TestGateway.StartAsync();
-        using (var client = await first.ConnectAsync())
+        for (int i = 0; i < 2; i++)
+        {
+            using var client = await first.ConnectAsync();
+            await client.EchoAsync(Click);
+            await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        }
+        using (var client = await second.ConnectAsync())
         {
             await client.EchoAsync("{}");
             await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
         }
-        await first.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        await first.WaitForEventAsync(ConnectionEventTypes.Disconnect, count: 2);
+        await second.WaitForEventAsync(ConnectionEventTypes.Disconnect);
 
-        Assert.Equal(1, (await ScrapeAsync(first))["cdp_gateway_connections_total{target=\"browser\"}"]);
-        Assert.Equal(0, (await ScrapeAsync(second))["cdp_gateway_connections_total{target=\"browser\"}"]);
+        var one = await ScrapeAsync(first);
+        var two = await ScrapeAsync(second);
+
+        Assert.Equal(2, one["cdp_gateway_connections_total{target=\"browser\"}"]);
+        Assert.Equal(1, two["cdp_gateway_connections_total{target=\"browser\"}"]);
+        Assert.Equal(2 * Encoding.UTF8.GetByteCount(Click), one["cdp_gateway_bytes_total{from=\"client\"}"]);
+        Assert.Equal(2, two["cdp_gateway_bytes_total{from=\"client\"}"]);
+        Assert.Equal(2, one["cdp_gateway_dial_duration_seconds_count{outcome=\"ok\"}"]);
+        Assert.Equal(1, two["cdp_gateway_dial_duration_seconds_count{outcome=\"ok\"}"]);
+        Assert.Equal(2, one["cdp_gateway_connection_duration_seconds_count{reason=\"client_close\"}"]);
+        Assert.Equal(1, two["cdp_gateway_connection_duration_seconds_count{reason=\"client_close\"}"]);
+        Assert.Equal(2, one["cdp_gateway_cdp_commands_total{method=\"Input.dispatchMouseEvent\"}"]);
+        Assert.Equal(0, two["cdp_gateway_cdp_commands_total{method=\"Input.dispatchMouseEvent\"}"]);
+        Assert.Equal(2, one["cdp_gateway_cdp_command_publish_lag_seconds_count"]);
+        Assert.DoesNotContain("cdp_gateway_cdp_command_publish_lag_seconds_count", two.Samples.Keys);
+    }
+
+    [Fact]
+    public async Task CountsAgreeWithTheEvents_ConnectionsDisconnectsByReasonAndTheirDurations()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        const int Connections = 3;
+        var clients = new List<ClientWebSocket>();
+        for (int i = 0; i < Connections; i++)
+        {
+            var client = await gw.ConnectAsync();
+            await client.EchoAsync("{}");
+            clients.Add(client);
+        }
+        // Two leave themselves; the browser drops the third (its end is not the client's).
+        await clients[0].CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        await clients[1].CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect, count: 2);
+        await gw.Browser.CloseAllAsync(WebSocketCloseStatus.InternalServerError, "gone");
+        await clients[2].WaitForCloseAsync();
+        // The browser's end waits out the restart confirm wait (on the test's clock) before it is called upstream_error.
+        await gw.AdvanceUntilAsync(gw.WaitForEventAsync(ConnectionEventTypes.Disconnect, count: Connections), TimeSpan.FromSeconds(1));
+        clients.ForEach(c => c.Dispose());
+
+        var metrics = await ScrapeAsync(gw);
+
+        Assert.Equal(Connections, metrics["cdp_gateway_connections_total{target=\"browser\"}"]);
+        Assert.Equal(Connections, gw.EventsOfType(ConnectionEventTypes.Connect).Count);
+        var reasons = gw.EventsOfType(ConnectionEventTypes.Disconnect)
+            .Select(e => e.GetProperty("event").GetProperty("data").GetProperty("reason").GetString()!).ToList();
+        Assert.Equal(2, reasons.Distinct().Count());
+        foreach (var reason in DisconnectReasons.All.Select(r => r.WireName()))
+        {
+            var ended = reasons.Count(r => r == reason);
+            Assert.Equal(ended, metrics[$"cdp_gateway_disconnects_total{{reason=\"{reason}\"}}"]);
+            Assert.Equal(ended, metrics.Samples.GetValueOrDefault($"cdp_gateway_connection_duration_seconds_count{{reason=\"{reason}\"}}"));
+        }
+        Assert.Equal(Connections, metrics["cdp_gateway_dial_duration_seconds_count{outcome=\"ok\"}"]);
+        Assert.Equal(0, metrics["cdp_gateway_connections_open"]);
+    }
+
+    [Fact]
+    public async Task MessagesAndBytesMoveWhileAConnectionIsOpen_AndEqualItsDisconnectCountsOnceItEnds()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync(Click);
+
+        var live = await ScrapeAsync(gw);
+        Assert.Equal(1, live["cdp_gateway_messages_total{from=\"client\"}"]);
+        Assert.Equal(Encoding.UTF8.GetByteCount(Click), live["cdp_gateway_bytes_total{from=\"client\"}"]);
+        Assert.Equal(Encoding.UTF8.GetByteCount(Click), live["cdp_gateway_bytes_total{from=\"upstream\"}"]);
+        Assert.Single(gw.Services<OpenConnections>().Snapshot());
+
+        await client.EchoAsync("{}");
+        var later = await ScrapeAsync(gw);
+        Assert.Equal(2, later["cdp_gateway_messages_total{from=\"client\"}"]);
+        Assert.Equal(2, later["cdp_gateway_messages_total{from=\"upstream\"}"]);
+
+        await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        var ended = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        var after = await ScrapeAsync(gw);
+
+        Assert.Empty(gw.Services<OpenConnections>().Snapshot());
+        Assert.Equal(ended.GetProperty("messages_from_client").GetInt64(), after["cdp_gateway_messages_total{from=\"client\"}"]);
+        Assert.Equal(ended.GetProperty("messages_from_upstream").GetInt64(), after["cdp_gateway_messages_total{from=\"upstream\"}"]);
+        Assert.Equal(ended.GetProperty("bytes_from_client").GetInt64(), after["cdp_gateway_bytes_total{from=\"client\"}"]);
+        Assert.Equal(ended.GetProperty("bytes_from_upstream").GetInt64(), after["cdp_gateway_bytes_total{from=\"upstream\"}"]);
+        Assert.Equal(Encoding.UTF8.GetByteCount(Click) + 2, after["cdp_gateway_bytes_total{from=\"client\"}"]);
+    }
+
+    [Fact]
+    public async Task TargetInfoNamesTheInstance_AndBuildInfoTheVersionAndCommit()
+    {
+        await using var gw = await TestGateway.StartAsync(o => o.InstanceId = "metrics-web-7");
+
+        var metrics = await ScrapeAsync(gw);
+
+        var targetInfo = Assert.Single(metrics.Samples, s => s.Key.StartsWith("target_info{", StringComparison.Ordinal));
+        Assert.Equal(1, targetInfo.Value);
+        Assert.Contains("service_instance_id=\"metrics-web-7\"", targetInfo.Key);
+        Assert.Contains("service_name=\"cdp-gateway\"", targetInfo.Key);
+        Assert.Contains($"service_version=\"{GatewayVersion.Version}\"", targetInfo.Key);
+        Assert.Equal("0.1.0", GatewayVersion.Version);
+        Assert.Equal(1, metrics[$"cdp_gateway_build_info{{commit=\"{GatewayVersion.Commit}\",version=\"0.1.0\"}}"]);
+        Assert.Matches("^([0-9a-f]{4,40}|unknown)$", GatewayVersion.Commit);
     }
 
     /// <summary>

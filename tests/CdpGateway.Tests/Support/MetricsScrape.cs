@@ -10,10 +10,18 @@ public sealed record MetricsScrape(string Text, IReadOnlyDictionary<string, doub
         ? value
         : throw new KeyNotFoundException($"no sample {series} in the scrape:\n{Text}");
 
-    public static async Task<MetricsScrape> FromAsync(TestGateway gw)
+    /// <summary>Every family's type, from its <c># TYPE</c> line.</summary>
+    public IReadOnlyDictionary<string, string> Families { get; } = Text.Split('\n')
+        .Where(line => line.StartsWith("# TYPE ", StringComparison.Ordinal))
+        .Select(line => line.Split(' '))
+        .ToDictionary(words => words[2], words => words[3], StringComparer.Ordinal);
+
+    public static Task<MetricsScrape> FromAsync(TestGateway gw) => FromAsync(gw.ApiHttp("/metrics"));
+
+    public static async Task<MetricsScrape> FromAsync(Uri metrics)
     {
         using var http = new HttpClient();
-        using var response = await http.GetAsync(gw.ApiHttp("/metrics"));
+        using var response = await http.GetAsync(metrics);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/plain", response.Content.Headers.ContentType!.MediaType);
         return Parse(await response.Content.ReadAsStringAsync());

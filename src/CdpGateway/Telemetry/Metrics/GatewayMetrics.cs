@@ -92,7 +92,7 @@ public sealed class GatewayMetrics
         _connectionDuration = Seconds(m, "cdp_gateway_connection_duration_seconds", ConnectionDurationBuckets,
             "CDP connections' lifetimes, cdp_connect to the end cdp_disconnect reports, by its reason.");
         _dialDuration = Seconds(m, "cdp_gateway_dial_duration_seconds", DialDurationBuckets,
-            "Dials of a connection's browser leg (retries within the dial window included), by outcome: ok or failed.");
+            "Dials of a connection's browser leg (retries within the 5 s dial window included), by outcome: ok or failed.");
         _restartPhase = Seconds(m, "cdp_gateway_chromium_restart_phase_seconds", RestartPhaseBuckets,
             "Requested browser restarts' phases (the restart answer's phases), by phase.");
         _publishLag = Seconds(m, "cdp_gateway_cdp_command_publish_lag_seconds", PublishLagBuckets,
