@@ -223,8 +223,9 @@ public sealed class CdpConnectionHandler(
                 client.Abort();
             }
             var reason = DisconnectRules.Reason(new ReasonFacts(ConnectionEnd.GatewayFault, Cancelled: lifetime.Stopping.IsCancellationRequested));
+            // Its counters as far as the relay got: what /metrics already showed of it live stays counted.
             PublishDisconnect(connectionId, reason ?? DisconnectReason.UpstreamError, connectedAt, time.GetTimestamp(), time.GetUtcNow(),
-                new RelayCounters(), new RelayCounters(), null);
+                open.FromClient, open.FromUpstream, null);
             return false;
         }
     }

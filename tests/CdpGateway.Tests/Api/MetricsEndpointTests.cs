@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Net.WebSockets;
 using System.Text;
+using System.Text.RegularExpressions;
 using CdpGateway.Hosting;
 using CdpGateway.Proxy;
 using CdpGateway.Telemetry;
@@ -211,6 +213,38 @@ public sealed class MetricsEndpointTests
         Assert.Equal("0.1.0", GatewayVersion.Version);
         Assert.Equal(1, metrics[$"cdp_gateway_build_info{{commit=\"{GatewayVersion.Commit}\",version=\"0.1.0\"}}"]);
         Assert.Matches("^([0-9a-f]{4,40}|unknown)$", GatewayVersion.Commit);
+    }
+
+    [Fact]
+    public async Task APrometheusServerAskingForOpenMetricsGetsTheSameSeries()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync(Click);
+        var plain = await ScrapeAsync(gw);
+
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, gw.ApiHttp("/metrics"));
+        // What a Prometheus server sends.
+        request.Headers.TryAddWithoutValidation("Accept",
+            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1");
+        using var response = await http.SendAsync(request);
+        Assert.Equal("application/openmetrics-text", response.Content.Headers.ContentType!.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.EndsWith("# EOF\n", text);
+        var openMetrics = MetricsScrape.Parse(text.Replace("# EOF\n", ""));
+
+        // OpenMetrics adds a _created series per counter, which Prometheus does not store, and writes bucket bounds as
+        // canonical floats (le="1.0"), which Prometheus reads as numbers; every series is otherwise the same.
+        static IEnumerable<string> Stored(MetricsScrape scrape, string prefix) => scrape.Samples.Keys
+            .Where(k => k.StartsWith(prefix, StringComparison.Ordinal) && !k.Contains("_created", StringComparison.Ordinal))
+            .Select(k => Regex.Replace(k, "le=\"([^\"]+)\"", m => m.Groups[1].Value == "+Inf"
+                ? m.Value
+                : $"le=\"{double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture)}\""))
+            .Order();
+        Assert.Equal(Stored(plain, "cdp_gateway_"), Stored(openMetrics, "cdp_gateway_"));
+        Assert.Equal(plain["cdp_gateway_bytes_total{from=\"client\"}"], openMetrics["cdp_gateway_bytes_total{from=\"client\"}"]);
+        Assert.Single(openMetrics.Samples.Keys, k => k.StartsWith("target_info{", StringComparison.Ordinal));
     }
 
     /// <summary>

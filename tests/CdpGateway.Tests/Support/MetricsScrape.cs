@@ -24,6 +24,7 @@ public sealed record MetricsScrape(string Text, IReadOnlyDictionary<string, doub
         using var response = await http.GetAsync(metrics);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/plain", response.Content.Headers.ContentType!.MediaType);
+        Assert.Contains(response.Content.Headers.ContentType.Parameters, p => p.Name == "version" && p.Value == "0.0.4");
         return Parse(await response.Content.ReadAsStringAsync());
     }
 
