@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -245,6 +246,21 @@ public sealed class MetricsEndpointTests
         Assert.Equal(Stored(plain, "cdp_gateway_"), Stored(openMetrics, "cdp_gateway_"));
         Assert.Equal(plain["cdp_gateway_bytes_total{from=\"client\"}"], openMetrics["cdp_gateway_bytes_total{from=\"client\"}"]);
         Assert.Single(openMetrics.Samples.Keys, k => k.StartsWith("target_info{", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("POST")]
+    [InlineData("PUT")]
+    [InlineData("DELETE")]
+    public async Task OnlyGetReadsTheMetrics(string method)
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var http = new HttpClient();
+
+        using var response = await http.SendAsync(new HttpRequestMessage(new HttpMethod(method), gw.ApiHttp("/metrics")));
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.DoesNotContain("cdp_gateway_", await response.Content.ReadAsStringAsync());
     }
 
     /// <summary>
