@@ -133,7 +133,10 @@ public sealed class GatewayMetrics
         Phase("ready_to_answer", phases.ReadyToAnswer);
     }
 
-    /// <summary>A command was published as <c>cdp_command</c> (on the command worker); <paramref name="forwardedAt"/> is its forward's timestamp.</summary>
+    /// <summary>
+    /// A command was published as <c>cdp_command</c> (on the command worker, never the relay); <paramref name="forwardedAt"/>
+    /// is its forward's timestamp. The lag takes a clock reading per reported command: it has to be taken after the publish.
+    /// </summary>
     internal void CommandReported(CdpMethod method, long forwardedAt)
     {
         Interlocked.Increment(ref _commands[(int)method]);
