@@ -1,7 +1,9 @@
 using CdpGateway.Browser;
+using CdpGateway.Telemetry.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace CdpGateway.Api;
@@ -59,6 +61,10 @@ public static class ChromiumEndpoints
         try
         {
             var result = await restart(cancellation.Token).ConfigureAwait(false);
+            if (result.Phases is { } phases)
+            {
+                context.RequestServices.GetRequiredService<GatewayMetrics>().Restarted(phases);
+            }
             return Results.Json(new RestartAnswer
             {
                 DevToolsUrl = result.DevToolsUrl,

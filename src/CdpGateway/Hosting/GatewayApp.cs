@@ -6,6 +6,7 @@ using CdpGateway.Proxy.Epoll;
 using CdpGateway.Proxy.Transport;
 using Microsoft.AspNetCore.Connections;
 using CdpGateway.Telemetry;
+using CdpGateway.Telemetry.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -97,7 +98,8 @@ public sealed class GatewayApp : IAsyncDisposable
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(time);
-        services.AddSingleton(GatewayInstance.Create(options.InstanceId, options.CdpPort));
+        var instance = GatewayInstance.Create(options.InstanceId, options.CdpPort);
+        services.AddSingleton(instance);
         services.AddSingleton<DevToolsUrlTracker>();
         services.AddTelemetry();
         services.AddSingleton<UpstreamDialer>();
@@ -110,7 +112,7 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton<AccessControl>();
         services.AddSingleton<CdpConnectionHandler>();
         services.AddSingleton<ChromiumDiscoveryClient>();
-        services.AddSingleton<GatewayMetrics>();
+        services.AddGatewayMetrics(instance);
         services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser, launch));
 
         configureServices?.Invoke(builder.Services);

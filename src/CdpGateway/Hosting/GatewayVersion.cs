@@ -14,6 +14,24 @@ public static class GatewayVersion
     /// <summary>The line for this gateway's own assembly.</summary>
     public static string Line() => Line(typeof(GatewayVersion).Assembly);
 
+    /// <summary>This gateway's version (<c>0.1.0</c>), without the SDK's source revision.</summary>
+    public static string Version { get; } = VersionOf(typeof(GatewayVersion).Assembly);
+
+    /// <summary>The short commit hash this gateway was built from, or <c>unknown</c>.</summary>
+    public static string Commit { get; } = CommitOf(typeof(GatewayVersion).Assembly);
+
+    private static string VersionOf(Assembly assembly)
+    {
+        var informational = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+            ?? assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+        var plus = informational.IndexOf('+', StringComparison.Ordinal);
+        return plus >= 0 ? informational[..plus] : informational;
+    }
+
+    private static string CommitOf(Assembly assembly) =>
+        assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == CommitMetadataKey)?.Value is { } commit
+            && !string.IsNullOrWhiteSpace(commit) ? commit.Trim() : "unknown";
+
     internal static string Line(Assembly assembly) => Line(
         assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
             ?? assembly.GetName().Version?.ToString(3) ?? "0.0.0",

@@ -5,6 +5,7 @@ using CdpGateway.Hosting;
 using CdpGateway.Proxy.Epoll;
 using CdpGateway.Telemetry;
 using CdpGateway.Telemetry.Commands;
+using CdpGateway.Telemetry.Metrics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -29,6 +30,7 @@ public sealed class CdpConnectionHandler(
     CdpMessageLog messageLog,
     TelemetryConfig telemetryConfig,
     GatewayMetrics metrics,
+    OpenConnections openConnections,
     TimeProvider time,
     ILogger<CdpConnectionHandler> logger,
     EpollRelay epoll)
@@ -205,10 +207,11 @@ public sealed class CdpConnectionHandler(
         events.Publish(ConnectionEventTypes.Connect, EventCategory.Connection,
             new CdpConnectData(connectionId, target.TelemetryName, peer?.ToString()), TelemetryJsonContext.Default.CdpConnectData);
         metrics.ConnectionOpened(target.TelemetryName);
+        var open = openConnections.Register(connectionId, target.TelemetryName, target.TargetPath?[(target.TargetPath.LastIndexOf('/') + 1)..], peer, time.GetUtcNow());
         var disconnectPublished = false;
         try
         {
-            return await RelayAsync(path, requestAborted, client, target, browserUrl, subscription, connectionId, connectedAt, () => disconnectPublished = true).ConfigureAwait(false);
+            return await RelayAsync(path, requestAborted, client, target, browserUrl, subscription, open, connectedAt, () => disconnectPublished = true).ConfigureAwait(false);
         }
         catch (Exception ex) when (!disconnectPublished)
         {
@@ -220,15 +223,17 @@ public sealed class CdpConnectionHandler(
                 client.Abort();
             }
             var reason = DisconnectRules.Reason(new ReasonFacts(ConnectionEnd.GatewayFault, Cancelled: lifetime.Stopping.IsCancellationRequested));
+            // Its counters as far as the relay got: what /metrics already showed of it live stays counted.
             PublishDisconnect(connectionId, reason ?? DisconnectReason.UpstreamError, connectedAt, time.GetTimestamp(), time.GetUtcNow(),
-                new RelayCounters(), new RelayCounters(), null);
+                open.FromClient, open.FromUpstream, null);
             return false;
         }
     }
 
     private async Task<bool> RelayAsync(string? path, CancellationToken requestAborted, WebSocketLeg client, UpgradeTarget target, string browserUrl,
-        DevToolsUrlTracker.Subscription subscription, string connectionId, long connectedAt, Action published)
+        DevToolsUrlTracker.Subscription subscription, OpenConnection open, long connectedAt, Action published)
     {
+        var connectionId = open.ConnectionId;
         using var dialCancel = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.Stopping);
         // The dial may last the whole dial window while Chromium restarts: the client is watched meanwhile, so one
         // that gives up is let go (and reported as leaving) at once rather than when the dial ends. This signal and
@@ -236,6 +241,7 @@ public sealed class CdpConnectionHandler(
         // locked when they are set, and a thread-pool hop per signal costs a worker wake-up per connection.
         var dialEnded = new TaskCompletionSource();
         var leaving = ClientLeaveWatch.WatchAsync(client, options.MaxMessageBytes, dialEnded.Task);
+        var dialStarted = time.GetTimestamp();
         var dialing = DialAsync(target, browserUrl, subscription, dialCancel.Token, client.LoopSocket);
         long? leftAt = null;
         if (await Task.WhenAny(dialing, leaving).ConfigureAwait(false) == leaving && leaving.Result is not null)
@@ -244,6 +250,7 @@ public sealed class CdpConnectionHandler(
             await dialCancel.CancelAsync().ConfigureAwait(false);
         }
         var dial = await dialing.ConfigureAwait(false);
+        metrics.Dialled(time.GetElapsedTime(dialStarted), dial.Succeeded);
         dialEnded.TrySetResult();
         if (await leaving.ConfigureAwait(false) is { } left)
         {
@@ -275,8 +282,8 @@ public sealed class CdpConnectionHandler(
 
         using var upstream = dial.Upstream!;
         var dialedBrowserUrl = dial.BrowserUrl;
-        var fromClient = new RelayCounters();
-        var fromUpstream = new RelayCounters();
+        var fromClient = open.FromClient;
+        var fromUpstream = open.FromUpstream;
         var commands = new CdpCommandRecorder(connectionId, telemetryConfig, events, time, logger, metrics);
         var toUpstream = new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
             options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "->") : null, commands);
@@ -567,6 +574,7 @@ public sealed class CdpConnectionHandler(
             TelemetryDropped = telemetryDropped,
             TelemetryExcluded = telemetryExcluded,
         };
+        openConnections.Unregister(connectionId, new RelayTraffic(ended.MessagesFromClient, ended.MessagesFromUpstream, ended.BytesFromClient, ended.BytesFromUpstream));
         metrics.ConnectionEnded(ended);
         events.Publish(ConnectionEventTypes.Disconnect, EventCategory.Connection, ended, TelemetryJsonContext.Default.CdpDisconnectData, disconnectedWall);
     }

@@ -84,8 +84,7 @@ public sealed class ClientFramesWhileDialingTests
         var data = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
         Assert.Equal(DisconnectReason.ClientClose.WireName(), data.GetProperty("reason").GetString());
         await Eventually.TrueAsync(() => gw.Services<ConnectionLimiter>().Open == 0, "no connection left open");
-        using var http = new HttpClient();
-        Assert.Contains("cdp_gateway_connections_open 0", await http.GetStringAsync(gw.ApiHttp("/metrics")));
+        Assert.Equal(0, (await MetricsScrape.FromAsync(gw))["cdp_gateway_connections_open"]);
     }
 
     [Theory]

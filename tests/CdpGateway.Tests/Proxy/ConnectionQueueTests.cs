@@ -115,7 +115,7 @@ public sealed class ConnectionQueueTests
         var connections = health.RootElement.GetProperty("connections");
         Assert.Equal(1, connections.GetProperty("open").GetInt32());
         Assert.Equal(1, connections.GetProperty("queued").GetInt32());
-        var metrics = Samples(await http.GetStringAsync(gw.ApiHttp("/metrics")));
+        var metrics = MetricsScrape.Parse(await http.GetStringAsync(gw.ApiHttp("/metrics")));
         Assert.Equal(1, metrics["cdp_gateway_connections_open"]);
         Assert.Equal(1, metrics["cdp_gateway_connections_queued"]);
         Assert.Equal(1, metrics["cdp_gateway_connections_rejected_total{cause=\"queue_full\"}"]);
@@ -123,7 +123,7 @@ public sealed class ConnectionQueueTests
         Assert.Equal(0, metrics["cdp_gateway_connections_rejected_total{cause=\"limit\"}"]);
 
         Assert.StartsWith("HTTP/1.1 429", await gw.AdvanceUntilAsync(waiting.ReadAnswerAsync(), QueueTimeout));
-        metrics = Samples(await http.GetStringAsync(gw.ApiHttp("/metrics")));
+        metrics = MetricsScrape.Parse(await http.GetStringAsync(gw.ApiHttp("/metrics")));
         Assert.Equal(0, metrics["cdp_gateway_connections_queued"]);
         Assert.Equal(1, metrics["cdp_gateway_connections_rejected_total{cause=\"queue_timeout\"}"]);
     }
@@ -159,20 +159,6 @@ public sealed class ConnectionQueueTests
         Assert.Contains("gateway shutting down", answer);
         Assert.Equal(0, limiter.Queued);
         Assert.Single(gw.EventsOfType(ConnectionEventTypes.Connect));
-    }
-
-    private static Dictionary<string, double> Samples(string exposition)
-    {
-        var samples = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var line in exposition.Split('\n'))
-        {
-            if (line.Length > 0 && !line.StartsWith('#'))
-            {
-                int space = line.LastIndexOf(' ');
-                samples.Add(line[..space], double.Parse(line[(space + 1)..], CultureInfo.InvariantCulture));
-            }
-        }
-        return samples;
     }
 
     /// <summary>A client on a raw socket that sends its upgrade request and reads the answer itself.</summary>

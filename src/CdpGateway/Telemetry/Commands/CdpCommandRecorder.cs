@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using CdpGateway.Proxy;
+using CdpGateway.Telemetry.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace CdpGateway.Telemetry.Commands;
@@ -352,7 +353,7 @@ public sealed class CdpCommandRecorder : IMessageTap
         DateTimeOffset now = _time.GetUtcNow();
         while (!_drainGaveUp && records.TryNext(out CdpMethod method, out long timestamp, out ReadOnlyMemory<byte> command))
         {
-            Process(method, now - _time.GetElapsedTime(timestamp, nowTimestamp), command, payload);
+            Process(method, timestamp, now - _time.GetElapsedTime(timestamp, nowTimestamp), command, payload);
             _workingDone = ++done;
         }
 
@@ -385,7 +386,7 @@ public sealed class CdpCommandRecorder : IMessageTap
         drained?.TrySetResult();
     }
 
-    private void Process(CdpMethod method, DateTimeOffset at, ReadOnlyMemory<byte> command, CdpPayloadWriter payload)
+    private void Process(CdpMethod method, long forwardedAt, DateTimeOffset at, ReadOnlyMemory<byte> command, CdpPayloadWriter payload)
     {
         try
         {
@@ -400,7 +401,7 @@ public sealed class CdpCommandRecorder : IMessageTap
                 {
                     _publisher.PublishCommand(new CdpCommandData(method, payload.WrittenSpan.ToArray()), at);
                 }
-                _metrics?.CommandReported(method);
+                _metrics?.CommandReported(method, forwardedAt);
             }
             else if (outcome == ClassifyOutcome.Malformed)
             {
