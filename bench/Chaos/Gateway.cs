@@ -115,9 +115,13 @@ public sealed class Gateway : IAsyncDisposable
             var text = await Http.GetStringAsync("metrics");
             foreach (var line in text.Split('\n'))
             {
-                if (line.StartsWith(name + " ", StringComparison.Ordinal))
+                // An unlabelled series may be written with empty braces (the exporter writes `name{} 0`).
+                foreach (var head in new[] { name + " ", name + "{} " })
                 {
-                    return double.Parse(line[(name.Length + 1)..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                    if (line.StartsWith(head, StringComparison.Ordinal))
+                    {
+                        return double.Parse(line[head.Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                    }
                 }
             }
         }
