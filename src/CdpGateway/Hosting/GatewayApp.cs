@@ -36,6 +36,7 @@ public sealed class GatewayApp : IAsyncDisposable
         _options = options;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
+        var instance = GatewayInstance.Create(options.InstanceId, options.CdpPort);
         if (logging is null)
         {
             builder.Logging.AddSimpleConsole(o =>
@@ -97,7 +98,7 @@ public sealed class GatewayApp : IAsyncDisposable
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(time);
-        services.AddSingleton(GatewayInstance.Create(options.InstanceId, options.CdpPort));
+        services.AddSingleton(instance);
         services.AddSingleton<DevToolsUrlTracker>();
         services.AddTelemetry();
         services.AddSingleton<UpstreamDialer>();
@@ -111,6 +112,7 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton<CdpConnectionHandler>();
         services.AddSingleton<ChromiumDiscoveryClient>();
         services.AddSingleton<GatewayMetrics>();
+        services.AddOtlpExport(options, instance);
         services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser, launch));
 
         configureServices?.Invoke(builder.Services);

@@ -67,10 +67,31 @@ public sealed class CommandLineTests
     [InlineData(new[] { "--instance-id", "web.7" }, "--instance-id")]
     [InlineData(new[] { "--instance-id", "cdp.>" }, "--instance-id")]
     [InlineData(new[] { "--instance-id", "" }, "--instance-id")]
+    [InlineData(new[] { "--otlp-endpoint", "collector:4318" }, "--otlp-endpoint")]
+    [InlineData(new[] { "--otlp-endpoint", "ftp://collector:4318" }, "--otlp-endpoint")]
+    [InlineData(new[] { "--otlp-endpoint", "file:///etc/passwd" }, "--otlp-endpoint")]
+    [InlineData(new[] { "--otlp-endpoint", "http://user:secret@collector:4318" }, "--otlp-endpoint")]
+    [InlineData(new[] { "--otlp-endpoint", "http://collector:4318/?x=1" }, "--otlp-endpoint")]
+    [InlineData(new[] { "--otlp-protocol", "thrift" }, "--otlp-protocol")]
     public void BadInputIsAnErrorNamingTheOption(string[] args, string named)
     {
         var error = Assert.Throws<OptionException>(() => CommandLine.Parse(args, _ => null));
         Assert.Contains(named, error.Message);
+    }
+
+    [Fact]
+    public void OtlpExportIsOffUnlessTold_AndTheOptionsTakeTheirVariables()
+    {
+        var defaults = CommandLine.Parse([], _ => null);
+        Assert.Null(defaults.OtlpEndpoint);
+        Assert.Equal("http", defaults.OtlpProtocol);
+
+        var told = CommandLine.Parse(["--otlp-endpoint", "https://collector.example:4318", "--otlp-protocol=grpc"], _ => null);
+        Assert.Equal(("https://collector.example:4318", "grpc"), (told.OtlpEndpoint, told.OtlpProtocol));
+        var env = new Dictionary<string, string> { ["CDPGW_OTLP_ENDPOINT"] = "http://127.0.0.1:4318" };
+        var fromEnvironment = CommandLine.Parse([], k => env.GetValueOrDefault(k));
+        Assert.Equal("http://127.0.0.1:4318", fromEnvironment.OtlpEndpoint);
+        Assert.Contains("--otlp-endpoint", CommandLine.Usage());
     }
 
     [Fact]
@@ -90,6 +111,7 @@ public sealed class CommandLineTests
     [InlineData("--restart-confirm-wait", "500ms")]
     [InlineData("--allow-runtime-flag", "--log-file")]
     [InlineData("--log-level", "debug")]
+    [InlineData("--otlp-endpoint", "http://127.0.0.1:4318")]
     public void AValueReadsTheSameAfterASpaceOrAnEqualsSign(string option, string value)
     {
         var spaced = CommandLine.Parse([option, value], _ => null);
