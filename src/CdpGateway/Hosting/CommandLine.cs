@@ -39,6 +39,7 @@ public static class CommandLine
     {
         var bind = ParseBind(options.Bind);
         ParseLogLevel(options.LogLevel);
+        ParseLogFormat(options.LogFormat);
         ParseOtlpProtocol(options.OtlpProtocol);
         if (options.OtlpEndpoint is { Length: > 0 } otlp)
         {
@@ -103,6 +104,16 @@ public static class CommandLine
         "http" or "http/protobuf" => OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf,
         "grpc" => OpenTelemetry.Exporter.OtlpExportProtocol.Grpc,
         _ => throw new OptionException($"{at}: '{protocol}' is not one of http, grpc"),
+    };
+
+    /// <summary>Whether log entries are written as JSON lines (else plain single lines).</summary>
+    public static bool ParseLogFormat(string format) => ParseLogFormat("--log-format", format);
+
+    private static bool ParseLogFormat(string at, string format) => format.ToLowerInvariant() switch
+    {
+        "plain" => false,
+        "json" => true,
+        _ => throw new OptionException($"{at}: '{format}' is not one of plain, json"),
     };
 
     /// <summary>A duration as <see cref="Duration"/> reads it back: whole seconds as <c>30s</c>, anything finer in milliseconds.</summary>
@@ -230,6 +241,7 @@ public static class CommandLine
             Add("--log-level", "LEVEL", "debug, info, warning or error (default info)", Checked(ParseLogLevel), (o, v) => o.LogLevel = v);
             Add("--otlp-endpoint", "URL", "export spans and metrics over OTLP to this collector (http:// or https://; default none)", Checked(ParseOtlpEndpoint), (o, v) => o.OtlpEndpoint = v);
             Add("--otlp-protocol", "PROTOCOL", "http (http/protobuf, paths /v1/traces and /v1/metrics under the endpoint) or grpc (default http)", Checked(ParseOtlpProtocol), (o, v) => o.OtlpProtocol = v);
+            Add("--log-format", "FORMAT", "plain (one line of text per entry) or json (one JSON object per line) (default plain)", Checked(ParseLogFormat), (o, v) => o.LogFormat = v);
 
             // --help and -h as before (not the library's -? and /?); --version prints the gateway's own line wherever it stands.
             Options.Add(new HelpOption("--help", "-h") { Description = "show this text" });

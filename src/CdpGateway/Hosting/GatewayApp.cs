@@ -39,13 +39,7 @@ public sealed class GatewayApp : IAsyncDisposable
         var instance = GatewayInstance.Create(options.InstanceId, options.CdpPort);
         if (logging is null)
         {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            });
-            builder.Logging.SetMinimumLevel(CommandLine.ParseLogLevel(options.LogLevel));
-            builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+            GatewayLogging.Configure(builder.Logging, options, instance);
         }
         else
         {

@@ -206,6 +206,8 @@ public sealed class CdpConnectionHandler(
     {
         var connectionId = ConnectionId.New();
         var connectedAt = time.GetTimestamp();
+        // Everything logged for this connection, also by its background completion, carries its id (the JSON log).
+        using var logScope = logger.BeginScope(new ConnectionLogScope(connectionId));
         var span = tracing.StartConnection(connectionId, target, peer, trace.Parent, trace.State);
         events.Publish(ConnectionEventTypes.Connect, EventCategory.Connection,
             new CdpConnectData(connectionId, target.TelemetryName, peer?.ToString()), TelemetryJsonContext.Default.CdpConnectData);

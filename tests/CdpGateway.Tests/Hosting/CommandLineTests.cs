@@ -73,6 +73,7 @@ public sealed class CommandLineTests
     [InlineData(new[] { "--otlp-endpoint", "http://user:secret@collector:4318" }, "--otlp-endpoint")]
     [InlineData(new[] { "--otlp-endpoint", "http://collector:4318/?x=1" }, "--otlp-endpoint")]
     [InlineData(new[] { "--otlp-protocol", "thrift" }, "--otlp-protocol")]
+    [InlineData(new[] { "--log-format", "xml" }, "--log-format")]
     public void BadInputIsAnErrorNamingTheOption(string[] args, string named)
     {
         var error = Assert.Throws<OptionException>(() => CommandLine.Parse(args, _ => null));
@@ -80,18 +81,20 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public void OtlpExportIsOffUnlessTold_AndTheOptionsTakeTheirVariables()
+    public void OtlpExportIsOffAndLogsArePlainUnlessTold_AndTheOptionsTakeTheirVariables()
     {
         var defaults = CommandLine.Parse([], _ => null);
         Assert.Null(defaults.OtlpEndpoint);
         Assert.Equal("http", defaults.OtlpProtocol);
+        Assert.Equal("plain", defaults.LogFormat);
 
-        var told = CommandLine.Parse(["--otlp-endpoint", "https://collector.example:4318", "--otlp-protocol=grpc"], _ => null);
-        Assert.Equal(("https://collector.example:4318", "grpc"), (told.OtlpEndpoint, told.OtlpProtocol));
-        var env = new Dictionary<string, string> { ["CDPGW_OTLP_ENDPOINT"] = "http://127.0.0.1:4318" };
+        var told = CommandLine.Parse(["--otlp-endpoint", "https://collector.example:4318", "--otlp-protocol=grpc", "--log-format", "json"], _ => null);
+        Assert.Equal(("https://collector.example:4318", "grpc", "json"), (told.OtlpEndpoint, told.OtlpProtocol, told.LogFormat));
+        var env = new Dictionary<string, string> { ["CDPGW_OTLP_ENDPOINT"] = "http://127.0.0.1:4318", ["CDPGW_LOG_FORMAT"] = "json" };
         var fromEnvironment = CommandLine.Parse([], k => env.GetValueOrDefault(k));
-        Assert.Equal("http://127.0.0.1:4318", fromEnvironment.OtlpEndpoint);
+        Assert.Equal(("http://127.0.0.1:4318", "json"), (fromEnvironment.OtlpEndpoint, fromEnvironment.LogFormat));
         Assert.Contains("--otlp-endpoint", CommandLine.Usage());
+        Assert.Contains("--log-format", CommandLine.Usage());
     }
 
     [Fact]
@@ -112,6 +115,7 @@ public sealed class CommandLineTests
     [InlineData("--allow-runtime-flag", "--log-file")]
     [InlineData("--log-level", "debug")]
     [InlineData("--otlp-endpoint", "http://127.0.0.1:4318")]
+    [InlineData("--log-format", "json")]
     public void AValueReadsTheSameAfterASpaceOrAnEqualsSign(string option, string value)
     {
         var spaced = CommandLine.Parse([option, value], _ => null);
