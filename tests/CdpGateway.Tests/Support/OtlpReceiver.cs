@@ -14,13 +14,15 @@ using Microsoft.Extensions.Logging;
 namespace CdpGateway.Tests.Support;
 
 /// <summary>
-/// An OTLP/HTTP collector for tests: Kestrel on 127.0.0.1, <c>POST /v1/traces</c> and <c>/v1/metrics</c> with
-/// <c>application/x-protobuf</c> bodies, decoded with messages compiled from OTLP's own .proto contract
-/// (Support/Otlp). Keeps every span and metric it was sent, with the resource that sent it.
+/// An OTLP collector for tests: Kestrel on 127.0.0.1, OTLP/HTTP (<c>POST /v1/traces</c> and <c>/v1/metrics</c> with
+/// <c>application/x-protobuf</c> bodies) on one port and OTLP/gRPC (the two services' <c>Export</c> over cleartext
+/// HTTP/2) on another, decoded with messages compiled from OTLP's own .proto contract (Support/Otlp). Keeps every span
+/// and metric it was sent, with the resource that sent it.
 /// </summary>
 public sealed class OtlpReceiver : IAsyncDisposable
 {
     private const string Protobuf = "application/x-protobuf";
+    private const string Grpc = "application/grpc";
 
     private readonly WebApplication _app;
     private readonly List<ReceivedSpan> _spans = [];
@@ -31,17 +33,29 @@ public sealed class OtlpReceiver : IAsyncDisposable
     /// <summary>The base URL to give <c>--otlp-endpoint</c>.</summary>
     public string Endpoint { get; private set; } = "";
 
+    /// <summary>The URL to give <c>--otlp-endpoint</c> with <c>--otlp-protocol grpc</c>.</summary>
+    public string GrpcEndpoint { get; private set; } = "";
+
     public static async Task<OtlpReceiver> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions? http = null, grpc = null;
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, 0, o => http = o);
+            // gRPC without TLS is HTTP/2 with prior knowledge: a port that speaks nothing else.
+            k.Listen(IPAddress.Loopback, 0, o => (grpc = o).Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
+        });
         var app = builder.Build();
         var receiver = new OtlpReceiver(app);
         app.MapPost("/v1/traces", receiver.TracesAsync);
         app.MapPost("/v1/metrics", receiver.MetricsAsync);
+        app.MapPost("/opentelemetry.proto.collector.trace.v1.TraceService/Export", receiver.GrpcTracesAsync);
+        app.MapPost("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", receiver.GrpcMetricsAsync);
         await app.StartAsync();
-        receiver.Endpoint = app.Urls.Single();
+        receiver.Endpoint = $"http://127.0.0.1:{http!.IPEndPoint!.Port}";
+        receiver.GrpcEndpoint = $"http://127.0.0.1:{grpc!.IPEndPoint!.Port}";
         return receiver;
     }
 
@@ -88,7 +102,30 @@ public sealed class OtlpReceiver : IAsyncDisposable
 
     private async Task TracesAsync(HttpContext context)
     {
-        var request = ExportTraceServiceRequest.Parser.ParseFrom(await ReadBodyAsync(context));
+        Keep(ExportTraceServiceRequest.Parser.ParseFrom(await ReadBodyAsync(context)));
+        await AnswerAsync(context, new ExportTraceServiceResponse());
+    }
+
+    private async Task MetricsAsync(HttpContext context)
+    {
+        Keep(ExportMetricsServiceRequest.Parser.ParseFrom(await ReadBodyAsync(context)));
+        await AnswerAsync(context, new ExportMetricsServiceResponse());
+    }
+
+    private async Task GrpcTracesAsync(HttpContext context)
+    {
+        Keep(ExportTraceServiceRequest.Parser.ParseFrom(await ReadGrpcMessageAsync(context)));
+        await AnswerGrpcAsync(context, new ExportTraceServiceResponse());
+    }
+
+    private async Task GrpcMetricsAsync(HttpContext context)
+    {
+        Keep(ExportMetricsServiceRequest.Parser.ParseFrom(await ReadGrpcMessageAsync(context)));
+        await AnswerGrpcAsync(context, new ExportMetricsServiceResponse());
+    }
+
+    private void Keep(ExportTraceServiceRequest request)
+    {
         lock (_spans)
         {
             foreach (var resource in request.ResourceSpans)
@@ -99,12 +136,10 @@ public sealed class OtlpReceiver : IAsyncDisposable
                 }
             }
         }
-        await AnswerAsync(context, new ExportTraceServiceResponse());
     }
 
-    private async Task MetricsAsync(HttpContext context)
+    private void Keep(ExportMetricsServiceRequest request)
     {
-        var request = ExportMetricsServiceRequest.Parser.ParseFrom(await ReadBodyAsync(context));
         lock (_metrics)
         {
             foreach (var resource in request.ResourceMetrics)
@@ -115,7 +150,30 @@ public sealed class OtlpReceiver : IAsyncDisposable
                 }
             }
         }
-        await AnswerAsync(context, new ExportMetricsServiceResponse());
+    }
+
+    /// <summary>One length-prefixed gRPC message: a compression flag (0 here), a 4-byte big-endian length, the message.</summary>
+    private static async Task<byte[]> ReadGrpcMessageAsync(HttpContext context)
+    {
+        Assert.StartsWith(Grpc, context.Request.ContentType, StringComparison.Ordinal);
+        using var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body);
+        var bytes = body.ToArray();
+        Assert.Equal(0, bytes[0]);
+        var length = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(1, 4));
+        Assert.Equal(bytes.Length - 5, length);
+        return bytes[5..];
+    }
+
+    private static async Task AnswerGrpcAsync(HttpContext context, IMessage answer)
+    {
+        context.Response.ContentType = Grpc;
+        var message = answer.ToByteArray();
+        var framed = new byte[5 + message.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(framed.AsSpan(1, 4), message.Length);
+        message.CopyTo(framed, 5);
+        await context.Response.Body.WriteAsync(framed);
+        context.Response.AppendTrailer("grpc-status", "0");
     }
 
     private static async Task<byte[]> ReadBodyAsync(HttpContext context)

@@ -93,6 +93,23 @@ public sealed class ConnectionSpanTests
     }
 
     [Fact]
+    public async Task AMalformedTraceparent_LeavesTheConnectionSpanATraceOfItsOwn()
+    {
+        await using var receiver = await OtlpReceiver.StartAsync();
+        await using var gw = await TestGateway.StartAsync(o => o.OtlpEndpoint = receiver.Endpoint);
+        using (var client = await gw.ConnectAsync(configure: o => o.SetRequestHeader("traceparent", "00-not-a-trace-01")))
+        {
+            await client.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+        }
+        await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Flush(gw);
+
+        var connection = await receiver.WaitForSpanAsync(s => s.Span.Name == "cdp.connection", "the connection's span");
+        Assert.Equal("", connection.ParentSpanId);
+        Assert.Equal(32, connection.TraceId.Length);
+    }
+
+    [Fact]
     public async Task ADialThatFails_MarksTheDialSpanAndTheConnectionSpanAsErrors()
     {
         await using var receiver = await OtlpReceiver.StartAsync();
@@ -114,6 +131,24 @@ public sealed class ConnectionSpanTests
         Assert.Equal(OtlpStatus.Types.StatusCode.Error, dial.Span.Status.Code);
         Assert.False(string.IsNullOrEmpty(dial.Span.Status.Message));
         Assert.Equal(1L, dial.Attribute("cdp.dial.attempts"));
+        Assert.Equal(connection.SpanId, dial.ParentSpanId);
+    }
+
+    [Fact]
+    public async Task OverGrpc_TheConnectionAndDialSpansArriveAtTheCollectorsGrpcService()
+    {
+        await using var receiver = await OtlpReceiver.StartAsync();
+        await using var gw = await TestGateway.StartAsync(o => (o.OtlpEndpoint, o.OtlpProtocol) = (receiver.GrpcEndpoint, "grpc"));
+        using (var client = await gw.ConnectAsync())
+        {
+            await client.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+        }
+        var connectionId = (await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect)).GetProperty("connection_id").GetString();
+        Flush(gw);
+
+        var connection = await receiver.WaitForSpanAsync(s => s.Span.Name == "cdp.connection", "the connection's span");
+        var dial = await receiver.WaitForSpanAsync(s => s.Span.Name == "cdp.dial", "the dial's span");
+        Assert.Equal(connectionId, connection.Attribute("cdp.connection_id"));
         Assert.Equal(connection.SpanId, dial.ParentSpanId);
     }
 
