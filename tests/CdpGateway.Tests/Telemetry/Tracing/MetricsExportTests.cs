@@ -19,9 +19,10 @@ public sealed class MetricsExportTests
     public async Task AHistogramOnTheGatewaysMeterProvider_ArrivesAtTheCollectorWithTheGatewaysResource()
     {
         await using var receiver = await OtlpReceiver.StartAsync();
-        // Stands in for the gateway's own meter: a meter of this test's own, registered the way the gateway's metrics are.
+        // Stands in for the gateway's own meter (its connection duration histogram): a meter of this test's own, registered
+        // the way the gateway's metrics are, under a name the gateway's own metrics do not use.
         using var meter = new Meter("CdpGateway.Tests.MetricsExport." + Guid.NewGuid().ToString("N"));
-        var durations = meter.CreateHistogram<double>("cdp_gateway_connection_duration_seconds", unit: "s");
+        var durations = meter.CreateHistogram<double>("cdp_gateway_test_duration_seconds", unit: "s");
         await using var gw = await TestGateway.StartAsync(o => (o.OtlpEndpoint, o.InstanceId) = (receiver.Endpoint, "metered"),
             services: s => s.AddOpenTelemetry().WithMetrics(m => m.AddMeter(meter.Name)));
 
@@ -29,7 +30,7 @@ public sealed class MetricsExportTests
         durations.Record(1.5);
         Assert.True(gw.App.Services.GetRequiredService<MeterProvider>().ForceFlush(10_000));
 
-        var metric = await receiver.WaitForMetricAsync("cdp_gateway_connection_duration_seconds");
+        var metric = await receiver.WaitForMetricAsync("cdp_gateway_test_duration_seconds");
         var point = Assert.Single(metric.Metric.Histogram.DataPoints);
         Assert.Equal(2UL, point.Count);
         Assert.Equal(1.75, point.Sum);
