@@ -39,6 +39,12 @@ public static class CommandLine
     {
         var bind = ParseBind(options.Bind);
         ParseLogLevel(options.LogLevel);
+        ParseLogFormat(options.LogFormat);
+        ParseOtlpProtocol(options.OtlpProtocol);
+        if (options.OtlpEndpoint is { Length: > 0 } otlp)
+        {
+            ParseOtlpEndpoint(otlp);
+        }
         if (options.CdpPort != 0 && options.CdpPort == options.ApiPort)
         {
             throw new OptionException($"--cdp-port and --api-port are both {options.CdpPort}: the two ports must differ");
@@ -80,6 +86,34 @@ public static class CommandLine
         "warn" or "warning" => Microsoft.Extensions.Logging.LogLevel.Warning,
         "error" => Microsoft.Extensions.Logging.LogLevel.Error,
         _ => throw new OptionException($"{at}: '{level}' is not one of debug, info, warning, error"),
+    };
+
+    /// <summary>The OTLP collector's base URL: absolute, http or https, with a host, no query or fragment.</summary>
+    public static Uri ParseOtlpEndpoint(string endpoint) => ParseOtlpEndpoint("--otlp-endpoint", endpoint);
+
+    private static Uri ParseOtlpEndpoint(string at, string endpoint) =>
+        Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0
+            && uri.Query.Length == 0 && uri.Fragment.Length == 0 && uri.UserInfo.Length == 0
+            ? uri
+            : throw new OptionException($"{at}: '{endpoint}' is not an http:// or https:// URL of an OTLP collector (like http://127.0.0.1:4318)");
+
+    public static OpenTelemetry.Exporter.OtlpExportProtocol ParseOtlpProtocol(string protocol) => ParseOtlpProtocol("--otlp-protocol", protocol);
+
+    private static OpenTelemetry.Exporter.OtlpExportProtocol ParseOtlpProtocol(string at, string protocol) => protocol.ToLowerInvariant() switch
+    {
+        "http" or "http/protobuf" => OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf,
+        "grpc" => OpenTelemetry.Exporter.OtlpExportProtocol.Grpc,
+        _ => throw new OptionException($"{at}: '{protocol}' is not one of http, grpc"),
+    };
+
+    /// <summary>Whether log entries are written as JSON lines (else plain single lines).</summary>
+    public static bool ParseLogFormat(string format) => ParseLogFormat("--log-format", format);
+
+    private static bool ParseLogFormat(string at, string format) => format.ToLowerInvariant() switch
+    {
+        "plain" => false,
+        "json" => true,
+        _ => throw new OptionException($"{at}: '{format}' is not one of plain, json"),
     };
 
     /// <summary>A duration as <see cref="Duration"/> reads it back: whole seconds as <c>30s</c>, anything finer in milliseconds.</summary>
@@ -205,6 +239,9 @@ public static class CommandLine
             Add("--trust-forwarded-headers", null, "build discovery URLs from X-Forwarded-Host and -Proto", Bool, (o, v) => o.TrustForwardedHeaders = v);
             Add("--log-cdp-messages", null, "log method, id, sessionId and length of every CDP message", Bool, (o, v) => o.LogCdpMessages = v);
             Add("--log-level", "LEVEL", "debug, info, warning or error (default info)", Checked(ParseLogLevel), (o, v) => o.LogLevel = v);
+            Add("--otlp-endpoint", "URL", "export spans and metrics over OTLP to this collector (http:// or https://; default none)", Checked(ParseOtlpEndpoint), (o, v) => o.OtlpEndpoint = v);
+            Add("--otlp-protocol", "PROTOCOL", "http (http/protobuf, paths /v1/traces and /v1/metrics under the endpoint) or grpc (default http)", Checked(ParseOtlpProtocol), (o, v) => o.OtlpProtocol = v);
+            Add("--log-format", "FORMAT", "plain (one line of text per entry) or json (one JSON object per line) (default plain)", Checked(ParseLogFormat), (o, v) => o.LogFormat = v);
 
             // --help and -h as before (not the library's -? and /?); --version prints the gateway's own line wherever it stands.
             Options.Add(new HelpOption("--help", "-h") { Description = "show this text" });

@@ -37,15 +37,10 @@ public sealed class GatewayApp : IAsyncDisposable
         _options = options;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
+        var instance = GatewayInstance.Create(options.InstanceId, options.CdpPort);
         if (logging is null)
         {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            });
-            builder.Logging.SetMinimumLevel(CommandLine.ParseLogLevel(options.LogLevel));
-            builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+            GatewayLogging.Configure(builder.Logging, options, instance);
         }
         else
         {
@@ -98,7 +93,6 @@ public sealed class GatewayApp : IAsyncDisposable
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(time);
-        var instance = GatewayInstance.Create(options.InstanceId, options.CdpPort);
         services.AddSingleton(instance);
         services.AddSingleton<DevToolsUrlTracker>();
         services.AddTelemetry();
@@ -113,6 +107,7 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton<CdpConnectionHandler>();
         services.AddSingleton<ChromiumDiscoveryClient>();
         services.AddGatewayMetrics(instance);
+        services.AddOtlpExport(options, instance);
         services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser, launch));
 
         configureServices?.Invoke(builder.Services);

@@ -51,6 +51,15 @@ public sealed class GatewayOptions
     public bool TrustForwardedHeaders { get; set; }
     public string LogLevel { get; set; } = "info";
 
+    /// <summary>OTLP collector to export spans and metrics to (<c>--otlp-endpoint</c>); null: no export.</summary>
+    public string? OtlpEndpoint { get; set; }
+
+    /// <summary><c>http</c> (http/protobuf) or <c>grpc</c>.</summary>
+    public string OtlpProtocol { get; set; } = "http";
+
+    /// <summary><c>plain</c> (one line of text per entry) or <c>json</c> (one JSON object per line).</summary>
+    public string LogFormat { get; set; } = "plain";
+
     /// <summary>How long the dial keeps trying for a browser before it gives up.</summary>
     public TimeSpan DialRetryWindow { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.WebSockets;
 using CdpGateway.Browser;
@@ -6,6 +7,7 @@ using CdpGateway.Proxy.Epoll;
 using CdpGateway.Telemetry;
 using CdpGateway.Telemetry.Commands;
 using CdpGateway.Telemetry.Metrics;
+using CdpGateway.Telemetry.Tracing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -33,7 +35,8 @@ public sealed class CdpConnectionHandler(
     OpenConnections openConnections,
     TimeProvider time,
     ILogger<CdpConnectionHandler> logger,
-    EpollRelay epoll)
+    EpollRelay epoll,
+    ConnectionTracing tracing)
 {
     /// <summary>How long closing waits for a direction to finish or a close handshake to complete.</summary>
     internal static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(2);
@@ -73,7 +76,7 @@ public sealed class CdpConnectionHandler(
         }
         var peer = context.Connection.RemoteIpAddress is { } address ? new IPEndPoint(address, context.Connection.RemotePort) : null;
         await HandleAdmittedAsync(context.Request.Path.Value, context.RequestAborted, browserUrl, subscription!, peer,
-            () => ClientHandshake.AcceptAsync(context)).ConfigureAwait(false);
+            () => ClientHandshake.AcceptAsync(context), TraceHeaders.From(context.Request.Headers)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -84,11 +87,12 @@ public sealed class CdpConnectionHandler(
     /// </summary>
     /// <param name="peer">The client's address, for <c>cdp_connect</c>.</param>
     /// <param name="accept">Sends the 101 and returns the client's leg.</param>
+    /// <param name="trace">The request's trace context, for the connection's span.</param>
     /// <remarks>
     /// An upgrade that finds no slot free goes to Kestrel too, and waits in the queue there: the wait is asynchronous
     /// and the loop's thread is never held by it.
     /// </remarks>
-    internal Task? TryHandleUpgrade(string path, IPEndPoint? peer, Func<Task<WebSocketLeg>> accept)
+    internal Task? TryHandleUpgrade(string path, IPEndPoint? peer, Func<Task<WebSocketLeg>> accept, TraceHeaders trace = default)
     {
         if (!limiter.TryEnter())
         {
@@ -99,7 +103,7 @@ public sealed class CdpConnectionHandler(
             limiter.Exit();
             return null;
         }
-        return HandleAdmittedAsync(path, CancellationToken.None, browserUrl, subscription!, peer, accept);
+        return HandleAdmittedAsync(path, CancellationToken.None, browserUrl, subscription!, peer, accept, trace);
     }
 
     /// <summary>
@@ -159,11 +163,11 @@ public sealed class CdpConnectionHandler(
     }
 
     private async Task HandleAdmittedAsync(string? path, CancellationToken requestAborted, string browserUrl, DevToolsUrlTracker.Subscription subscription,
-        IPEndPoint? peer, Func<Task<WebSocketLeg>> accept)
+        IPEndPoint? peer, Func<Task<WebSocketLeg>> accept, TraceHeaders trace)
     {
         try
         {
-            await HandleAcceptedAsync(path, requestAborted, browserUrl, subscription, peer, accept).ConfigureAwait(false);
+            await HandleAcceptedAsync(path, requestAborted, browserUrl, subscription, peer, accept, trace).ConfigureAwait(false);
         }
         finally
         {
@@ -175,7 +179,7 @@ public sealed class CdpConnectionHandler(
 
     /// <summary>From the 101 on, whichever way the upgrade came: the connection's whole life.</summary>
     private async Task HandleAcceptedAsync(string? path, CancellationToken requestAborted, string browserUrl, DevToolsUrlTracker.Subscription subscription,
-        IPEndPoint? peer, Func<Task<WebSocketLeg>> accept)
+        IPEndPoint? peer, Func<Task<WebSocketLeg>> accept, TraceHeaders trace)
     {
         var target = UpgradeTarget.FromPath(path);
         var subscriptionHandedOff = false;
@@ -186,7 +190,7 @@ public sealed class CdpConnectionHandler(
             var client = await accept().ConfigureAwait(false);
             using (client)
             {
-                subscriptionHandedOff = await RunAsync(path, requestAborted, client, target, browserUrl, subscription, peer).ConfigureAwait(false);
+                subscriptionHandedOff = await RunAsync(path, requestAborted, client, target, browserUrl, subscription, peer, trace).ConfigureAwait(false);
             }
         }
         finally
@@ -200,10 +204,13 @@ public sealed class CdpConnectionHandler(
 
     /// <summary>Returns true when a background completion took over the subscription (and disposes it).</summary>
     private async Task<bool> RunAsync(string? path, CancellationToken requestAborted, WebSocketLeg client, UpgradeTarget target, string browserUrl,
-        DevToolsUrlTracker.Subscription subscription, IPEndPoint? peer)
+        DevToolsUrlTracker.Subscription subscription, IPEndPoint? peer, TraceHeaders trace)
     {
         var connectionId = ConnectionId.New();
         var connectedAt = time.GetTimestamp();
+        // Everything logged for this connection, also by its background completion, carries its id (the JSON log).
+        using var logScope = logger.BeginScope(new ConnectionLogScope(connectionId));
+        var span = tracing.StartConnection(connectionId, target, peer, trace.Parent, trace.State);
         events.Publish(ConnectionEventTypes.Connect, EventCategory.Connection,
             new CdpConnectData(connectionId, target.TelemetryName, peer?.ToString()), TelemetryJsonContext.Default.CdpConnectData);
         metrics.ConnectionOpened(target.TelemetryName);
@@ -211,7 +218,8 @@ public sealed class CdpConnectionHandler(
         var disconnectPublished = false;
         try
         {
-            return await RelayAsync(path, requestAborted, client, target, browserUrl, subscription, open, connectedAt, () => disconnectPublished = true).ConfigureAwait(false);
+            return await RelayAsync(path, requestAborted, client, target, browserUrl, subscription, open, connectedAt, span,
+                () => disconnectPublished = true).ConfigureAwait(false);
         }
         catch (Exception ex) when (!disconnectPublished)
         {
@@ -224,14 +232,14 @@ public sealed class CdpConnectionHandler(
             }
             var reason = DisconnectRules.Reason(new ReasonFacts(ConnectionEnd.GatewayFault, Cancelled: lifetime.Stopping.IsCancellationRequested));
             // Its counters as far as the relay got: what /metrics already showed of it live stays counted.
-            PublishDisconnect(connectionId, reason ?? DisconnectReason.UpstreamError, connectedAt, time.GetTimestamp(), time.GetUtcNow(),
+            PublishDisconnect(connectionId, span, reason ?? DisconnectReason.UpstreamError, connectedAt, time.GetTimestamp(), time.GetUtcNow(),
                 open.FromClient, open.FromUpstream, null);
             return false;
         }
     }
 
     private async Task<bool> RelayAsync(string? path, CancellationToken requestAborted, WebSocketLeg client, UpgradeTarget target, string browserUrl,
-        DevToolsUrlTracker.Subscription subscription, OpenConnection open, long connectedAt, Action published)
+        DevToolsUrlTracker.Subscription subscription, OpenConnection open, long connectedAt, Activity? span, Action published)
     {
         var connectionId = open.ConnectionId;
         using var dialCancel = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.Stopping);
@@ -242,7 +250,7 @@ public sealed class CdpConnectionHandler(
         var dialEnded = new TaskCompletionSource();
         var leaving = ClientLeaveWatch.WatchAsync(client, options.MaxMessageBytes, dialEnded.Task);
         var dialStarted = time.GetTimestamp();
-        var dialing = DialAsync(target, browserUrl, subscription, dialCancel.Token, client.LoopSocket);
+        var dialing = DialAsync(target, browserUrl, subscription, dialCancel.Token, client.LoopSocket, span);
         long? leftAt = null;
         if (await Task.WhenAny(dialing, leaving).ConfigureAwait(false) == leaving && leaving.Result is not null)
         {
@@ -256,7 +264,7 @@ public sealed class CdpConnectionHandler(
         {
             dial.Upstream?.Dispose();
             published();
-            await EndLeftWhileDialingAsync(client, left, connectionId, connectedAt, leftAt ?? time.GetTimestamp()).ConfigureAwait(false);
+            await EndLeftWhileDialingAsync(client, left, connectionId, span, connectedAt, leftAt ?? time.GetTimestamp()).ConfigureAwait(false);
             return false;
         }
         if (!dial.Succeeded)
@@ -275,7 +283,7 @@ public sealed class CdpConnectionHandler(
             var closeCode = await FinishClientCloseAsync(client, null, sentCode, null).ConfigureAwait(false);
             published();
             var reason = DisconnectRules.Reason(new ReasonFacts(ConnectionEnd.DialFailed, Cancelled: cancelled));
-            PublishDisconnect(connectionId, reason ?? DisconnectReason.UpstreamError, connectedAt, failedAt, failedWall,
+            PublishDisconnect(connectionId, span, reason ?? DisconnectReason.UpstreamError, connectedAt, failedAt, failedWall,
                 new RelayCounters(), new RelayCounters(), closeCode);
             return false;
         }
@@ -356,7 +364,7 @@ public sealed class CdpConnectionHandler(
         // confirm wait.
         var handshake = FinishClientCloseAsync(client, clientToUpstream, sent, DisconnectRules.ClientsOwnCode(end, outcome));
         published();
-        pending.Track(CompleteDisconnectAsync(new Ending(connectionId, end, outcome, dialedBrowserUrl, replacedUrl, connectedAt, disconnectedAt,
+        pending.Track(CompleteDisconnectAsync(new Ending(connectionId, span, end, outcome, dialedBrowserUrl, replacedUrl, connectedAt, disconnectedAt,
             disconnectedWall, fromClient, fromUpstream, handshake, clientToUpstream, upstreamToClient, commands), subscription));
         await handshake.ConfigureAwait(false);
         return true;
@@ -364,7 +372,7 @@ public sealed class CdpConnectionHandler(
 
     /// <summary>What the background completion needs to resolve and report one connection's end.</summary>
     /// <param name="CloseCode">The client's close handshake, ending with the <c>close_code</c> to report.</param>
-    private sealed record Ending(string ConnectionId, ConnectionEnd End, RelayOutcome? Outcome, string DialedBrowserUrl, string? ReplacedUrl,
+    private sealed record Ending(string ConnectionId, Activity? Span, ConnectionEnd End, RelayOutcome? Outcome, string DialedBrowserUrl, string? ReplacedUrl,
         long ConnectedAt, long DisconnectedAt, DateTimeOffset DisconnectedWall, RelayCounters FromClient, RelayCounters FromUpstream, Task<int?> CloseCode,
         Task<RelayOutcome> ClientToUpstream, Task<RelayOutcome> UpstreamToClient, CdpCommandRecorder Commands);
 
@@ -398,7 +406,7 @@ public sealed class CdpConnectionHandler(
         finally
         {
             subscription.Dispose();
-            PublishDisconnect(end.ConnectionId, reason, end.ConnectedAt, end.DisconnectedAt, end.DisconnectedWall, end.FromClient, end.FromUpstream,
+            PublishDisconnect(end.ConnectionId, end.Span, reason, end.ConnectedAt, end.DisconnectedAt, end.DisconnectedWall, end.FromClient, end.FromUpstream,
                 closeCode, end.Commands.Dropped, end.Commands.Excluded);
         }
     }
@@ -470,19 +478,23 @@ public sealed class CdpConnectionHandler(
     }
 
     private async Task<DialResult> DialAsync(UpgradeTarget target, string browserUrl, DevToolsUrlTracker.Subscription subscription,
-        CancellationToken cancellationToken, LoopSocket? clientSocket)
+        CancellationToken cancellationToken, LoopSocket? clientSocket, Activity? connectionSpan)
     {
+        var span = tracing.StartDial(connectionSpan);
+        DialResult dial;
         try
         {
             // The browser's socket joins the client's loop (the relay drives both), with the client socket's continuation rule.
-            return await dialer.DialAsync(target, browserUrl, subscription, options.DialRetryWindow, cancellationToken, clientSocket?.Loop,
+            dial = await dialer.DialAsync(target, browserUrl, subscription, options.DialRetryWindow, cancellationToken, clientSocket?.Loop,
                 clientSocket?.InlineContinuations ?? false).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             // A cancelled connect can surface as a WebSocketException; the tokens decide what it was.
-            return new DialResult(null, browserUrl, ex.Message);
+            dial = new DialResult(null, browserUrl, ex.Message);
         }
+        ConnectionTracing.EndDial(span, dial, cancellationToken.IsCancellationRequested);
+        return dial;
     }
 
     /// <summary>
@@ -490,7 +502,7 @@ public sealed class CdpConnectionHandler(
     /// to), a violation or an oversize message gets the close the relay would give it, and the connection ends as the
     /// client's leaving.
     /// </summary>
-    private async Task EndLeftWhileDialingAsync(WebSocketLeg client, RelayOutcome outcome, string connectionId, long connectedAt, long leftAt)
+    private async Task EndLeftWhileDialingAsync(WebSocketLeg client, RelayOutcome outcome, string connectionId, Activity? span, long connectedAt, long leftAt)
     {
         var leftWall = time.GetUtcNow() - time.GetElapsedTime(leftAt);
         var close = DisconnectRules.CloseFor(new CloseFacts(ConnectionEnd.ClientLeftWhileDialing, outcome, MaxMessageBytes: options.MaxMessageBytes));
@@ -499,7 +511,7 @@ public sealed class CdpConnectionHandler(
         var closeCode = await FinishClientCloseAsync(client, null, sentCode,
             DisconnectRules.ClientsOwnCode(ConnectionEnd.ClientLeftWhileDialing, outcome)).ConfigureAwait(false);
         var reason = DisconnectRules.Reason(new ReasonFacts(ConnectionEnd.ClientLeftWhileDialing));
-        PublishDisconnect(connectionId, reason ?? DisconnectReason.ClientClose, connectedAt, leftAt, leftWall, new RelayCounters(), new RelayCounters(), closeCode);
+        PublishDisconnect(connectionId, span, reason ?? DisconnectReason.ClientClose, connectedAt, leftAt, leftWall, new RelayCounters(), new RelayCounters(), closeCode);
     }
 
     /// <summary>Sends the close frame and returns its code, or null when it could not be sent.</summary>
@@ -557,7 +569,7 @@ public sealed class CdpConnectionHandler(
         }
     }
 
-    private void PublishDisconnect(string connectionId, DisconnectReason reason, long connectedAt, long disconnectedAt, DateTimeOffset disconnectedWall,
+    private void PublishDisconnect(string connectionId, Activity? span, DisconnectReason reason, long connectedAt, long disconnectedAt, DateTimeOffset disconnectedWall,
         RelayCounters fromClient, RelayCounters fromUpstream, int? closeCode, long telemetryDropped = 0, long telemetryExcluded = 0)
     {
         var duration = time.GetElapsedTime(connectedAt, disconnectedAt);
@@ -576,6 +588,8 @@ public sealed class CdpConnectionHandler(
         };
         openConnections.Unregister(connectionId, new RelayTraffic(ended.MessagesFromClient, ended.MessagesFromUpstream, ended.BytesFromClient, ended.BytesFromUpstream));
         metrics.ConnectionEnded(ended);
+        // Ended before the event goes out: whoever sees the event finds the span with its exporter.
+        ConnectionTracing.EndConnection(span, ended);
         events.Publish(ConnectionEventTypes.Disconnect, EventCategory.Connection, ended, TelemetryJsonContext.Default.CdpDisconnectData, disconnectedWall);
     }
 }

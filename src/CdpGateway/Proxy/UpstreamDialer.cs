@@ -10,6 +10,9 @@ namespace CdpGateway.Proxy;
 public readonly record struct DialResult(WebSocketLeg? Upstream, string BrowserUrl, string? Error)
 {
     public bool Succeeded => Upstream is not null;
+
+    /// <summary>How many connects were tried (for the dial's span).</summary>
+    public int Attempts { get; init; }
 }
 
 /// <summary>
@@ -31,16 +34,18 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
         using var deadline = new CancellationTokenSource(window, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         string? lastError = null;
+        var attempts = 0;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            attempts++;
             var url = target.UpstreamUrl(browserUrl);
             try
             {
                 var handshake = UpstreamHandshake.For(url, Volatile.Read(ref _lastHandshake));
                 Volatile.Write(ref _lastHandshake, handshake);
                 var socket = await ConnectAsync(handshake, linked.Token, loop, inlineContinuations).ConfigureAwait(false);
-                return new DialResult(socket, browserUrl, null);
+                return new DialResult(socket, browserUrl, null) { Attempts = attempts };
             }
             catch (Exception) when (cancellationToken.IsCancellationRequested)
             {
@@ -55,7 +60,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             }
             if (!target.IsBrowser || deadline.IsCancellationRequested)
             {
-                return new DialResult(null, browserUrl, lastError);
+                return new DialResult(null, browserUrl, lastError) { Attempts = attempts };
             }
 
             var current = tracker.Current;
@@ -69,7 +74,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
                 var next = await subscription.NextAsync(linked.Token).ConfigureAwait(false);
                 if (next is null)
                 {
-                    return new DialResult(null, browserUrl, "gateway is stopping");
+                    return new DialResult(null, browserUrl, "gateway is stopping") { Attempts = attempts };
                 }
                 if (next.Length > 0)
                 {
@@ -78,7 +83,7 @@ public sealed class UpstreamDialer(DevToolsUrlTracker tracker, TimeProvider time
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return new DialResult(null, browserUrl, "no browser answered within " + window.TotalSeconds + " s");
+                return new DialResult(null, browserUrl, "no browser answered within " + window.TotalSeconds + " s") { Attempts = attempts };
             }
         }
     }

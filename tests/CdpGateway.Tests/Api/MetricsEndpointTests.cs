@@ -222,7 +222,11 @@ public sealed class MetricsEndpointTests
         await using var gw = await TestGateway.StartAsync();
         using var client = await gw.ConnectAsync();
         await client.EchoAsync(Click);
-        var plain = await ScrapeAsync(gw);
+        // The command worker records the click's publish lag just after publishing it: both scrapes must come after that.
+        MetricsScrape plain = null!;
+        await Eventually.TrueAsync(async () => (plain = await ScrapeAsync(gw)).Samples.Keys.Any(k =>
+            k.StartsWith("cdp_gateway_cdp_command_publish_lag_seconds_count", StringComparison.Ordinal) && plain.Samples[k] == 1),
+            "the click's publish lag recorded");
 
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, gw.ApiHttp("/metrics"));

@@ -25,6 +25,8 @@ public sealed class CommandLineProcessTests
     [InlineData("--bind", "--bind", "0.0.0.0")]
     [InlineData("--bind", "--bind", "nonsense")]
     [InlineData("--log-level", "--log-level", "verbose")]
+    [InlineData("--log-format", "--log-format", "xml")]
+    [InlineData("--otlp-endpoint", "--otlp-endpoint", "ftp://collector:4318")]
     [InlineData("--token", "--bind", "0.0.0.0", "--token", "short")]
     [InlineData("'--no-such-option'", "--no-such-option", "--cdp-port", "x")]
     [InlineData("'stray'", "stray")]

@@ -67,10 +67,34 @@ public sealed class CommandLineTests
     [InlineData(new[] { "--instance-id", "web.7" }, "--instance-id")]
     [InlineData(new[] { "--instance-id", "cdp.>" }, "--instance-id")]
     [InlineData(new[] { "--instance-id", "" }, "--instance-id")]
+    [InlineData(new[] { "--otlp-endpoint", "collector:4318" }, "--otlp-endpoint")]
+    [InlineData(new[] { "--otlp-endpoint", "ftp://collector:4318" }, "--otlp-endpoint")]
+    [InlineData(new[] { "--otlp-endpoint", "file:///etc/passwd" }, "--otlp-endpoint")]
+    [InlineData(new[] { "--otlp-endpoint", "http://user:secret@collector:4318" }, "--otlp-endpoint")]
+    [InlineData(new[] { "--otlp-endpoint", "http://collector:4318/?x=1" }, "--otlp-endpoint")]
+    [InlineData(new[] { "--otlp-protocol", "thrift" }, "--otlp-protocol")]
+    [InlineData(new[] { "--log-format", "xml" }, "--log-format")]
     public void BadInputIsAnErrorNamingTheOption(string[] args, string named)
     {
         var error = Assert.Throws<OptionException>(() => CommandLine.Parse(args, _ => null));
         Assert.Contains(named, error.Message);
+    }
+
+    [Fact]
+    public void OtlpExportIsOffAndLogsArePlainUnlessTold_AndTheOptionsTakeTheirVariables()
+    {
+        var defaults = CommandLine.Parse([], _ => null);
+        Assert.Null(defaults.OtlpEndpoint);
+        Assert.Equal("http", defaults.OtlpProtocol);
+        Assert.Equal("plain", defaults.LogFormat);
+
+        var told = CommandLine.Parse(["--otlp-endpoint", "https://collector.example:4318", "--otlp-protocol=grpc", "--log-format", "json"], _ => null);
+        Assert.Equal(("https://collector.example:4318", "grpc", "json"), (told.OtlpEndpoint, told.OtlpProtocol, told.LogFormat));
+        var env = new Dictionary<string, string> { ["CDPGW_OTLP_ENDPOINT"] = "http://127.0.0.1:4318", ["CDPGW_LOG_FORMAT"] = "json" };
+        var fromEnvironment = CommandLine.Parse([], k => env.GetValueOrDefault(k));
+        Assert.Equal(("http://127.0.0.1:4318", "json"), (fromEnvironment.OtlpEndpoint, fromEnvironment.LogFormat));
+        Assert.Contains("--otlp-endpoint", CommandLine.Usage());
+        Assert.Contains("--log-format", CommandLine.Usage());
     }
 
     [Fact]
@@ -90,6 +114,8 @@ public sealed class CommandLineTests
     [InlineData("--restart-confirm-wait", "500ms")]
     [InlineData("--allow-runtime-flag", "--log-file")]
     [InlineData("--log-level", "debug")]
+    [InlineData("--otlp-endpoint", "http://127.0.0.1:4318")]
+    [InlineData("--log-format", "json")]
     public void AValueReadsTheSameAfterASpaceOrAnEqualsSign(string option, string value)
     {
         var spaced = CommandLine.Parse([option, value], _ => null);

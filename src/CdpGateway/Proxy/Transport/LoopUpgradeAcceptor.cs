@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Threading.Channels;
 using CdpGateway.Hosting;
 using CdpGateway.Proxy.Epoll;
+using CdpGateway.Telemetry.Tracing;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using static CdpGateway.Proxy.Epoll.LinuxSockets;
@@ -79,7 +80,8 @@ internal sealed class LoopUpgradeAcceptor(CdpConnectionHandler handler, AccessPo
             {
                 var leftover = head.AsSpan(request.Length, length - request.Length).ToArray();
                 var client = loopSocket;
-                connection = handler.TryHandleUpgrade(request.Path, PeerAddress(client.Fd), () => AcceptAsync(client, request.Key, leftover));
+                connection = handler.TryHandleUpgrade(request.Path, PeerAddress(client.Fd), () => AcceptAsync(client, request.Key, leftover),
+                    new TraceHeaders(request.TraceParent, request.TraceState));
             }
             if (connection is null)
             {

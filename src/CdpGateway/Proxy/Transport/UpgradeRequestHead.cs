@@ -25,7 +25,7 @@ internal enum UpgradeRequestHeadStatus
 /// ones) goes to Kestrel, so the answers to those stay exactly Kestrel's.
 /// </summary>
 internal readonly record struct UpgradeRequestHead(int Length, string Path, string? Query, string Key, string Host, string? ForwardedHost,
-    string? Origin, string? SecFetchSite, string? Authorization)
+    string? Origin, string? SecFetchSite, string? Authorization, string? TraceParent = null, string? TraceState = null)
 {
     /// <summary>A longer head is Kestrel's (its own limits apply there).</summary>
     public const int MaxBytes = 8 * 1024;
@@ -72,7 +72,7 @@ internal readonly record struct UpgradeRequestHead(int Length, string Path, stri
             return false;
         }
         lines = lines[(lineEnd + 2)..];
-        string? key = null, host = null, forwardedHost = null, origin = null, secFetchSite = null, authorization = null;
+        string? key = null, host = null, forwardedHost = null, origin = null, secFetchSite = null, authorization = null, traceParent = null, traceState = null;
         bool upgrade = false, connection = false, version = false;
         for (int count = 0; !lines.IsEmpty; count++)
         {
@@ -141,6 +141,17 @@ internal readonly record struct UpgradeRequestHead(int Length, string Path, stri
                 repeated = authorization is not null;
                 authorization = Encoding.ASCII.GetString(value);
             }
+            else if (Is(name, "traceparent"))
+            {
+                // The client's W3C trace context: the connection's span becomes a child of its trace.
+                repeated = traceParent is not null;
+                traceParent = Encoding.ASCII.GetString(value);
+            }
+            else if (Is(name, "tracestate"))
+            {
+                repeated = traceState is not null;
+                traceState = Encoding.ASCII.GetString(value);
+            }
             else
             {
                 // A request that frames a body (even an empty one) is Kestrel's to judge.
@@ -155,7 +166,7 @@ internal readonly record struct UpgradeRequestHead(int Length, string Path, stri
         {
             return false;
         }
-        head = new UpgradeRequestHead(length, path, query, key, host, forwardedHost, origin, secFetchSite, authorization);
+        head = new UpgradeRequestHead(length, path, query, key, host, forwardedHost, origin, secFetchSite, authorization, traceParent, traceState);
         return true;
     }
 

@@ -65,6 +65,20 @@ public sealed class UpgradeRequestHeadTests
     }
 
     [Fact]
+    public void ATraceContextIsCaptured_AndARepeatedTraceparentIsLeftToKestrel()
+    {
+        const string parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        var request = Request(extra: $"traceparent: {parent}\r\ntracestate: vendor=1\r\n");
+
+        Assert.Equal(UpgradeRequestHeadStatus.Upgrade, Read(request, out var head));
+        Assert.Equal(parent, head.TraceParent);
+        Assert.Equal("vendor=1", head.TraceState);
+        Assert.Equal(UpgradeRequestHeadStatus.Upgrade, Read(Request(), out var plain));
+        Assert.Null(plain.TraceParent);
+        Assert.Equal(UpgradeRequestHeadStatus.ForKestrel, Read(Request(extra: $"traceparent: {parent}\r\nTraceparent: {parent}\r\n"), out _));
+    }
+
+    [Fact]
     public void HeaderNamesAndTheUpgradeTokensAreCaseInsensitive()
     {
         var request = "GET /devtools/browser HTTP/1.1\r\nhost: x\r\nCONNECTION: upgrade\r\nupgrade: WebSocket\r\n" +
