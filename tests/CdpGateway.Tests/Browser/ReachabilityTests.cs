@@ -189,6 +189,8 @@ public sealed class ReachabilityTests
         Posix.Kill(started.GetProperty("pid").GetInt32(), Posix.SIGKILL);
         tracker.ReportFailure(url);
         await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Exited);
+        // The backoff's timer exists once the status shows the next start; an advance before that would move no timer.
+        await Eventually.TrueAsync(() => supervisor.Status.NextStartInMs is not null, "waiting out the backoff");
         clock.Advance(ChromiumSupervisor.InitialBackoff);
         await FakeBrowsers.WaitForEventAsync(events, ChromiumEventTypes.Started, 2);
         await Eventually.TrueAsync(() => supervisor.IsReady, "ready again");
