@@ -252,6 +252,11 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         var connecting = ConnectAsync();
         while (!finish.IsCancellationRequested)
         {
+            if (_routerDone && !Connected)
+            {
+                // Shutting down with no server to talk to: the rest goes to the spool at once rather than after the grace.
+                return;
+            }
             try
             {
                 if (!connecting.IsCompleted)
@@ -310,6 +315,22 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
             catch (OperationCanceledException) when (finish.IsCancellationRequested)
             {
                 return;
+            }
+            catch (Exception ex) when (IsRefusedForGood(ex))
+            {
+                // Sending it again would be refused again and hold up everything behind it: it is lost, and counted.
+                Note(ex);
+                LogRefused(_logger, _current?.MsgId ?? "", ex.Message);
+                lock (_lock)
+                {
+                    if (_currentFromSpool)
+                    {
+                        _spool.Commit();
+                    }
+                    _current = null;
+                    UpdateGauges();
+                }
+                Drop(1);
             }
             catch (Exception ex)
             {
@@ -413,6 +434,10 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
             || ex.GetType().Name is "NatsJSPublishNoResponseException" or "NatsNoRespondersException",
     };
 
+    /// <summary>This very message can never be stored: larger than the server takes, or refused as a bad request.</summary>
+    private static bool IsRefusedForGood(Exception ex) =>
+        ex is NatsPayloadTooLargeException || ex is NatsJSApiException { Error.Code: 400 or 413 };
+
     private void Note(Exception ex) => _lastError = new ErrorNote(ex.Message, _time.GetUtcNow());
 
     private void UpdateGauges()
@@ -484,6 +509,9 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing to NATS stream {Stream} failed ({Reason}); events wait in the spool until it works again")]
     private static partial void LogSpooling(ILogger logger, string stream, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "NATS refused telemetry event {MsgId} for good ({Reason}); it is dropped")]
+    private static partial void LogRefused(ILogger logger, string msgId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Events} telemetry events ({Bytes} bytes) wait in the NATS spool {Directory} for the next start")]
     private static partial void LogLeftSpooled(ILogger logger, long events, long bytes, string directory);

@@ -172,6 +172,34 @@ public sealed class NatsEventSinkTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task ExistingStreamWithOtherLimits_IsUsedUnchanged_AndAMessageItRefusesForGoodIsDroppedAndCounted()
+    {
+        var server = await StartServerAsync();
+        await using (var admin = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = server.Url }))
+        {
+            var js = new NATS.Client.JetStream.NatsJSContext(admin);
+            await js.CreateStreamAsync(new NATS.Client.JetStream.Models.StreamConfig("CDP", ["cdp.>"]) { MaxMsgSize = 400, MaxBytes = 1_000_000 });
+        }
+        var logger = new RecordingLogger<NatsEventSink>();
+        var stream = NewStream("aaaaaaaaaaa7");
+        await using var sink = NewSink(stream, server.Url, logger);
+        stream.PublishConnect("small-1");
+        stream.PublishConnect(new string('x', 600));
+        stream.PublishConnect("small-2");
+        await Eventually.TrueAsync(() => sink.Published == 2 && sink.Dropped == 1, () => $"2 published and 1 dropped (published {sink.Published}, dropped {sink.Dropped}, last error {sink.Status().LastError})");
+
+        Assert.Equal(1, stream.DroppedEvents);
+        Assert.Contains(logger.Entries, e => e.Message.Contains("found with other settings", StringComparison.Ordinal));
+        Assert.Contains(logger.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains($"{Instance}:aaaaaaaaaaa7:2", StringComparison.Ordinal));
+        var stored = await JetStreamContents.ReadAllAsync(server.Url);
+        JetStreamContents.AssertExactly(stored, Instance, "aaaaaaaaaaa7", [1, 3]);
+        await using var check = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = server.Url });
+        var info = await new NATS.Client.JetStream.NatsJSContext(check).GetStreamAsync("CDP");
+        Assert.Equal(400, info.Info.Config.MaxMsgSize);
+        Assert.Equal(1_000_000, info.Info.Config.MaxBytes);
+    }
+
+    [Fact]
     public async Task SpoolDirectoryAndSegments_AreTheOwnersAlone()
     {
         var server = await StartServerAsync();
