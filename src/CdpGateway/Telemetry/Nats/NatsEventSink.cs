@@ -293,7 +293,12 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                 {
                     var ack = await _js.PublishAsync(record.Subject, record.Payload, NatsRawSerializer<ReadOnlyMemory<byte>>.Default,
                         new NatsJSPubOpts { MsgId = record.MsgId, RetryAttempts = 1 }, cancellationToken: timeout.Token).ConfigureAwait(false);
-                    ack.EnsureSuccess();
+                    // Not EnsureSuccess: it treats a duplicate as a failure, and a duplicate is the success of a resend
+                    // (JetStream already holds the copy whose ack was lost).
+                    if (ack.Error is { } error)
+                    {
+                        throw new NatsJSApiException(error);
+                    }
                 }
                 lock (_lock)
                 {

@@ -200,6 +200,39 @@ public sealed class NatsEventSinkTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task CopyJetStreamAlreadyHolds_IsAnAck_AndTheNextEventFollows()
+    {
+        // What a lost ack looks like from the sink's side: JetStream already has the message when it is sent again.
+        var server = await StartServerAsync();
+        var stream = NewStream("aaaaaaaaaaa8");
+        await using (var sink = NewSink(stream, server.Url))
+        {
+            stream.PublishConnect("first");
+            await AllAckedAsync(sink, 1);
+        }
+        await using (var admin = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = server.Url }))
+        {
+            var js = new NATS.Client.JetStream.NatsJSContext(admin);
+            var body = "{\"seq\":2,\"event\":{\"source\":{\"instance\":\"" + Instance + "\",\"boot\":\"aaaaaaaaaaa8\"}}}";
+            var ack = await js.PublishAsync($"cdp.{Instance}.connection.cdp_connect", System.Text.Encoding.UTF8.GetBytes(body),
+                opts: new NATS.Client.JetStream.NatsJSPubOpts { MsgId = $"{Instance}:aaaaaaaaaaa8:2" });
+            Assert.False(ack.Duplicate);
+        }
+        var again = NewStream("aaaaaaaaaaa8");
+        again.PublishConnect("skipped");
+        var logger = new RecordingLogger<NatsEventSink>();
+        await using var resent = NewSink(again, server.Url, logger);
+        again.PublishConnect("second");
+        again.PublishConnect("third");
+        await AllAckedAsync(resent, 2);
+
+        Assert.Equal(0, resent.Retried);
+        var stored = await JetStreamContents.ReadAllAsync(server.Url);
+        Assert.Equal([1, 2, 3], stored.Select(e => e.Seq));
+        Assert.Equal($"{Instance}:aaaaaaaaaaa8:3", stored[2].MsgId);
+    }
+
+    [Fact]
     public async Task SpoolDirectoryAndSegments_AreTheOwnersAlone()
     {
         var server = await StartServerAsync();
