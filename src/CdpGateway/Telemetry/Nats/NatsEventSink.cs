@@ -113,8 +113,10 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         LoggerFactory = NullLoggerFactory.Instance,
     };
 
-    /// <summary>The connection to a NATS server is open.</summary>
-    public bool Connected => _connection.ConnectionState == NatsConnectionState.Open;
+    /// <summary>1 while the connection to a NATS server is open, else 0 (a gauge's value).</summary>
+    public long Connected => _connection.ConnectionState == NatsConnectionState.Open ? 1 : 0;
+
+    private bool IsConnected => Connected == 1;
 
     /// <summary>Events held in memory (queued or in flight).</summary>
     public long Pending => Interlocked.Read(ref _pending) + _intake.Reader.Count;
@@ -140,7 +142,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         var error = _lastError;
         return new NatsSinkStatus
         {
-            Connected = Connected,
+            Connected = IsConnected,
             StreamBound = _streamBound,
             Stream = _options.StreamName,
             Pending = Pending,
@@ -252,7 +254,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         var connecting = ConnectAsync();
         while (!finish.IsCancellationRequested)
         {
-            if (_routerDone && !Connected)
+            if (_routerDone && !IsConnected)
             {
                 // Shutting down with no server to talk to: the rest goes to the spool at once rather than after the grace.
                 return;
@@ -272,7 +274,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                 if (!_streamBound)
                 {
                     using var timeout = Timeout(finish);
-                    _streamBound = await _binder.EnsureAsync(_js, () => Connected, timeout.Token).ConfigureAwait(false);
+                    _streamBound = await _binder.EnsureAsync(_js, () => IsConnected, timeout.Token).ConfigureAwait(false);
                 }
                 NatsSpoolRecord? record;
                 lock (_lock)
