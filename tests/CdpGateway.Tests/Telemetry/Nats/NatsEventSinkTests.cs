@@ -10,7 +10,7 @@ namespace CdpGateway.Tests.Telemetry.Nats;
 /// The NATS sink on its own, against a real nats-server: outages, a wiped store, a restart with a full spool, a torn
 /// spool tail. Events are published straight onto an <see cref="EventStream"/>; a test consumer reads the stream back.
 /// </summary>
-public sealed class NatsEventSinkTests : IAsyncDisposable
+public sealed class NatsEventSinkTests : IAsyncLifetime
 {
     private const string Instance = "gw-test";
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "cdpgw-nats-sink-" + Guid.NewGuid().ToString("N"));
@@ -250,7 +250,10 @@ public sealed class NatsEventSinkTests : IAsyncDisposable
         Assert.All(segments, s => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(s)));
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xUnit 2 disposes a test class only through IDisposable or IAsyncLifetime.
+    public async Task DisposeAsync()
     {
         foreach (var owned in _owned)
         {

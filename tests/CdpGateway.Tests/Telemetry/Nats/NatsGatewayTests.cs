@@ -11,7 +11,7 @@ namespace CdpGateway.Tests.Telemetry.Nats;
 /// publish reaches the stream exactly once and in order, NATS going away costs clients nothing, a full spool is counted
 /// exactly, and the state shows in <c>/telemetry</c> and <c>/health</c> without secrets.
 /// </summary>
-public sealed class NatsGatewayTests : IAsyncDisposable
+public sealed class NatsGatewayTests : IAsyncLifetime
 {
     private readonly List<IAsyncDisposable> _owned = [];
     private static readonly HttpClient Http = new();
@@ -207,7 +207,10 @@ public sealed class NatsGatewayTests : IAsyncDisposable
         Assert.Null(gateway.Services<NatsEventSink>());
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xUnit 2 disposes a test class only through IDisposable or IAsyncLifetime.
+    public async Task DisposeAsync()
     {
         for (int i = _owned.Count - 1; i >= 0; i--)
         {
