@@ -14,6 +14,21 @@ public sealed record HealthStatus
     [JsonPropertyName("error")] public string? Error { get; init; }
     [JsonPropertyName("runtime_flags_error")] public string? RuntimeFlagsError { get; init; }
     [JsonPropertyName("connections")] public ConnectionCounts? Connections { get; init; }
+
+    /// <summary>The NATS sink, when on. It never makes the gateway unhealthy: health is about the browser.</summary>
+    [JsonPropertyName("nats")] public NatsHealth? Nats { get; init; }
+}
+
+/// <summary>The NATS sink in <c>/health</c>: connected, events held in memory and on disk, the last error.</summary>
+public sealed record NatsHealth(
+    [property: JsonPropertyName("connected")] bool Connected,
+    [property: JsonPropertyName("pending")] long Pending,
+    [property: JsonPropertyName("spooled_bytes")] long SpooledBytes,
+    [property: JsonPropertyName("last_error")] string? LastError)
+{
+    public static NatsHealth? From(Telemetry.Nats.NatsEventSink? sink) => sink?.Status() is { } s
+        ? new NatsHealth(s.Connected, s.Pending, s.SpooledBytes, s.LastError)
+        : null;
 }
 
 /// <summary>Client connections open now, and upgrades waiting in the queue for a slot.</summary>

@@ -3,6 +3,7 @@ using CdpGateway.Proxy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CdpGateway.Api;
 
@@ -17,8 +18,9 @@ public static class HealthEndpoints
 {
     public static void Map(IEndpointRouteBuilder api)
     {
-        api.MapGet("/health", (IChromiumControl chromium, DevToolsUrlTracker tracker, ConnectionLimiter limiter) =>
+        api.MapGet("/health", (IChromiumControl chromium, DevToolsUrlTracker tracker, ConnectionLimiter limiter, IServiceProvider services) =>
         {
+            var nats = NatsHealth.From(services.GetService<Telemetry.Nats.NatsEventSink>());
             var status = chromium.Status;
             var connections = new ConnectionCounts(limiter.Open, limiter.Queued);
             if (chromium.IsReady && tracker.Current.Length > 0)
@@ -30,6 +32,7 @@ public static class HealthEndpoints
                     Generation = status.Generation,
                     RuntimeFlagsError = status.RuntimeFlagsError,
                     Connections = connections,
+                    Nats = nats,
                 },
                     ApiJsonContext.Default.HealthStatus);
             }
@@ -44,6 +47,7 @@ public static class HealthEndpoints
                 Error = status.LastError,
                 RuntimeFlagsError = status.RuntimeFlagsError,
                 Connections = connections,
+                Nats = nats,
             }, ApiJsonContext.Default.HealthStatus, statusCode: StatusCodes.Status503ServiceUnavailable);
         });
     }

@@ -90,6 +90,7 @@ public static class DataDirectory
             ChromiumCommandLine.ProfileDir(options),
             ChromiumCommandLine.ConfigDir(options),
             Path.Combine(dataDir, RuntimeFlags.FileName),
+            Path.Combine(dataDir, Telemetry.Nats.NatsSinkOptions.SpoolDirectoryName),
             string.IsNullOrEmpty(options.EventsFile) ? null : Path.GetFullPath(options.EventsFile),
         ];
         foreach (var entry in Directory.EnumerateFileSystemEntries(dataDir))

@@ -49,6 +49,7 @@ public static class CommandLine
         {
             throw new OptionException($"--cdp-port and --api-port are both {options.CdpPort}: the two ports must differ");
         }
+        ValidateNats(options);
         if (System.Net.IPAddress.IsLoopback(bind))
         {
             return;
@@ -64,6 +65,39 @@ public static class CommandLine
             {
                 throw new OptionException(
                     $"--{name} is {token.Length} characters; on a non-loopback --bind a token needs at least {MinNetworkTokenLength} (for example: openssl rand -hex 24)");
+            }
+        }
+    }
+
+    /// <summary>The NATS options fit together: credentials of one kind, files that exist, nothing without --nats-url.</summary>
+    private static void ValidateNats(GatewayOptions options)
+    {
+        var given = new[] { ("--nats-token", options.NatsToken), ("--nats-user", options.NatsUser), ("--nats-password", options.NatsPassword),
+            ("--nats-creds", options.NatsCreds), ("--nats-ca", options.NatsCa) }.Where(o => !string.IsNullOrEmpty(o.Item2)).Select(o => o.Item1).ToList();
+        if (string.IsNullOrEmpty(options.NatsUrl))
+        {
+            if (given.Count > 0)
+            {
+                throw new OptionException($"{given[0]} needs --nats-url");
+            }
+            return;
+        }
+        bool user = !string.IsNullOrEmpty(options.NatsUser);
+        if (user != !string.IsNullOrEmpty(options.NatsPassword))
+        {
+            throw new OptionException(user ? "--nats-user needs --nats-password" : "--nats-password needs --nats-user");
+        }
+        var kinds = new[] { ("--nats-token", !string.IsNullOrEmpty(options.NatsToken)), ("--nats-user", user), ("--nats-creds", !string.IsNullOrEmpty(options.NatsCreds)) }
+            .Where(k => k.Item2).Select(k => k.Item1).ToList();
+        if (kinds.Count > 1)
+        {
+            throw new OptionException($"{kinds[0]} and {kinds[1]} are two ways to authenticate to NATS: give one");
+        }
+        foreach (var (name, file) in new[] { ("--nats-creds", options.NatsCreds), ("--nats-ca", options.NatsCa) })
+        {
+            if (!string.IsNullOrEmpty(file) && !File.Exists(file))
+            {
+                throw new OptionException($"{name}: '{file}' does not exist or is not a file");
             }
         }
     }
@@ -157,6 +191,33 @@ public static class CommandLine
             : throw new OptionException($"{at}: '{value}' is not an octal file mode the owner can read, without execute bits (like 0600 or 0640)");
     }
 
+    /// <summary>One or more nats:// or tls:// URLs with a host; no credentials in them (they would reach logs and /health).</summary>
+    private static string NatsUrl(string at, string value)
+    {
+        foreach (var part in value.Split(','))
+        {
+            var url = part.Trim();
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("nats" or "tls") || uri.Host.Length == 0
+                || uri.AbsolutePath is not ("" or "/") || uri.Query.Length > 0)
+            {
+                throw new OptionException($"{at}: '{url}' is not a NATS server URL (like nats://127.0.0.1:4222 or tls://nats.example:4222)");
+            }
+            if (uri.UserInfo.Length > 0)
+            {
+                throw new OptionException($"{at}: the URL carries credentials; give them with --nats-user and --nats-password, or --nats-token");
+            }
+        }
+        return value;
+    }
+
+    private static string NatsSubjectPrefix(string at, string value) => Telemetry.Nats.NatsNaming.IsValidSubjectPrefix(value)
+        ? value
+        : throw new OptionException($"{at}: '{value}' is not a subject prefix ({Telemetry.Nats.NatsNaming.PrefixRule})");
+
+    private static string NatsStream(string at, string value) => Telemetry.Nats.NatsNaming.IsValidStreamName(value)
+        ? value
+        : throw new OptionException($"{at}: '{value}' is not a JetStream stream name ({Telemetry.Nats.NatsNaming.StreamRule})");
+
     private static string InstanceId(string at, string value) => Telemetry.GatewayInstance.IsValidId(value)
         ? value
         : throw new OptionException($"{at}: '{value}' is not an instance id ({Telemetry.GatewayInstance.IdRule})");
@@ -229,6 +290,16 @@ public static class CommandLine
             Add("--queue", "N", "upgrades beyond --max-connections that wait for a slot in arrival order (default 0: HTTP 429 at once)", Count, (o, v) => o.Queue = v);
             Add("--queue-timeout", "DURATION", "how long a queued upgrade waits for a slot before HTTP 429 (default 30s)", Duration, (o, v) => o.QueueTimeout = v);
             Add("--events-file-mode", "MODE", "octal Unix mode of a new events file (default 0600)", FileMode, (o, v) => o.EventsFileMode = v);
+            Add("--nats-url", "URL", "also publish every envelope to NATS JetStream at URL (nats:// or tls://; several comma-separated)", NatsUrl, (o, v) => o.NatsUrl = v);
+            Add("--nats-token", "TOKEN", "NATS: authenticate with this token", (_, v) => v, (o, v) => o.NatsToken = v);
+            Add("--nats-user", "USER", "NATS: user name (with --nats-password)", (_, v) => v, (o, v) => o.NatsUser = v);
+            Add("--nats-password", "PASSWORD", "NATS: password for --nats-user", (_, v) => v, (o, v) => o.NatsPassword = v);
+            Add("--nats-creds", "FILE", "NATS: credentials file (JWT and NKey seed)", (_, v) => v, (o, v) => o.NatsCreds = v);
+            Add("--nats-ca", "FILE", "NATS: CA certificate(s) to verify the server with; implies TLS", (_, v) => v, (o, v) => o.NatsCa = v);
+            Add("--nats-subject-prefix", "PREFIX", "NATS: subjects are PREFIX.INSTANCE.CATEGORY.TYPE (default cdp)", NatsSubjectPrefix, (o, v) => o.NatsSubjectPrefix = v);
+            Add("--nats-stream", "NAME", "NATS: the JetStream stream, created for PREFIX.> when missing and allowed (default CDP)", NatsStream, (o, v) => o.NatsStream = v);
+            Add("--nats-stream-max-bytes", "N", "NATS: byte limit of a stream the gateway creates (default 1073741824)", Positive, (o, v) => o.NatsStreamMaxBytes = v);
+            Add("--nats-spool-bytes", "N", "NATS: on-disk spool under the data dir for events NATS has not taken yet (default 268435456)", Positive, (o, v) => o.NatsSpoolBytes = v);
             Add("--token", "TOKEN", "require Authorization: Bearer TOKEN or ?token=TOKEN on both ports", (_, v) => v, (o, v) => o.Token = v);
             Add("--api-token", "TOKEN", "a separate token for the control endpoints (restart, flags, telemetry config)", (_, v) => v, (o, v) => o.ApiToken = v);
             Add("--allowed-hosts", "LIST", "comma-separated Host names accepted besides IP literals and localhost (* for any)", (_, v) => v, (o, v) => o.AllowedHosts = v);

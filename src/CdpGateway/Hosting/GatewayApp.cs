@@ -7,6 +7,7 @@ using CdpGateway.Proxy.Transport;
 using Microsoft.AspNetCore.Connections;
 using CdpGateway.Telemetry;
 using CdpGateway.Telemetry.Metrics;
+using CdpGateway.Telemetry.Nats;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -20,7 +21,8 @@ namespace CdpGateway.Hosting;
 /// <summary>
 /// The composition root: one Kestrel with two listeners (the DevTools port and the API port), the
 /// DevTools URL source (a launched Chromium or a followed log), the telemetry pipeline, and the
-/// shutdown order: clients closed with their events, then Chromium stopped, then the events file flushed.
+/// shutdown order: clients closed with their events, then Chromium stopped, then the events file flushed and the
+/// NATS sink given its grace.
 /// </summary>
 public sealed class GatewayApp : IAsyncDisposable
 {
@@ -30,6 +32,7 @@ public sealed class GatewayApp : IAsyncDisposable
     private readonly PortBinding _api = new();
     private IAsyncDisposable? _browserSource;
     private EventsFileSink? _eventsFile;
+    private NatsEventSink? _nats;
     private int _stopped;
 
     private GatewayApp(GatewayOptions options, TimeProvider time, bool superviseBrowser, Action<ILoggingBuilder>? logging, Action<IServiceCollection>? configureServices)
@@ -109,6 +112,13 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddGatewayMetrics(instance);
         services.AddOtlpExport(options, instance);
         services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser, launch));
+        if (NatsSinkOptions.From(options) is { } nats)
+        {
+            // Created in StartAsync (resolving it attaches it to the stream) and disposed in StopAsync, after the events file.
+            services.AddSingleton(sp => new NatsEventSink(nats, sp.GetRequiredService<EventStream>(), sp.GetRequiredService<GatewayInstance>(),
+                // Real time, not the registered clock: its waits pace a network client that keeps real time itself.
+                TimeProvider.System, sp.GetRequiredService<ILogger<NatsEventSink>>()));
+        }
 
         configureServices?.Invoke(builder.Services);
         _app = builder.Build();
@@ -163,6 +173,11 @@ public sealed class GatewayApp : IAsyncDisposable
         {
             _eventsFile = new EventsFileSink(path, Events, Services.GetRequiredService<ILogger<EventsFileSink>>(), _options.EventsFileMode);
         }
+        _nats = Services.GetService<NatsEventSink>();
+        if (_nats is not null)
+        {
+            NatsSinkMetrics.Register(Services.GetRequiredService<GatewayMetrics>().Meter, _nats);
+        }
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
         var chromium = Chromium;
         _browserSource = chromium;
@@ -215,6 +230,11 @@ public sealed class GatewayApp : IAsyncDisposable
         if (_eventsFile is not null)
         {
             await _eventsFile.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_nats is not null)
+        {
+            // Bounded by the sink's own shutdown grace; what NATS does not take by then waits in the spool.
+            await _nats.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -46,6 +46,18 @@ public sealed class GatewayOptions
     /// <summary>Unix mode of a newly created events file (0600 unless the operator ships it elsewhere).</summary>
     public UnixFileMode EventsFileMode { get; set; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    /// <summary>NATS server URL(s), comma-separated; set, every envelope is also published to JetStream.</summary>
+    public string? NatsUrl { get; set; }
+    public string? NatsToken { get; set; }
+    public string? NatsUser { get; set; }
+    public string? NatsPassword { get; set; }
+    public string? NatsCreds { get; set; }
+    public string? NatsCa { get; set; }
+    public string NatsSubjectPrefix { get; set; } = Telemetry.Nats.NatsSinkOptions.DefaultSubjectPrefix;
+    public string NatsStream { get; set; } = Telemetry.Nats.NatsSinkOptions.DefaultStreamName;
+    public long NatsStreamMaxBytes { get; set; } = Telemetry.Nats.NatsSinkOptions.DefaultStreamMaxBytes;
+    public long NatsSpoolBytes { get; set; } = Telemetry.Nats.NatsSinkOptions.DefaultSpoolBytes;
+
     public bool LogCdpMessages { get; set; }
     public bool AllowUnauthenticated { get; set; }
     public bool TrustForwardedHeaders { get; set; }

@@ -13,7 +13,7 @@ namespace CdpGateway.Telemetry;
 /// none); <c>PATCH /telemetry</c> merges (only an explicit <c>enabled</c> changes a category; an omitted
 /// <c>excluded_methods</c> leaves the list, <c>[]</c> clears it). Both take the <c>config</c> object
 /// that <c>GET /telemetry</c> shows, or <c>GET</c>'s whole answer (its read-only <c>seq</c> and
-/// <c>dropped_events</c> are checked for their type and ignored), answer with the new status, and apply to live
+/// <c>dropped_events</c> and <c>nats</c> are checked for their type and ignored), answer with the new status, and apply to live
 /// connections at once.
 /// </summary>
 public static class TelemetryConfigEndpoints
@@ -53,7 +53,7 @@ public static class TelemetryConfigEndpoints
         config.SetEnabled(EventCategory.Connection, change.Connection);
         config.SetEnabled(EventCategory.Control, change.Control);
         config.SetEnabled(EventCategory.System, change.System);
-        var status = TelemetryStatus.Capture(config, context.RequestServices.GetRequiredService<EventStream>());
+        var status = TelemetryStatus.Capture(config, context.RequestServices.GetRequiredService<EventStream>(), context.RequestServices.GetService<Nats.NatsEventSink>());
         await context.Response.WriteAsJsonAsync(status, TelemetryJsonContext.Default.TelemetryStatus, contentType: null, context.RequestAborted).ConfigureAwait(false);
     }
 
@@ -98,6 +98,14 @@ public static class TelemetryConfigEndpoints
             {
                 config = member.Value;
             }
+            else if (member.Name == "nats")
+            {
+                // The NATS sink's state, read-only like the counters: whatever GET showed (an object, or null) is ignored.
+                if (member.Value.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
+                {
+                    return "nats is read-only and ignored, but must be an object or null as GET /telemetry shows it";
+                }
+            }
             else if (StatusCounters.Contains(member.Name))
             {
                 if (member.Value.ValueKind != JsonValueKind.Number || !member.Value.TryGetInt64(out var count) || count < 0)
@@ -107,7 +115,7 @@ public static class TelemetryConfigEndpoints
             }
             else
             {
-                return $"unknown field '{member.Name}' (a body is a config object, or GET /telemetry's answer: config, seq, dropped_events)";
+                return $"unknown field '{member.Name}' (a body is a config object, or GET /telemetry's answer: config, seq, dropped_events, nats)";
             }
         }
         if (config is not { } found)

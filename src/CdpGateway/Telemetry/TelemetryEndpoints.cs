@@ -47,7 +47,7 @@ public static class TelemetryEndpoints
     {
         IServiceProvider services = context.RequestServices;
         TelemetryStatus status = TelemetryStatus.Capture(
-            services.GetRequiredService<TelemetryConfig>(), services.GetRequiredService<EventStream>());
+            services.GetRequiredService<TelemetryConfig>(), services.GetRequiredService<EventStream>(), services.GetService<Nats.NatsEventSink>());
         return context.Response.WriteAsJsonAsync(
             status, TelemetryJsonContext.Default.TelemetryStatus, contentType: null, context.RequestAborted);
     }

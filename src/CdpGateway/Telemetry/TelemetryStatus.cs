@@ -2,14 +2,18 @@ using System.Text.Json.Serialization;
 
 namespace CdpGateway.Telemetry;
 
-/// <summary>The body of <c>GET /telemetry</c>: the current configuration and the stream's counters.</summary>
+/// <summary>
+/// The body of <c>GET /telemetry</c>: the current configuration, the stream's counters, and the NATS sink's state
+/// (null without <c>--nats-url</c>).
+/// </summary>
 public sealed record TelemetryStatus(
     [property: JsonPropertyName("config")] TelemetryConfigDocument Config,
     [property: JsonPropertyName("seq")] long Seq,
-    [property: JsonPropertyName("dropped_events")] long DroppedEvents)
+    [property: JsonPropertyName("dropped_events")] long DroppedEvents,
+    [property: JsonPropertyName("nats"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] Nats.NatsSinkStatus? Nats = null)
 {
-    public static TelemetryStatus Capture(TelemetryConfig config, EventStream stream) =>
-        new(TelemetryConfigDocument.From(config), stream.Seq, stream.DroppedEvents);
+    public static TelemetryStatus Capture(TelemetryConfig config, EventStream stream, Nats.NatsEventSink? nats = null) =>
+        new(TelemetryConfigDocument.From(config), stream.Seq, stream.DroppedEvents, nats?.Status());
 }
 
 /// <summary>

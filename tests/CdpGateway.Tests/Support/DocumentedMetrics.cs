@@ -3,12 +3,13 @@ namespace CdpGateway.Tests.Support;
 /// <summary>The metric families the README's metrics table lists: the one place they are written down.</summary>
 public static class DocumentedMetrics
 {
-    /// <summary>The first cell's backticked names of every row of the table headed <c>| metric | what |</c>, labels left off.</summary>
-    public static IReadOnlyList<string> Families()
+    /// <summary>The first cell's backticked names of every row of the table headed <c>| metric | what |</c> (or another
+    /// first heading, such as <c>NATS metric</c>), labels left off.</summary>
+    public static IReadOnlyList<string> Families(string heading = "metric")
     {
         var lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), "README.md"));
-        var header = Array.IndexOf(lines, "| metric | what |");
-        Assert.True(header >= 0, "README.md has no '| metric | what |' table");
+        var header = Array.IndexOf(lines, $"| {heading} | what |");
+        Assert.True(header >= 0, $"README.md has no '| {heading} | what |' table");
         var families = new List<string>();
         for (int i = header + 2; i < lines.Length && lines[i].StartsWith('|'); i++)
         {

@@ -93,7 +93,7 @@ public sealed class TelemetryEventsEndpointTests
         string json = await server.Client.GetStringAsync("/telemetry");
 
         Assert.Equal(
-            """{"config":{"connection":{"enabled":true},"control":{"enabled":true,"cdp":{"excluded_methods":[]}},"system":{"enabled":false}},"seq":2,"dropped_events":1}""",
+            """{"config":{"connection":{"enabled":true},"control":{"enabled":true,"cdp":{"excluded_methods":[]}},"system":{"enabled":false}},"seq":2,"dropped_events":1,"nats":null}""",
             json);
     }
 }
