@@ -204,6 +204,7 @@ public static class CommandLine
             Add("--allow-unauthenticated", null, "allow a non-loopback --bind without --token", Bool, (o, v) => o.AllowUnauthenticated = v);
             Add("--trust-forwarded-headers", null, "build discovery URLs from X-Forwarded-Host and -Proto", Bool, (o, v) => o.TrustForwardedHeaders = v);
             Add("--log-cdp-messages", null, "log method, id, sessionId and length of every CDP message", Bool, (o, v) => o.LogCdpMessages = v);
+            Add("--live-view", null, "let the dashboard watch a page live (screencast with the clients' input drawn over it); shows page content", Bool, (o, v) => o.LiveView = v);
             Add("--log-level", "LEVEL", "debug, info, warning or error (default info)", Checked(ParseLogLevel), (o, v) => o.LogLevel = v);
 
             // --help and -h as before (not the library's -? and /?); --version prints the gateway's own line wherever it stands.

@@ -1,5 +1,6 @@
 using System.Net;
 using CdpGateway.Api;
+using CdpGateway.Api.LiveView;
 using CdpGateway.Browser;
 using CdpGateway.Proxy;
 using CdpGateway.Proxy.Epoll;
@@ -111,6 +112,8 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton<CdpConnectionHandler>();
         services.AddSingleton<ChromiumDiscoveryClient>();
         services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<PageConnections>();
+        services.AddSingleton<LiveViewHub>();
         services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser, launch));
 
         configureServices?.Invoke(builder.Services);
@@ -143,6 +146,7 @@ public sealed class GatewayApp : IAsyncDisposable
                 TelemetryConfigEndpoints.Map(endpoints);
                 MetricsEndpoint.Map(endpoints);
                 DashboardEndpoint.Map(endpoints);
+                LiveViewEndpoints.Map(endpoints);
             });
         });
     }
@@ -209,6 +213,7 @@ public sealed class GatewayApp : IAsyncDisposable
             return;
         }
         await _app.StopAsync().ConfigureAwait(false);
+        await Services.GetRequiredService<LiveViewHub>().DisposeAsync().ConfigureAwait(false);
         // Stopping cancelled every confirm wait, so these resolve at once as context_cancelled.
         await Services.GetRequiredService<PendingDisconnects>().WaitAsync(PendingDisconnectsGrace).ConfigureAwait(false);
         if (_browserSource is not null)

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.WebSockets;
+using CdpGateway.Api.LiveView;
 using CdpGateway.Browser;
 using CdpGateway.Hosting;
 using CdpGateway.Proxy.Epoll;
@@ -31,7 +32,8 @@ public sealed class CdpConnectionHandler(
     GatewayMetrics metrics,
     TimeProvider time,
     ILogger<CdpConnectionHandler> logger,
-    EpollRelay epoll)
+    EpollRelay epoll,
+    PageConnections pageConnections)
 {
     /// <summary>How long closing waits for a direction to finish or a close handshake to complete.</summary>
     internal static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(2);
@@ -205,6 +207,7 @@ public sealed class CdpConnectionHandler(
         events.Publish(ConnectionEventTypes.Connect, EventCategory.Connection,
             new CdpConnectData(connectionId, target.TelemetryName, peer?.ToString()), TelemetryJsonContext.Default.CdpConnectData);
         metrics.ConnectionOpened(target.TelemetryName);
+        pageConnections.Opened(connectionId, target.TargetPath);
         var disconnectPublished = false;
         try
         {
@@ -568,6 +571,7 @@ public sealed class CdpConnectionHandler(
             TelemetryExcluded = telemetryExcluded,
         };
         metrics.ConnectionEnded(ended);
+        pageConnections.Closed(connectionId);
         events.Publish(ConnectionEventTypes.Disconnect, EventCategory.Connection, ended, TelemetryJsonContext.Default.CdpDisconnectData, disconnectedWall);
     }
 }
