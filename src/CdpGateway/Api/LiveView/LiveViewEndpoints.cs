@@ -126,7 +126,8 @@ public static class LiveViewEndpoints
         try
         {
             await SendHelloAsync(socket, page, context.RequestAborted).ConfigureAwait(false);
-            await PumpAsync(socket, viewer, context.RequestAborted).ConfigureAwait(false);
+            await PumpAsync(socket, viewer, context.RequestServices.GetRequiredService<GatewayLifetime>().StoppingTask, context.RequestAborted)
+                .ConfigureAwait(false);
         }
         finally
         {
@@ -135,7 +136,7 @@ public static class LiveViewEndpoints
     }
 
     /// <summary>Sends what the viewer's queue holds until either side ends; the viewer's own messages are read and ignored.</summary>
-    private static async Task PumpAsync(WebSocket socket, LiveViewer viewer, CancellationToken aborted)
+    private static async Task PumpAsync(WebSocket socket, LiveViewer viewer, Task stopping, CancellationToken aborted)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         var reading = ReadUntilCloseAsync(socket, stop.Token);
@@ -144,9 +145,16 @@ public static class LiveViewEndpoints
             while (true)
             {
                 var next = viewer.NextBatchAsync(stop.Token).AsTask();
-                if (await Task.WhenAny(next, reading).ConfigureAwait(false) == reading)
+                var first = await Task.WhenAny(next, reading, stopping).ConfigureAwait(false);
+                if (first == reading)
                 {
                     break;
+                }
+                if (first == stopping)
+                {
+                    // Told at once, so a watching dashboard does not hold the gateway's shutdown up.
+                    await CloseAsync(socket, WebSocketCloseStatus.EndpointUnavailable, "the gateway is stopping").ConfigureAwait(false);
+                    return;
                 }
                 var batch = await next.ConfigureAwait(false);
                 if (batch.Count == 0)

@@ -191,6 +191,41 @@ public sealed class LiveViewApiTests
     }
 
     [Fact]
+    public async Task AGatewayThatStopsTellsItsViewersAtOnce_AndStopsTheScreencast()
+    {
+        await using var stub = await ScreencastBrowserStub.StartAsync();
+        await using var gateway = await TestGateway.StartAsync(o => o.LiveView = true, withBrowser: false);
+        gateway.App.Tracker.Set(stub.BrowserUrl);
+        using var viewer = await WatchAsync(gateway, stub.PageIds[0]);
+        await ReceiveJsonAsync(viewer);
+        await ReceiveFrameAsync(viewer);
+
+        var stopping = gateway.App.StopAsync();
+
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await viewer.WaitForCloseAsync());
+        Assert.Equal("the gateway is stopping", viewer.CloseStatusDescription);
+        await stopping.WaitAsync(TestGateway.Patience);
+        Assert.Equal(1, stub.Count("Page.stopScreencast"));
+        Assert.Equal(0, stub.OpenSockets);
+    }
+
+    [Fact]
+    public async Task APageOfAnotherOriginCannotOpenTheViewersWebSocket()
+    {
+        await using var stub = await ScreencastBrowserStub.StartAsync();
+        await using var gateway = await TestGateway.StartAsync(o => o.LiveView = true, withBrowser: false);
+        gateway.App.Tracker.Set(stub.BrowserUrl);
+
+        // A WebSocket is not held back by CORS: a page elsewhere could open one to 127.0.0.1 if the Origin were not checked.
+        using var hijack = new ClientWebSocket();
+        hijack.Options.CollectHttpResponseDetails = true;
+        hijack.Options.SetRequestHeader("Origin", "http://evil.example");
+        await Assert.ThrowsAsync<WebSocketException>(() => hijack.ConnectAsync(LiveUri(gateway, stub.PageIds[0]), CancellationToken.None));
+        Assert.Equal(HttpStatusCode.Forbidden, hijack.HttpStatusCode);
+        Assert.Equal(0, stub.SocketsOpened);
+    }
+
+    [Fact]
     public async Task WithAToken_TheLiveViewNeedsIt_AndTheViewersWebSocketTakesItInTheQuery()
     {
         const string token = "live-view-token-0123456789";
