@@ -14,13 +14,13 @@ namespace CdpGateway.Api.LiveView;
 /// <summary>
 /// The live view on the API port (behind its access rules, like every API request), only with <c>--live-view</c>:
 /// <list type="bullet">
-/// <item><c>GET /live</c>: the screencasts running now, with their viewers, and how many were started and stopped.</item>
+/// <item><c>GET /live</c>: whether the view is on, the screencasts running now with their viewers, and how many were started and stopped.</item>
 /// <item><c>GET /live/targets</c>: the pages a viewer can pick (<c>id</c>, <c>url</c>, <c>title</c>), from Chromium's <c>/json/list</c>.</item>
 /// <item><c>GET /live/{id}</c>, a WebSocket: the page's screencast frames as binary messages (<see cref="TargetScreencast.FrameMessage"/>)
 /// and the clients' input on it as JSON text messages (<see cref="InputOverlay"/>), after a first text message
 /// <c>{"type":"hello","target":{...}}</c>. The server closes it with a reason when the screencast ends.</item>
 /// </list>
-/// Without <c>--live-view</c> every one of them is 404 and nothing is started.
+/// Without <c>--live-view</c> the pages and the stream are 404 (<c>GET /live</c> says <c>"enabled":false</c>) and nothing is started.
 /// </summary>
 public static class LiveViewEndpoints
 {
@@ -29,7 +29,8 @@ public static class LiveViewEndpoints
     public static void Map(IEndpointRouteBuilder api)
     {
         var options = api.ServiceProvider.GetRequiredService<GatewayOptions>();
-        api.MapGet("/live", (HttpContext context) => options.LiveView ? StatusAsync(context) : OffAsync(context));
+        // The status answers either way, so the dashboard learns whether to offer the view without a failing request.
+        api.MapGet("/live", (HttpContext context) => StatusAsync(context, options.LiveView));
         api.MapGet("/live/targets", (HttpContext context) => options.LiveView ? TargetsAsync(context) : OffAsync(context));
         api.MapGet("/live/{targetId}", (HttpContext context, string targetId) => options.LiveView ? WatchAsync(context, targetId) : OffAsync(context));
     }
@@ -39,13 +40,14 @@ public static class LiveViewEndpoints
 
     private static Task OffAsync(HttpContext context) => PlainAnswer.WriteAsync(context, StatusCodes.Status404NotFound, OffMessage);
 
-    private static async Task StatusAsync(HttpContext context)
+    private static async Task StatusAsync(HttpContext context, bool enabled)
     {
         var hub = context.RequestServices.GetRequiredService<LiveViewHub>();
         context.Response.ContentType = "application/json";
         context.Response.Headers.CacheControl = "no-store";
         await using var writer = new Utf8JsonWriter(context.Response.Body);
         writer.WriteStartObject();
+        writer.WriteBoolean("enabled", enabled);
         writer.WriteNumber("screencasts_started", hub.ScreencastsStarted);
         writer.WriteNumber("screencasts_stopped", hub.ScreencastsStopped);
         writer.WriteBoolean("session_open", hub.SessionOpen);

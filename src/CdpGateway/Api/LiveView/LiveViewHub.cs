@@ -16,7 +16,8 @@ namespace CdpGateway.Api.LiveView;
 /// activates or focuses nothing and changes no emulation, so clients see the same targets and pages as before.
 /// Starting and stopping run one at a time (<see cref="_serial"/>); frames and input marks go to viewers without it.
 /// </remarks>
-public sealed class LiveViewHub(DevToolsUrlTracker tracker, EventStream events, PageConnections pageConnections, ILogger<LiveViewHub> logger)
+public sealed class LiveViewHub(DevToolsUrlTracker tracker, IChromiumControl chromium, EventStream events, PageConnections pageConnections,
+    ILogger<LiveViewHub> logger)
     : IAsyncDisposable
 {
     public const string BrowserRestarted = "browser restarted: pick the page again";
@@ -322,7 +323,11 @@ public sealed class LiveViewHub(DevToolsUrlTracker tracker, EventStream events, 
                     Task first = await Task.WhenAny((Task)session.Closed, next).ConfigureAwait(false);
                     if (first == session.Closed)
                     {
-                        reason = "the connection to the browser was lost: " + await session.Closed.ConfigureAwait(false);
+                        // A restart or flag change stops the old browser before its successor is announced: that is
+                        // a restart, not a loss, as the gateway tells its own clients (1012).
+                        reason = chromium.ReplacedDevToolsUrl == session.BrowserUrl
+                            ? BrowserRestarted
+                            : "the connection to the browser was lost (" + await session.Closed.ConfigureAwait(false) + "): pick the page again";
                         break;
                     }
                     var url = await next.ConfigureAwait(false);

@@ -19,14 +19,18 @@ public sealed class LiveViewApiTests
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(30) };
 
     [Fact]
-    public async Task WithoutLiveView_EveryLiveRequestIs404_AndNoRequestStartsAScreencast()
+    public async Task WithoutLiveView_ThePagesAndTheStreamAre404_AndNoRequestStartsAScreencast()
     {
         await using var stub = await ScreencastBrowserStub.StartAsync();
         await using var gateway = await TestGateway.StartAsync(withBrowser: false);
         gateway.App.Tracker.Set(stub.BrowserUrl);
         var page = stub.PageIds[0];
 
-        foreach (var path in new[] { "/live", "/live/targets", $"/live/{page}" })
+        using (var status = JsonDocument.Parse(await Http.GetStringAsync(gateway.ApiHttp("/live"))))
+        {
+            Assert.False(status.RootElement.GetProperty("enabled").GetBoolean());
+        }
+        foreach (var path in new[] { "/live/targets", $"/live/{page}" })
         {
             using var response = await Http.GetAsync(gateway.ApiHttp(path));
             Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);

@@ -96,15 +96,26 @@ public sealed class LiveViewInBrowserTests(ITestOutputHelper output)
             Assert.Equal(1, status.RootElement.GetProperty("screencasts").EnumerateArray().Single().GetProperty("viewers").GetInt32());
         }
 
+        // A restart from the API ends the stream with its reason on the page; the operator can pick again.
+        using (var restart = await Http.PostAsync(gateway.ApiHttp("/chromium/restart"), null).WaitAsync(TimeSpan.FromSeconds(60)))
+        {
+            Assert.True(restart.IsSuccessStatusCode, await restart.Content.ReadAsStringAsync());
+        }
+        await dashboard.WaitForFunctionAsync("() => document.getElementById('live-status').dataset.closeReason === 'browser restarted: pick the page again'")
+            .WaitAsync(Patience);
+        await dashboard.ClickAsync("#live-refresh").WaitAsync(Patience);
+        await dashboard.WaitForFunctionAsync("() => !document.getElementById('live-watch').disabled").WaitAsync(Patience);
+        Assert.Contains("browser restarted", await dashboard.TextContentAsync("#live-status").WaitAsync(Patience));
+        await ScreenshotAsync(dashboard, "live-view-after-restart");
+
         // The operator leaves: the screencast stops and the session closes.
         await dashboard.CloseAsync();
         await Eventually.TrueAsync(async () =>
         {
             using var status = JsonDocument.Parse(await Http.GetStringAsync(gateway.ApiHttp("/live")));
             return status.RootElement.GetProperty("screencasts_stopped").GetInt32() == 1 && !status.RootElement.GetProperty("session_open").GetBoolean();
-        }, "the screencast stopped once its only viewer left");
+        }, "the screencast stopped with the restart, and no session stayed open");
         Assert.Empty(consoleErrors);
-        await client.CloseAsync();
     }
 
     private static async Task<string[]> JsonListAsync(GatewayProcess gateway)
