@@ -169,6 +169,39 @@ public sealed class LiveViewApiTests
     }
 
     [Fact]
+    public async Task WithSeveralPages_ABrowserSessionsInputIsNotDrawn_WhileAPageConnectionsStillIs()
+    {
+        await using var stub = await ScreencastBrowserStub.StartAsync();
+        stub.PageIds.Add(Guid.NewGuid().ToString("N").ToUpperInvariant());
+        await using var gateway = await TestGateway.StartAsync(o => o.LiveView = true, withBrowser: false);
+        gateway.App.Tracker.Set(stub.BrowserUrl);
+        var watched = stub.PageIds[0];
+        using var viewer = await WatchAsync(gateway, watched);
+        await ReceiveJsonAsync(viewer);
+        await ReceiveFrameAsync(viewer);
+
+        // Which page this session drives is unknown with two pages open: better no mark than one on the wrong page.
+        using var browserClient = await gateway.ConnectAsync();
+        await browserClient.EchoAsync("""{"id":1,"sessionId":"SOMESESSION","method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":1,"y":2,"button":"left","clickCount":1}}""");
+        await gateway.WaitForEventAsync("cdp_command");
+        using var otherPage = await gateway.ConnectAsync($"/devtools/page/{stub.PageIds[1]}");
+        await otherPage.EchoAsync("""{"id":2,"method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":3,"y":4,"button":"left","clickCount":1}}""");
+        await gateway.WaitForEventAsync("cdp_command", 2);
+        using var pageClient = await gateway.ConnectAsync($"/devtools/page/{watched}");
+        await pageClient.EchoAsync("""{"id":3,"method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":30,"y":40,"button":"left","clickCount":1}}""");
+
+        // The first mark the viewer gets is the watched page's own connection's.
+        var mark = await ReceiveJsonAsync(viewer);
+        Assert.Equal(30, mark.GetProperty("x").GetDouble());
+        Assert.Equal(40, mark.GetProperty("y").GetDouble());
+
+        foreach (var client in new[] { browserClient, otherPage, pageClient })
+        {
+            await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task ABrowserRestartEndsTheViewersStreamWithAReason_AndThePageCanBeWatchedAgainOnTheNewBrowser()
     {
         await using var stub = await ScreencastBrowserStub.StartAsync();
@@ -210,7 +243,7 @@ public sealed class LiveViewApiTests
         Assert.Equal("the gateway is stopping", viewer.CloseStatusDescription);
         await stopping.WaitAsync(TestGateway.Patience);
         Assert.Equal(1, stub.Count("Page.stopScreencast"));
-        Assert.Equal(0, stub.OpenSockets);
+        await Eventually.TrueAsync(() => stub.OpenSockets == 0, "the session to the browser closed");
     }
 
     [Fact]

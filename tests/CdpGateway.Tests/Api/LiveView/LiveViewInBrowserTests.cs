@@ -31,6 +31,8 @@ public sealed class LiveViewInBrowserTests(ITestOutputHelper output)
         var page = client.Contexts[0].Pages.Count > 0 ? client.Contexts[0].Pages[0] : await client.Contexts[0].NewPageAsync().WaitAsync(Patience);
         await page.GotoAsync("data:text/html,<body style='margin:0;background:rgb(0,160,80)'></body>").WaitAsync(Patience);
         var targetsBefore = await JsonListAsync(gateway);
+        const string seenByThePage = "document.visibilityState + ' focus=' + document.hasFocus() + ' ' + innerWidth + 'x' + innerHeight";
+        var pageStateBefore = await page.EvaluateAsync<string>(seenByThePage).WaitAsync(Patience);
         var target = Assert.Single(JsonDocument.Parse(await Http.GetStringAsync(gateway.ApiHttp("/live/targets"))).RootElement.EnumerateArray());
         var targetId = target.GetProperty("id").GetString()!;
 
@@ -86,7 +88,8 @@ public sealed class LiveViewInBrowserTests(ITestOutputHelper output)
             """, new[] { cx, cy }).WaitAsync(Patience);
         await ScreenshotAsync(dashboard, "live-view-click-drawn");
 
-        // The gateway's own session is no client, and it opened no target.
+        // The gateway's own session is no client, opened no target, and changed nothing the page sees.
+        Assert.Equal(pageStateBefore, await page.EvaluateAsync<string>(seenByThePage).WaitAsync(Patience));
         Assert.Equal(targetsBefore, await JsonListAsync(gateway));
         var connects = gateway.EventsOfType("cdp_connect");
         Assert.Single(connects);
