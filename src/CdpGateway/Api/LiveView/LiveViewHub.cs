@@ -68,7 +68,16 @@ public sealed class LiveViewHub(DevToolsUrlTracker tracker, IChromiumControl chr
             {
                 _byTarget.TryGetValue(targetId, out screencast);
             }
-            screencast ??= await StartAsync(session, targetId, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                screencast ??= await StartAsync(session, targetId, cancellationToken).ConfigureAwait(false);
+            }
+            catch when (IsIdle())
+            {
+                // Nobody else watches: the session opened for this viewer closes with its failure.
+                await CloseSessionAsync(session, "could not start").ConfigureAwait(false);
+                throw;
+            }
             var viewer = new LiveViewer(targetId);
             if (!screencast.Add(viewer))
             {
@@ -111,6 +120,14 @@ public sealed class LiveViewHub(DevToolsUrlTracker tracker, IChromiumControl chr
         finally
         {
             _serial.Release();
+        }
+    }
+
+    private bool IsIdle()
+    {
+        lock (_gate)
+        {
+            return _byTarget.Count == 0;
         }
     }
 

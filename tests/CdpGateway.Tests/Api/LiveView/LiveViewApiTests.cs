@@ -202,6 +202,22 @@ public sealed class LiveViewApiTests
     }
 
     [Fact]
+    public async Task APageThatCannotBeAttachedEndsTheViewerWithChromiumsWords_AndLeavesNoSessionOpen()
+    {
+        await using var stub = await ScreencastBrowserStub.StartAsync();
+        stub.RefuseAttach = true;
+        await using var gateway = await TestGateway.StartAsync(o => o.LiveView = true, withBrowser: false);
+        gateway.App.Tracker.Set(stub.BrowserUrl);
+
+        using var viewer = await WatchAsync(gateway, stub.PageIds[0]);
+
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, await viewer.WaitForCloseAsync());
+        Assert.Equal("No target with given id found", viewer.CloseStatusDescription);
+        await Eventually.TrueAsync(() => stub.OpenSockets == 0 && !gateway.Services<LiveViewHub>().SessionOpen, "the session closed with nobody watching");
+        Assert.Equal(0, gateway.Services<LiveViewHub>().ScreencastsStarted);
+    }
+
+    [Fact]
     public async Task ABrowserRestartEndsTheViewersStreamWithAReason_AndThePageCanBeWatchedAgainOnTheNewBrowser()
     {
         await using var stub = await ScreencastBrowserStub.StartAsync();

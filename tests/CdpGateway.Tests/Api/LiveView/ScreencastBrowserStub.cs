@@ -39,6 +39,9 @@ public sealed class ScreencastBrowserStub : IAsyncDisposable
     public string BrowserUrl => $"ws://127.0.0.1:{Port}/devtools/browser/{BrowserId}";
     public List<string> PageIds { get; } = [Guid.NewGuid().ToString("N").ToUpperInvariant()];
 
+    /// <summary>Answers <c>Target.attachToTarget</c> as Chromium does for a page that just closed.</summary>
+    public bool RefuseAttach { get; set; }
+
     /// <summary>Every command received so far, in order.</summary>
     public IReadOnlyList<(string Method, string? SessionId)> Commands => [.. _commands];
 
@@ -168,7 +171,7 @@ public sealed class ScreencastBrowserStub : IAsyncDisposable
                     break;
                 case "Target.attachToTarget":
                     var target = (string)parameters["targetId"]!;
-                    if (!PageIds.Contains(target))
+                    if (RefuseAttach || !PageIds.Contains(target))
                     {
                         answer.Remove("result");
                         answer["error"] = new JsonObject { ["code"] = -32602, ["message"] = "No target with given id found" };
