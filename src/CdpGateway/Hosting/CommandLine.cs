@@ -309,6 +309,7 @@ public static class CommandLine
             Add("--allow-unauthenticated", null, "allow a non-loopback --bind without --token", Bool, (o, v) => o.AllowUnauthenticated = v);
             Add("--trust-forwarded-headers", null, "build discovery URLs from X-Forwarded-Host and -Proto", Bool, (o, v) => o.TrustForwardedHeaders = v);
             Add("--log-cdp-messages", null, "log method, id, sessionId and length of every CDP message", Bool, (o, v) => o.LogCdpMessages = v);
+            Add("--live-view", null, "let the dashboard watch a page live (screencast with the clients' input drawn over it); shows page content", Bool, (o, v) => o.LiveView = v);
             Add("--log-level", "LEVEL", "debug, info, warning or error (default info)", Checked(ParseLogLevel), (o, v) => o.LogLevel = v);
             Add("--otlp-endpoint", "URL", "export spans and metrics over OTLP to this collector (http:// or https://; default none)", Checked(ParseOtlpEndpoint), (o, v) => o.OtlpEndpoint = v);
             Add("--otlp-protocol", "PROTOCOL", "http (http/protobuf, paths /v1/traces and /v1/metrics under the endpoint) or grpc (default http)", Checked(ParseOtlpProtocol), (o, v) => o.OtlpProtocol = v);

@@ -1,5 +1,6 @@
 using System.Net;
 using CdpGateway.Api;
+using CdpGateway.Api.LiveView;
 using CdpGateway.Browser;
 using CdpGateway.Proxy;
 using CdpGateway.Proxy.Epoll;
@@ -111,6 +112,8 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton<ChromiumDiscoveryClient>();
         services.AddGatewayMetrics(instance);
         services.AddOtlpExport(options, instance);
+        services.AddSingleton<PageConnections>();
+        services.AddSingleton<LiveViewHub>();
         services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser, launch));
         if (NatsSinkOptions.From(options) is { } nats)
         {
@@ -150,6 +153,7 @@ public sealed class GatewayApp : IAsyncDisposable
                 TelemetryConfigEndpoints.Map(endpoints);
                 MetricsEndpoint.Map(endpoints);
                 DashboardEndpoint.Map(endpoints);
+                LiveViewEndpoints.Map(endpoints);
             });
         });
     }
@@ -221,6 +225,7 @@ public sealed class GatewayApp : IAsyncDisposable
             return;
         }
         await _app.StopAsync().ConfigureAwait(false);
+        await Services.GetRequiredService<LiveViewHub>().DisposeAsync().ConfigureAwait(false);
         // Stopping cancelled every confirm wait, so these resolve at once as context_cancelled.
         await Services.GetRequiredService<PendingDisconnects>().WaitAsync(PendingDisconnectsGrace).ConfigureAwait(false);
         if (_browserSource is not null)

@@ -59,6 +59,12 @@ public sealed class GatewayOptions
     public long NatsSpoolBytes { get; set; } = Telemetry.Nats.NatsSinkOptions.DefaultSpoolBytes;
 
     public bool LogCdpMessages { get; set; }
+
+    /// <summary>
+    /// The API's live view of a page (<c>/live</c>): off unless asked for, because it shows what the pages show.
+    /// </summary>
+    public bool LiveView { get; set; }
+
     public bool AllowUnauthenticated { get; set; }
     public bool TrustForwardedHeaders { get; set; }
     public string LogLevel { get; set; } = "info";

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.WebSockets;
+using CdpGateway.Api.LiveView;
 using CdpGateway.Browser;
 using CdpGateway.Hosting;
 using CdpGateway.Proxy.Epoll;
@@ -36,7 +37,8 @@ public sealed class CdpConnectionHandler(
     TimeProvider time,
     ILogger<CdpConnectionHandler> logger,
     EpollRelay epoll,
-    ConnectionTracing tracing)
+    ConnectionTracing tracing,
+    PageConnections pageConnections)
 {
     /// <summary>How long closing waits for a direction to finish or a close handshake to complete.</summary>
     internal static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(2);
@@ -215,6 +217,7 @@ public sealed class CdpConnectionHandler(
             new CdpConnectData(connectionId, target.TelemetryName, peer?.ToString()), TelemetryJsonContext.Default.CdpConnectData);
         metrics.ConnectionOpened(target.TelemetryName);
         var open = openConnections.Register(connectionId, target.TelemetryName, target.TargetPath?[(target.TargetPath.LastIndexOf('/') + 1)..], peer, time.GetUtcNow());
+        pageConnections.Opened(connectionId, target.TargetPath);
         var disconnectPublished = false;
         try
         {
@@ -590,6 +593,7 @@ public sealed class CdpConnectionHandler(
         metrics.ConnectionEnded(ended);
         // Ended before the event goes out: whoever sees the event finds the span with its exporter.
         ConnectionTracing.EndConnection(span, ended);
+        pageConnections.Closed(connectionId);
         events.Publish(ConnectionEventTypes.Disconnect, EventCategory.Connection, ended, TelemetryJsonContext.Default.CdpDisconnectData, disconnectedWall);
     }
 }
