@@ -141,6 +141,7 @@ public sealed class GatewayApp : IAsyncDisposable
             {
                 HealthEndpoints.Map(endpoints);
                 ChromiumEndpoints.Map(endpoints);
+                ConnectionsEndpoints.Map(endpoints);
                 TelemetryEndpoints.Map(endpoints);
                 TelemetryConfigEndpoints.Map(endpoints);
                 MetricsEndpoint.Map(endpoints);
