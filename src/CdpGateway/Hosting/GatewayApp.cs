@@ -7,6 +7,7 @@ using CdpGateway.Proxy.Transport;
 using Microsoft.AspNetCore.Connections;
 using CdpGateway.Telemetry;
 using CdpGateway.Telemetry.Metrics;
+using CdpGateway.Telemetry.Stats;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -113,6 +114,7 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton<CdpConnectionHandler>();
         services.AddSingleton<ChromiumDiscoveryClient>();
         services.AddGatewayMetrics(instance);
+        services.AddGatewayStats();
         services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser, launch));
 
         configureServices?.Invoke(builder.Services);
@@ -145,6 +147,7 @@ public sealed class GatewayApp : IAsyncDisposable
                 TelemetryEndpoints.Map(endpoints);
                 TelemetryConfigEndpoints.Map(endpoints);
                 MetricsEndpoint.Map(endpoints);
+                StatsEndpoint.Map(endpoints);
                 DashboardEndpoint.Map(endpoints);
             });
         });
