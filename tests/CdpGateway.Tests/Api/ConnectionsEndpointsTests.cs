@@ -148,6 +148,49 @@ public sealed class ConnectionsEndpointsTests
     }
 
     [Fact]
+    public async Task DeleteWhileTheBrowserIsBeingDialledCancelsTheDial_WithTheSameCloseAndEvent()
+    {
+        await using var gw = await TestGateway.StartAsync(withBrowser: false);
+        int deadPort;
+        using (var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            deadPort = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        // Nothing listens there: the dial retries for its window (on the fake clock, so until the test moves it).
+        gw.App.Tracker.Set($"ws://127.0.0.1:{deadPort}/devtools/browser/gone");
+        using var client = await gw.ConnectAsync();
+        var closing = client.WaitForCloseAsync();
+        await gw.WaitForEventAsync(ConnectionEventTypes.Connect);
+        var id = IdOf(Assert.Single(await ListAsync(gw)));
+
+        var (status, _) = await SendAsync(gw, HttpMethod.Delete, $"/connections/{id}");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(CloseCodes.ClosedByOperator, await closing);
+        var ended = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal("context_cancelled", ended.GetProperty("reason").GetString());
+        Assert.Equal("operator", ended.GetProperty("cancelled_by").GetString());
+        Assert.Equal(1008, ended.GetProperty("close_code").GetInt32());
+    }
+
+    [Fact]
+    public async Task AnEndThatIsNotTheOperatorsCarriesNoCancelledBy()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        using var client = await gw.ConnectAsync();
+        await client.EchoAsync("{}");
+        var closing = client.WaitForCloseAsync();
+
+        await gw.App.StopAsync();
+
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await closing);
+        var ended = await gw.WaitForEventAsync(ConnectionEventTypes.Disconnect);
+        Assert.Equal("context_cancelled", ended.GetProperty("reason").GetString());
+        Assert.False(ended.TryGetProperty("cancelled_by", out _));
+    }
+
+    [Fact]
     public async Task OtherConnectionsAndLaterOnesAreUntouchedByADelete()
     {
         await using var gw = await TestGateway.StartAsync();
