@@ -66,7 +66,7 @@ public sealed class StatsSampler : IHostedService, IDisposable
         }
     }
 
-    /// <summary>Reads the newest <paramref name="last"/> samples of <paramref name="ring"/> under the sampler's lock.</summary>
+    /// <summary>Runs <paramref name="read"/> over <paramref name="ring"/> under the sampler's lock, so no sample is added halfway through it.</summary>
     public T Read<T>(StatsRing ring, Func<StatsRing, T> read)
     {
         lock (_lock)
