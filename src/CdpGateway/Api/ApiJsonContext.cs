@@ -9,4 +9,7 @@ namespace CdpGateway.Api;
 [JsonSerializable(typeof(FlagsAnswer))]
 [JsonSerializable(typeof(RestartAnswer))]
 [JsonSerializable(typeof(ApiError))]
+[JsonSerializable(typeof(ConnectionInfo))]
+[JsonSerializable(typeof(ConnectionList))]
+[JsonSerializable(typeof(ConnectionClosed))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Connections;
 using CdpGateway.Telemetry;
 using CdpGateway.Telemetry.Metrics;
 using CdpGateway.Telemetry.Nats;
+using CdpGateway.Telemetry.Stats;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -112,8 +113,8 @@ public sealed class GatewayApp : IAsyncDisposable
         services.AddSingleton<ChromiumDiscoveryClient>();
         services.AddGatewayMetrics(instance);
         services.AddOtlpExport(options, instance);
-        services.AddSingleton<PageConnections>();
         services.AddSingleton<LiveViewHub>();
+        services.AddGatewayStats();
         services.AddSingleton(sp => CreateChromiumControl(sp, options, superviseBrowser, launch));
         if (NatsSinkOptions.From(options) is { } nats)
         {
@@ -149,9 +150,11 @@ public sealed class GatewayApp : IAsyncDisposable
             {
                 HealthEndpoints.Map(endpoints);
                 ChromiumEndpoints.Map(endpoints);
+                ConnectionsEndpoints.Map(endpoints);
                 TelemetryEndpoints.Map(endpoints);
                 TelemetryConfigEndpoints.Map(endpoints);
                 MetricsEndpoint.Map(endpoints);
+                StatsEndpoint.Map(endpoints);
                 DashboardEndpoint.Map(endpoints);
                 LiveViewEndpoints.Map(endpoints);
             });

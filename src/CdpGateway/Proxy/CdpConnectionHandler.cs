@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.WebSockets;
-using CdpGateway.Api.LiveView;
 using CdpGateway.Browser;
 using CdpGateway.Hosting;
 using CdpGateway.Proxy.Epoll;
@@ -37,8 +36,7 @@ public sealed class CdpConnectionHandler(
     TimeProvider time,
     ILogger<CdpConnectionHandler> logger,
     EpollRelay epoll,
-    ConnectionTracing tracing,
-    PageConnections pageConnections)
+    ConnectionTracing tracing)
 {
     /// <summary>How long closing waits for a direction to finish or a close handshake to complete.</summary>
     internal static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(2);
@@ -213,11 +211,11 @@ public sealed class CdpConnectionHandler(
         // Everything logged for this connection, also by its background completion, carries its id (the JSON log).
         using var logScope = logger.BeginScope(new ConnectionLogScope(connectionId));
         var span = tracing.StartConnection(connectionId, target, peer, trace.Parent, trace.State);
+        // Registered before its cdp_connect is published: whoever saw the event finds the connection in GET /connections.
+        var open = openConnections.Register(connectionId, target.TelemetryName, target.TargetPath?[(target.TargetPath.LastIndexOf('/') + 1)..], peer, time.GetUtcNow());
         events.Publish(ConnectionEventTypes.Connect, EventCategory.Connection,
             new CdpConnectData(connectionId, target.TelemetryName, peer?.ToString()), TelemetryJsonContext.Default.CdpConnectData);
         metrics.ConnectionOpened(target.TelemetryName);
-        var open = openConnections.Register(connectionId, target.TelemetryName, target.TargetPath?[(target.TargetPath.LastIndexOf('/') + 1)..], peer, time.GetUtcNow());
-        pageConnections.Opened(connectionId, target.TargetPath);
         var disconnectPublished = false;
         try
         {
@@ -255,9 +253,18 @@ public sealed class CdpConnectionHandler(
         var dialStarted = time.GetTimestamp();
         var dialing = DialAsync(target, browserUrl, subscription, dialCancel.Token, client.LoopSocket, span);
         long? leftAt = null;
-        if (await Task.WhenAny(dialing, leaving).ConfigureAwait(false) == leaving && leaving.Result is not null)
+        var closedByOperator = false;
+        var firstOfDial = await Task.WhenAny(dialing, leaving, open.CloseRequested).ConfigureAwait(false);
+        if (firstOfDial == leaving && leaving.Result is not null)
         {
             leftAt = time.GetTimestamp();
+            await dialCancel.CancelAsync().ConfigureAwait(false);
+        }
+        else if (firstOfDial == open.CloseRequested)
+        {
+            // An operator closed it while its browser was being dialled: the dial is cancelled, and a dial that won the
+            // race is closed at once below, as the relay sees the same request.
+            closedByOperator = true;
             await dialCancel.CancelAsync().ConfigureAwait(false);
         }
         var dial = await dialing.ConfigureAwait(false);
@@ -265,6 +272,7 @@ public sealed class CdpConnectionHandler(
         dialEnded.TrySetResult();
         if (await leaving.ConfigureAwait(false) is { } left)
         {
+            open.MarkEnding();
             dial.Upstream?.Dispose();
             published();
             await EndLeftWhileDialingAsync(client, left, connectionId, span, connectedAt, leftAt ?? time.GetTimestamp()).ConfigureAwait(false);
@@ -272,6 +280,7 @@ public sealed class CdpConnectionHandler(
         }
         if (!dial.Succeeded)
         {
+            open.MarkEnding();
             var failedAt = time.GetTimestamp();
             var failedWall = time.GetUtcNow();
             var cancelled = dialCancel.IsCancellationRequested;
@@ -279,15 +288,16 @@ public sealed class CdpConnectionHandler(
             {
                 logger.LogWarning("Connection {ConnectionId}: no upstream for {Path}: {Error}", connectionId, path, dial.Error);
             }
-            var close = DisconnectRules.CloseFor(new CloseFacts(ConnectionEnd.DialFailed, GatewayStopping: lifetime.Stopping.IsCancellationRequested,
+            var dialEnd = closedByOperator ? ConnectionEnd.ClosedByOperator : ConnectionEnd.DialFailed;
+            var close = DisconnectRules.CloseFor(new CloseFacts(dialEnd, GatewayStopping: lifetime.Stopping.IsCancellationRequested,
                 Cancelled: cancelled));
             var sentCode = close is { } frame ? await CloseClientAsync(client, frame).ConfigureAwait(false) : null;
             // Nothing reads the client here: the wait for its close reply reads it directly.
             var closeCode = await FinishClientCloseAsync(client, null, sentCode, null).ConfigureAwait(false);
             published();
-            var reason = DisconnectRules.Reason(new ReasonFacts(ConnectionEnd.DialFailed, Cancelled: cancelled));
-            PublishDisconnect(connectionId, span, reason ?? DisconnectReason.UpstreamError, connectedAt, failedAt, failedWall,
-                new RelayCounters(), new RelayCounters(), closeCode);
+            var reason = DisconnectRules.Reason(new ReasonFacts(dialEnd, Cancelled: cancelled)) ?? DisconnectReason.UpstreamError;
+            PublishDisconnect(connectionId, span, reason, connectedAt, failedAt, failedWall,
+                new RelayCounters(), new RelayCounters(), closeCode, cancelledBy: DisconnectRules.CancelledBy(dialEnd, reason));
             return false;
         }
 
@@ -296,6 +306,7 @@ public sealed class CdpConnectionHandler(
         var fromClient = open.FromClient;
         var fromUpstream = open.FromUpstream;
         var commands = new CdpCommandRecorder(connectionId, telemetryConfig, events, time, logger, metrics);
+        open.AttachCommands(commands);
         var toUpstream = new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
             options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "->") : null, commands);
         var finishToClient = new RelayFinish();
@@ -309,10 +320,11 @@ public sealed class CdpConnectionHandler(
         var idle = idleWatch?.Idle;
 
         var first = await (idle is null
-            ? Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask)
-            : Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask, idle)).ConfigureAwait(false);
+            ? Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask, open.CloseRequested)
+            : Task.WhenAny(clientToUpstream, upstreamToClient, browserMoved, lifetime.StoppingTask, open.CloseRequested, idle)).ConfigureAwait(false);
         var disconnectedAt = time.GetTimestamp();
         var disconnectedWall = time.GetUtcNow();
+        open.MarkEnding();
 
         idleWatch?.Dispose();
         stopWatching.TrySetResult();
@@ -333,6 +345,10 @@ public sealed class CdpConnectionHandler(
         else if (first == idle)
         {
             end = ConnectionEnd.IdleTimeout;
+        }
+        else if (first == open.CloseRequested)
+        {
+            end = ConnectionEnd.ClosedByOperator;
         }
         else
         {
@@ -410,7 +426,7 @@ public sealed class CdpConnectionHandler(
         {
             subscription.Dispose();
             PublishDisconnect(end.ConnectionId, end.Span, reason, end.ConnectedAt, end.DisconnectedAt, end.DisconnectedWall, end.FromClient, end.FromUpstream,
-                closeCode, end.Commands.Dropped, end.Commands.Excluded);
+                closeCode, end.Commands.Dropped, end.Commands.Excluded, DisconnectRules.CancelledBy(end.End, reason));
         }
     }
 
@@ -573,7 +589,8 @@ public sealed class CdpConnectionHandler(
     }
 
     private void PublishDisconnect(string connectionId, Activity? span, DisconnectReason reason, long connectedAt, long disconnectedAt, DateTimeOffset disconnectedWall,
-        RelayCounters fromClient, RelayCounters fromUpstream, int? closeCode, long telemetryDropped = 0, long telemetryExcluded = 0)
+        RelayCounters fromClient, RelayCounters fromUpstream, int? closeCode, long telemetryDropped = 0, long telemetryExcluded = 0,
+        string? cancelledBy = null)
     {
         var duration = time.GetElapsedTime(connectedAt, disconnectedAt);
         var ended = new CdpDisconnectData
@@ -588,12 +605,12 @@ public sealed class CdpConnectionHandler(
             CloseCode = closeCode,
             TelemetryDropped = telemetryDropped,
             TelemetryExcluded = telemetryExcluded,
+            CancelledBy = cancelledBy,
         };
         openConnections.Unregister(connectionId, new RelayTraffic(ended.MessagesFromClient, ended.MessagesFromUpstream, ended.BytesFromClient, ended.BytesFromUpstream));
         metrics.ConnectionEnded(ended);
         // Ended before the event goes out: whoever sees the event finds the span with its exporter.
         ConnectionTracing.EndConnection(span, ended);
-        pageConnections.Closed(connectionId);
         events.Publish(ConnectionEventTypes.Disconnect, EventCategory.Connection, ended, TelemetryJsonContext.Default.CdpDisconnectData, disconnectedWall);
     }
 }

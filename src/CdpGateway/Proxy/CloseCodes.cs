@@ -17,6 +17,14 @@ public static class CloseCodes
     public const string RequestCancelledText = "request cancelled";
     public const string IdleTimeoutText = "idle timeout";
 
+    /// <summary>
+    /// An operator closed the connection (<c>DELETE /connections/{id}</c>): 1008, the code for an endpoint ending a
+    /// connection by its own policy, so a client tells a deliberate refusal from a shutdown (1001, worth a retry) and a
+    /// failure (1011).
+    /// </summary>
+    public const WebSocketCloseStatus ClosedByOperator = WebSocketCloseStatus.PolicyViolation;
+    public const string ClosedByOperatorText = "closed by operator";
+
     /// <summary>Followed by the message's size and the limit ("message too large: 2048 > 1024").</summary>
     public const string TooLargeText = "message too large: ";
 

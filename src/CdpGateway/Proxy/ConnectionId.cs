@@ -13,4 +13,21 @@ public static class ConnectionId
         Random.Shared.NextBytes(bytes);
         return Convert.ToHexStringLower(bytes);
     }
+
+    /// <summary>Whether <paramref name="text"/> has the form <see cref="New"/> gives: 16 lowercase hex characters.</summary>
+    public static bool IsWellFormed(string? text)
+    {
+        if (text is not { Length: 16 })
+        {
+            return false;
+        }
+        foreach (char c in text)
+        {
+            if (!char.IsAsciiHexDigitLower(c))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 }

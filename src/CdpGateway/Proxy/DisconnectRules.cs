@@ -32,6 +32,9 @@ public enum ConnectionEnd
 
     /// <summary>A fault inside the gateway; the client's socket is aborted.</summary>
     GatewayFault,
+
+    /// <summary>An operator closed it through the API (<c>DELETE /connections/{id}</c>), while relaying or while dialling.</summary>
+    ClosedByOperator,
 }
 
 /// <summary>What the confirm wait saw, if it ran.</summary>
@@ -97,7 +100,7 @@ public static class DisconnectRules
         {
             return DisconnectReason.ClientClose;
         }
-        if (facts.Cancelled || facts.End is ConnectionEnd.GatewayStopping or ConnectionEnd.IdleTimeout)
+        if (facts.Cancelled || facts.End is ConnectionEnd.GatewayStopping or ConnectionEnd.IdleTimeout or ConnectionEnd.ClosedByOperator)
         {
             return DisconnectReason.ContextCancelled;
         }
@@ -139,6 +142,8 @@ public static class DisconnectRules
                 return new ClientClose(WebSocketCloseStatus.EndpointUnavailable, CloseCodes.ShuttingDownText);
             case ConnectionEnd.IdleTimeout:
                 return new ClientClose(WebSocketCloseStatus.EndpointUnavailable, CloseCodes.IdleTimeoutText);
+            case ConnectionEnd.ClosedByOperator:
+                return new ClientClose(CloseCodes.ClosedByOperator, CloseCodes.ClosedByOperatorText);
             case ConnectionEnd.DialFailed:
                 if (facts.GatewayStopping)
                 {
@@ -166,6 +171,16 @@ public static class DisconnectRules
         }
         return new ClientClose(WebSocketCloseStatus.InternalServerError, CloseCodes.ConnectionLostText);
     }
+
+    /// <summary>
+    /// Who cancelled a <c>context_cancelled</c> connection, when it was not the gateway itself (<c>cancelled_by</c> in
+    /// <c>cdp_disconnect</c>): <c>operator</c> for one closed through the API; null otherwise.
+    /// </summary>
+    public static string? CancelledBy(ConnectionEnd end, DisconnectReason reason) =>
+        end == ConnectionEnd.ClosedByOperator && reason == DisconnectReason.ContextCancelled ? OperatorCanceller : null;
+
+    /// <summary>The <c>cancelled_by</c> value of a connection an operator closed.</summary>
+    public const string OperatorCanceller = "operator";
 
     /// <summary>
     /// The <c>close_code</c> a disconnect reports: the client's own code when it closed first, else the code of the close

@@ -36,12 +36,23 @@ public sealed class OpenConnections
     /// </summary>
     public void Unregister(string connectionId, RelayTraffic final)
     {
+        OpenConnection? ended;
         lock (_lock)
         {
-            if (_open.Remove(connectionId))
+            if (_open.Remove(connectionId, out ended))
             {
                 _finished += final;
             }
+        }
+        ended?.MarkEnded();
+    }
+
+    /// <summary>The open connection with this id, if there is one.</summary>
+    public bool TryGet(string connectionId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out OpenConnection? connection)
+    {
+        lock (_lock)
+        {
+            return _open.TryGetValue(connectionId, out connection);
         }
     }
 

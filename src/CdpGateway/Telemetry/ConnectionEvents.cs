@@ -34,6 +34,9 @@ public sealed record CdpDisconnectData
     [JsonPropertyName("close_code"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public int? CloseCode { get; init; }
     [JsonPropertyName("telemetry_dropped")] public long TelemetryDropped { get; init; }
     [JsonPropertyName("telemetry_excluded")] public long TelemetryExcluded { get; init; }
+
+    /// <summary>Who cancelled a <c>context_cancelled</c> connection: <c>operator</c> (closed through the API); absent otherwise.</summary>
+    [JsonPropertyName("cancelled_by")] public string? CancelledBy { get; init; }
 }
 
 /// <summary>

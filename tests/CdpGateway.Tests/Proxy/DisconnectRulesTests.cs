@@ -24,6 +24,9 @@ public sealed class DisconnectReasonRuleTests
     // The gateway ended an idle connection: neither side did.
     [InlineData(ConnectionEnd.IdleTimeout, null, false, Urls.A, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ContextCancelled)]
     [InlineData(ConnectionEnd.IdleTimeout, null, false, Urls.B, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ContextCancelled)]
+    // An operator closed it (DELETE /connections/{id}): the gateway cancelled it, whatever the browser did meanwhile.
+    [InlineData(ConnectionEnd.ClosedByOperator, null, false, Urls.A, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ContextCancelled)]
+    [InlineData(ConnectionEnd.ClosedByOperator, null, false, Urls.B, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ContextCancelled)]
     [InlineData(ConnectionEnd.ClientToUpstream, RelayEnd.SourceClosed, true, Urls.A, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ContextCancelled)]
     [InlineData(ConnectionEnd.BrowserMoved, null, true, Urls.B, Urls.A, ConfirmWait.NotWaited, DisconnectReason.ContextCancelled)]
     [InlineData(ConnectionEnd.UpstreamToClient, RelayEnd.SourceFailed, true, Urls.A, Urls.A, ConfirmWait.NewUrl, DisconnectReason.ContextCancelled)]
@@ -76,6 +79,16 @@ public sealed class DisconnectReasonRuleTests
     {
         Assert.Equal(expected, DisconnectRules.Reason(new ReasonFacts(end, outcome, false, Urls.A, Urls.A, confirm, replaced)));
     }
+
+    [Fact]
+    public void OnlyAnOperatorsCloseSaysWhoCancelledIt()
+    {
+        Assert.Equal("operator", DisconnectRules.CancelledBy(ConnectionEnd.ClosedByOperator, DisconnectReason.ContextCancelled));
+        foreach (var end in Enum.GetValues<ConnectionEnd>().Where(e => e != ConnectionEnd.ClosedByOperator))
+        {
+            Assert.Null(DisconnectRules.CancelledBy(end, DisconnectReason.ContextCancelled));
+        }
+    }
 }
 
 /// <summary><see cref="DisconnectRules.CloseFor"/>: docs/disconnect-contract.md's close-frame table spelled out, one case per situation.</summary>
@@ -104,6 +117,9 @@ public sealed class ClientCloseRuleTests
     // The gateway ended an idle connection.
     [InlineData(ConnectionEnd.IdleTimeout, null, null, null, false, false, Urls.A, null, 1001, "idle timeout")]
     [InlineData(ConnectionEnd.IdleTimeout, null, null, null, false, false, Urls.B, Urls.A, 1001, "idle timeout")]
+    // An operator closed it, relaying or dialling.
+    [InlineData(ConnectionEnd.ClosedByOperator, null, null, null, false, false, Urls.A, null, 1008, "closed by operator")]
+    [InlineData(ConnectionEnd.ClosedByOperator, null, null, null, false, true, Urls.A, null, 1008, "closed by operator")]
     // The gateway is stopping.
     [InlineData(ConnectionEnd.GatewayStopping, null, null, null, true, false, Urls.A, null, 1001, "gateway shutting down")]
     [InlineData(ConnectionEnd.UpstreamToClient, RelayEnd.SourceFailed, null, null, true, false, Urls.B, Urls.A, 1001, "gateway shutting down")]
@@ -147,7 +163,8 @@ public sealed class ClientCloseRuleTests
     public void NoCloseTextNamesAReason(string reason)
     {
         foreach (var text in new[] { CloseCodes.BrowserRestartedText, CloseCodes.ConnectionLostText, CloseCodes.BrowserUnreachableText,
-            CloseCodes.ShuttingDownText, CloseCodes.RequestCancelledText, CloseCodes.TooLargeText, CloseCodes.ProtocolErrorText, CloseCodes.IdleTimeoutText })
+            CloseCodes.ShuttingDownText, CloseCodes.RequestCancelledText, CloseCodes.TooLargeText, CloseCodes.ProtocolErrorText, CloseCodes.IdleTimeoutText,
+            CloseCodes.ClosedByOperatorText })
         {
             Assert.DoesNotContain(reason, text);
         }

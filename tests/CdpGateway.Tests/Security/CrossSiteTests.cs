@@ -30,7 +30,8 @@ public sealed class CrossSiteTests(ITestOutputHelper output)
         await using var gateway = await StartAsync(output);
         var restarts = await gateway.RestartsAsync();
 
-        foreach (var (method, path) in new[] { ("POST", "/chromium/restart"), ("PATCH", "/chromium/flags"), ("PUT", "/chromium/flags"), ("PATCH", "/telemetry") })
+        foreach (var (method, path) in new[] { ("POST", "/chromium/restart"), ("PATCH", "/chromium/flags"), ("PUT", "/chromium/flags"), ("PATCH", "/telemetry"),
+            ("DELETE", "/connections/0123456789abcdef") })
         {
             foreach (var shape in SimpleRequestShapes)
             {

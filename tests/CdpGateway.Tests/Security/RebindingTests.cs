@@ -16,7 +16,8 @@ namespace CdpGateway.Tests.Security;
 public sealed class RebindingTests(ITestOutputHelper output)
 {
     private static readonly string[] Methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-    private static readonly string[] ApiPaths = ["/chromium/restart", "/chromium/flags", "/telemetry", "/health", "/chromium", "/metrics", "/telemetry/events", "/"];
+    private static readonly string[] ApiPaths = ["/chromium/restart", "/chromium/flags", "/telemetry", "/health", "/chromium", "/metrics", "/telemetry/events", "/",
+        "/connections", "/connections/0123456789abcdef", "/stats"];
 
     [Fact]
     public async Task RebindingHostIsRefusedOnDiscovery()

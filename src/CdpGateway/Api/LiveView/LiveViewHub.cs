@@ -2,6 +2,7 @@ using System.Text.Json;
 using CdpGateway.Browser;
 using CdpGateway.Telemetry;
 using Microsoft.Extensions.Logging;
+using CdpGateway.Proxy;
 
 namespace CdpGateway.Api.LiveView;
 
@@ -16,7 +17,7 @@ namespace CdpGateway.Api.LiveView;
 /// activates or focuses nothing and changes no emulation, so clients see the same targets and pages as before.
 /// Starting and stopping run one at a time (<see cref="_serial"/>); frames and input marks go to viewers without it.
 /// </remarks>
-public sealed class LiveViewHub(DevToolsUrlTracker tracker, IChromiumControl chromium, EventStream events, PageConnections pageConnections,
+public sealed class LiveViewHub(DevToolsUrlTracker tracker, IChromiumControl chromium, EventStream events, OpenConnections openConnections,
     ILogger<LiveViewHub> logger)
     : IAsyncDisposable
 {
@@ -467,7 +468,7 @@ public sealed class LiveViewHub(DevToolsUrlTracker tracker, IChromiumControl chr
     private void DeliverInput(string connectionId, string? sessionId, byte[] mark)
     {
         string? target;
-        if (pageConnections.TryGetPage(connectionId, out var page))
+        if (openConnections.TryGet(connectionId, out var open) && open.TargetId is { } page)
         {
             // A page connection's own commands are that page's; with a session id they drive one of its child targets.
             target = sessionId is null ? page : null;

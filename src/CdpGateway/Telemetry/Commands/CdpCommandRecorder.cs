@@ -57,6 +57,7 @@ public sealed class CdpCommandRecorder : IMessageTap
     private int _scheduled; // 1 while this recorder is on the worker's ready list (or being worked)
     private long _dropped;
     private long _excluded;
+    private long _reported;
 
     // The message being captured (only the client-to-browser loop touches these).
     private byte[]? _capture;
@@ -84,6 +85,9 @@ public sealed class CdpCommandRecorder : IMessageTap
 
     /// <summary>Reported methods the operator excluded, counted apart from losses.</summary>
     public long Excluded => Interlocked.Read(ref _excluded);
+
+    /// <summary><c>cdp_command</c> events published for this connection (counted on the command worker, after the publish).</summary>
+    public long Reported => Interlocked.Read(ref _reported);
 
     public bool WantsMessages => _config.IsEnabled(EventCategory.Control);
 
@@ -401,6 +405,7 @@ public sealed class CdpCommandRecorder : IMessageTap
                 {
                     _publisher.PublishCommand(new CdpCommandData(method, payload.WrittenSpan.ToArray()), at);
                 }
+                Interlocked.Increment(ref _reported);
                 _metrics?.CommandReported(method, forwardedAt);
             }
             else if (outcome == ClassifyOutcome.Malformed)

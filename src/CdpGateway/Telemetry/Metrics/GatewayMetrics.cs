@@ -105,6 +105,25 @@ public sealed class GatewayMetrics
     private static readonly string[] DisconnectReasonNames = [.. DisconnectReasons.All.Select(r => r.WireName())];
     private static readonly string[] CdpMethodNames = [.. CdpMethods.All.Select(m => m.Name())];
 
+    /// <summary>Connections accepted so far, every target: what <c>cdp_gateway_connections_total</c> adds up to.</summary>
+    public long ConnectionsTotal => Sum(_connectionsByTarget);
+
+    /// <summary>Connections ended so far for <paramref name="reason"/>: <c>cdp_gateway_disconnects_total</c>'s value for it.</summary>
+    public long Disconnects(DisconnectReason reason) => Interlocked.Read(ref _disconnectsByReason[(int)reason]);
+
+    /// <summary>Commands reported so far, every method: what <c>cdp_gateway_cdp_commands_total</c> adds up to.</summary>
+    public long CommandsTotal => Sum(_commands);
+
+    private static long Sum(long[] counts)
+    {
+        long total = 0;
+        for (int i = 0; i < counts.Length; i++)
+        {
+            total += Interlocked.Read(ref counts[i]);
+        }
+        return total;
+    }
+
     /// <summary>A connection was accepted (its <c>cdp_connect</c>).</summary>
     public void ConnectionOpened(string target) => Interlocked.Increment(ref _connectionsByTarget[target == UpgradeTarget.PageKind ? 1 : 0]);
 
