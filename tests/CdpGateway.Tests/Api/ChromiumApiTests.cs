@@ -11,7 +11,7 @@ using FakeChromium;
 namespace CdpGateway.Tests.Api;
 
 /// <summary>The control API over HTTP, on a real gateway supervising tests/FakeChromium.</summary>
-public sealed class ChromiumApiTests : IAsyncDisposable
+public sealed class ChromiumApiTests : IAsyncLifetime
 {
     private readonly SupervisedGateways _gateways = new();
 
@@ -19,7 +19,10 @@ public sealed class ChromiumApiTests : IAsyncDisposable
 
     private HttpClient _http => _gateways.Http;
 
-    public ValueTask DisposeAsync() => _gateways.DisposeAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xUnit 2 never calls a test class's IAsyncDisposable.
+    public async Task DisposeAsync() => await _gateways.DisposeAsync();
 
     private Task<GatewayApp> StartAsync(Action<GatewayOptions>? configure = null, bool waitReady = true) =>
         _gateways.StartAsync(configure, waitReady: waitReady);

@@ -9,13 +9,16 @@ namespace CdpGateway.Tests.Api;
 /// <c>GET /metrics</c> of a real gateway supervising tests/FakeChromium, after connections, a reported command and a
 /// requested restart: strict Prometheus text as promtool reads it, with every family the README lists.
 /// </summary>
-public sealed class MetricsExpositionTests : IAsyncDisposable
+public sealed class MetricsExpositionTests : IAsyncLifetime
 {
     private const string Click = """{"id":7,"method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":10,"y":20,"button":"left","clickCount":1}}""";
 
     private readonly SupervisedGateways _gateways = new();
 
-    public ValueTask DisposeAsync() => _gateways.DisposeAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xUnit 2 never calls a test class's IAsyncDisposable.
+    public async Task DisposeAsync() => await _gateways.DisposeAsync();
 
     [Fact]
     public async Task AScrapeAfterTrafficAndARestartPassesPromtool_WithEveryFamilyTheReadmeLists()

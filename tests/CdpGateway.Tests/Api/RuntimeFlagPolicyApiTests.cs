@@ -7,7 +7,7 @@ using CdpGateway.Tests.Browser;
 namespace CdpGateway.Tests.Api;
 
 /// <summary>The flag policy behind <c>/chromium/flags</c>, on a real gateway supervising tests/FakeChromium.</summary>
-public sealed class RuntimeFlagPolicyApiTests : IAsyncDisposable
+public sealed class RuntimeFlagPolicyApiTests : IAsyncLifetime
 {
     private readonly SupervisedGateways _gateways = new();
 
@@ -15,7 +15,10 @@ public sealed class RuntimeFlagPolicyApiTests : IAsyncDisposable
 
     private HttpClient _http => _gateways.Http;
 
-    public ValueTask DisposeAsync() => _gateways.DisposeAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xUnit 2 never calls a test class's IAsyncDisposable.
+    public async Task DisposeAsync() => await _gateways.DisposeAsync();
 
     private Task<GatewayApp> StartAsync(Action<GatewayOptions>? configure = null, string? executable = null) =>
         _gateways.StartAsync(configure, executable);

@@ -11,7 +11,7 @@ public sealed class DescriptorCountCollection
 }
 
 [Collection(DescriptorCountCollection.Name)]
-public sealed class ChromiumPipeTests : IAsyncDisposable
+public sealed class ChromiumPipeTests : IAsyncLifetime
 {
     private const int Restarts = 6;
 
@@ -20,7 +20,10 @@ public sealed class ChromiumPipeTests : IAsyncDisposable
 
     private readonly FakeBrowsers _fakes = new();
 
-    public ValueTask DisposeAsync() => _fakes.DisposeAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xUnit 2 never calls a test class's IAsyncDisposable.
+    public async Task DisposeAsync() => await _fakes.DisposeAsync();
 
     [Fact]
     public async Task RestartingChromium_LeavesNoPipeOfAnEarlierBrowserOrWatchdogOpen()

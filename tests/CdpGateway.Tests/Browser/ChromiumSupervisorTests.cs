@@ -6,11 +6,14 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace CdpGateway.Tests.Browser;
 
-public sealed class ChromiumSupervisorTests : IAsyncDisposable
+public sealed class ChromiumSupervisorTests : IAsyncLifetime
 {
     private readonly FakeBrowsers _fakes = new();
 
-    public ValueTask DisposeAsync() => _fakes.DisposeAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xUnit 2 never calls a test class's IAsyncDisposable.
+    public async Task DisposeAsync() => await _fakes.DisposeAsync();
 
     [Fact]
     public async Task LaunchesInItsOwnProcessGroupReportsReadyAndStopsTheWholeGroupOnShutdown()
