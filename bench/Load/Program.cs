@@ -122,6 +122,24 @@ async Task<long> TelemetrySeqAsync()
     return status!["seq"]!.GetValue<long>();
 }
 
+// --nats: the gateway ships its telemetry to a nats-server; the telemetry figure also reports what the sink shipped.
+bool nats = opts.ContainsKey("nats");
+
+// One counter of the gateway's /metrics (Prometheus text), summed over its label sets; 0 when it is not there.
+async Task<double> MetricAsync(string name)
+{
+    var text = await http.GetStringAsync("/metrics");
+    double sum = 0;
+    foreach (var line in text.Split('\n'))
+    {
+        if (line.StartsWith(name, StringComparison.Ordinal) && line.Length > name.Length && line[name.Length] is ' ' or '{')
+        {
+            sum += double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+        }
+    }
+    return sum;
+}
+
 async Task<bool> SetControlTelemetryAsync(bool enabled)
 {
     var body = new StringContent($"{{\"control\":{{\"enabled\":{(enabled ? "true" : "false")}}}}}", Encoding.UTF8, "application/json");
@@ -334,6 +352,10 @@ async Task RunMicroAsync()
         var cpuOn = new List<double>();
         var cpuOff = new List<double>();
         bool toggled = true;
+        var natsClock = Stopwatch.StartNew();
+        double shipped0 = nats ? await MetricAsync("cdp_gateway_nats_published_total") : 0;
+        double spooled0 = nats ? await MetricAsync("cdp_gateway_nats_spooled_total") : 0;
+        long natsSeq0 = nats ? await TelemetrySeqAsync() : 0;
         for (int r = 0; r < telemetryPairs; r++)
         {
             ratios.Add(await PairAsync(r, "control commands", control, on, off, cpuOn, cpuOff));
@@ -363,6 +385,26 @@ async Task RunMicroAsync()
             return pairOn.PerSecond / pairOff.PerSecond;
         }
 
+        if (nats)
+        {
+            // Over the whole telemetry figure (on and off rounds alike): what the sink shipped against what the stream
+            // produced; what it could not keep up with went to the spool.
+            double seconds = natsClock.Elapsed.TotalSeconds;
+            double shipped = await MetricAsync("cdp_gateway_nats_published_total") - shipped0;
+            double spooled = await MetricAsync("cdp_gateway_nats_spooled_total") - spooled0;
+            long produced = await TelemetrySeqAsync() - natsSeq0;
+            Log($"NATS: {shipped:F0} events shipped in {seconds:F1} s ({shipped / seconds:F0}/s), {produced} produced, {spooled:F0} spooled");
+            Add("nats_shipped", "telemetry events/s the NATS sink shipped (acknowledged) during the telemetry figure", "events/s", "higher",
+                shipped / seconds, double.NaN, double.NaN, null, new JsonObject
+                {
+                    ["seconds"] = Math.Round(seconds, 2),
+                    ["events_shipped"] = shipped,
+                    ["events_produced"] = produced,
+                    ["events_spooled"] = spooled,
+                });
+            Add("nats_produced", "telemetry events/s the gateway produced in the same time", "events/s", "higher", produced / seconds, double.NaN, double.NaN);
+            Add("nats_spooled", "events the NATS sink spooled to disk in the same time (it did not keep up)", "events", "lower", spooled, double.NaN, double.NaN);
+        }
         if (!toggled)
         {
             notes.Add("PATCH /telemetry was not accepted: the telemetry on/off figures are the same configuration twice");

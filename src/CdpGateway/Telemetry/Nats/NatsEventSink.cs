@@ -15,11 +15,13 @@ namespace CdpGateway.Telemetry.Nats;
 /// Three stages, each with one owner. The publisher's path only enqueues (<see cref="IEventSink.TryEnqueue"/>, a
 /// bounded channel). A router task turns each envelope into a <see cref="NatsSpoolRecord"/> and puts it in memory when
 /// publishing keeps up, otherwise behind everything in the on-disk <see cref="NatsSpool"/> (a full spool drops the event
-/// and counts it). A publisher task sends one record at a time and waits for its ack, oldest first: memory holds only
-/// events newer than anything spooled, and a record stays the publisher's until JetStream acknowledged it. One at a
-/// time is what keeps the stream in seq order: a record never overtakes one whose fate is unknown. When a publish fails
-/// the record and the memory queue are written in front of the spool, so while NATS is away the events wait on disk;
-/// when the stream is gone (a server whose store was wiped) it is created again and the unacknowledged events resent.
+/// and counts it). A publisher task sends the oldest records in order, up to <see cref="WindowSize"/> of them before
+/// their acks arrive, and retires them in the same order as their acks come: memory holds only events older than
+/// anything spooled, a record stays the publisher's until JetStream acknowledged it, and the spool lets go only of its
+/// acknowledged prefix. A failure (a timeout, a disconnect, an error ack) gives the whole window back and resends it
+/// from the oldest unacknowledged record, which keeps the stream in seq order (see <see cref="AbandonWindowAsync"/>).
+/// While NATS is away the waiting events go in front of the spool, so they wait on disk; when the stream is gone (a
+/// server whose store was wiped) it is created again and the unacknowledged events resent.
 /// </remarks>
 public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
 {
@@ -28,6 +30,12 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
 
     /// <summary>Events held in memory in front of the publisher while it keeps up; beyond it they go to the spool.</summary>
     public const int MemoryCapacity = 4096;
+
+    /// <summary>
+    /// Publishes sent whose acks are still awaited, at most: enough that the round trip to JetStream does not pace the
+    /// sink, few enough that a failure resends little.
+    /// </summary>
+    public const int WindowSize = 1024;
 
     private static readonly TimeSpan FirstRetryWait = TimeSpan.FromMilliseconds(100);
 
@@ -48,10 +56,12 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     private readonly Task _router;
     private readonly Task _publisher;
 
+    // The publisher's alone: publishes sent and awaiting their acks, oldest first.
+    private readonly Queue<InFlight> _window = new();
+
     // Shared between the router and the publisher, under _lock.
     private bool _healthy;
-    private NatsSpoolRecord? _current;
-    private bool _currentFromSpool;
+    private int _inFlightFromMemory;
 
     private volatile bool _routerDone;
     private volatile bool _streamBound;
@@ -64,6 +74,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     private long _retried;
     private long _spooledTotal;
     private long _dropped;
+    private long _maxInFlight;
     private volatile ErrorNote? _lastError;
 
     public NatsEventSink(NatsSinkOptions options, EventStream stream, GatewayInstance instance, TimeProvider time, ILogger<NatsEventSink> logger)
@@ -134,6 +145,9 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
 
     /// <summary>Events lost: the spool was full (or the intake queue). Each is in the stream's dropped events too.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>The most publishes that ever awaited their acks at once (at most <see cref="WindowSize"/>).</summary>
+    public long MaxInFlight => Interlocked.Read(ref _maxInFlight);
 
     public string SpoolDirectory => _spool.Directory;
 
@@ -249,6 +263,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     {
         var backoff = FirstRetryWait;
         var finish = _finish.Token;
+        var ackTimeout = CancellationTokenSource.CreateLinkedTokenSource(finish);
         // With retries on the first connect this completes only once a server answered, which may be never: it runs
         // on its own while the loop below waits for it no longer than a retry's pause.
         var connecting = ConnectAsync();
@@ -257,7 +272,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
             if (_routerDone && !IsConnected)
             {
                 // Shutting down with no server to talk to: the rest goes to the spool at once rather than after the grace.
-                return;
+                break;
             }
             try
             {
@@ -276,68 +291,30 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                     using var timeout = Timeout(finish);
                     _streamBound = await _binder.EnsureAsync(_js, () => IsConnected, timeout.Token).ConfigureAwait(false);
                 }
-                NatsSpoolRecord? record;
-                lock (_lock)
-                {
-                    record = _current ??= Next();
-                    UpdateGauges();
-                }
-                if (record is null)
+                await FillWindowAsync(finish).ConfigureAwait(false);
+                if (_window.Count == 0)
                 {
                     if (_routerDone && _intake.Reader.Completion.IsCompleted)
                     {
-                        return;
+                        break;
                     }
                     await _wake.WaitAsync(finish).ConfigureAwait(false);
                     continue;
                 }
-                using (var timeout = Timeout(finish))
+                if (!ackTimeout.TryReset())
                 {
-                    var ack = await _js.PublishAsync(record.Subject, record.Payload, NatsRawSerializer<ReadOnlyMemory<byte>>.Default,
-                        new NatsJSPubOpts { MsgId = record.MsgId, RetryAttempts = 1 }, cancellationToken: timeout.Token).ConfigureAwait(false);
-                    // Not EnsureSuccess: it treats a duplicate as a failure, and a duplicate is the success of a resend
-                    // (JetStream already holds the copy whose ack was lost).
-                    if (ack.Error is { } error)
-                    {
-                        throw new NatsJSApiException(error);
-                    }
+                    ackTimeout.Dispose();
+                    ackTimeout = CancellationTokenSource.CreateLinkedTokenSource(finish);
                 }
-                lock (_lock)
+                ackTimeout.CancelAfter(_options.AckTimeout);
+                if (await AwaitOldestAckAsync(ackTimeout.Token).ConfigureAwait(false))
                 {
-                    if (_currentFromSpool)
-                    {
-                        _spool.Commit();
-                    }
-                    _current = null;
-                    if (!_healthy)
-                    {
-                        _healthy = true;
-                        LogPublishing(_logger, _options.StreamName);
-                    }
-                    UpdateGauges();
+                    backoff = FirstRetryWait;
                 }
-                Interlocked.Increment(ref _published);
-                backoff = FirstRetryWait;
             }
             catch (OperationCanceledException) when (finish.IsCancellationRequested)
             {
-                return;
-            }
-            catch (Exception ex) when (IsRefusedForGood(ex))
-            {
-                // Sending it again would be refused again and hold up everything behind it: it is lost, and counted.
-                Note(ex);
-                LogRefused(_logger, _current?.MsgId ?? "", ex.Message);
-                lock (_lock)
-                {
-                    if (_currentFromSpool)
-                    {
-                        _spool.Commit();
-                    }
-                    _current = null;
-                    UpdateGauges();
-                }
-                Drop(1);
+                break;
             }
             catch (Exception ex)
             {
@@ -350,6 +327,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                 {
                     _binder.Forget();
                 }
+                await AbandonWindowAsync().ConfigureAwait(false);
                 lock (_lock)
                 {
                     if (_healthy)
@@ -366,10 +344,202 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                 }
                 catch (OperationCanceledException)
                 {
-                    return;
+                    break;
                 }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.ReconnectWaitMax.Ticks));
             }
+        }
+        ackTimeout.Dispose();
+        // What is still in flight goes back in front (DisposeAsync spools it): its fate is unknown, so it is resent.
+        await AbandonWindowAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends the oldest waiting records, in order, until <see cref="WindowSize"/> publishes await their acks. Each send
+    /// only writes the message to the connection (its ack is awaited later, in order, by <see cref="AwaitOldestAckAsync"/>).
+    /// </summary>
+    private async Task FillWindowAsync(CancellationToken finish)
+    {
+        if (_window.Count >= WindowSize)
+        {
+            return;
+        }
+        if (!IsConnected)
+        {
+            // Nothing is written into a connection that is reconnecting: the client would send it on the next one, behind
+            // a gap where what the old one lost should be. The window in flight waits for its acks (or times out).
+            bool waiting;
+            lock (_lock)
+            {
+                waiting = _memory.Count > 0 || _spool.HasUnread;
+            }
+            if (_window.Count == 0 && waiting)
+            {
+                throw new NatsException("The connection to NATS is down (" + _connection.ConnectionState + ")");
+            }
+            return;
+        }
+        using var timeout = Timeout(finish);
+        while (_window.Count < WindowSize && IsConnected)
+        {
+            NatsSpoolRecord? record;
+            bool fromSpool;
+            lock (_lock)
+            {
+                record = Next(out fromSpool);
+                if (record is null)
+                {
+                    break;
+                }
+                if (!fromSpool)
+                {
+                    _inFlightFromMemory++;
+                }
+                UpdateGauges();
+            }
+            try
+            {
+                var future = await _js.PublishConcurrentAsync(record.Subject, record.Payload, NatsRawSerializer<ReadOnlyMemory<byte>>.Default,
+                    new NatsJSPubOpts { MsgId = record.MsgId, RetryAttempts = 1 }, cancellationToken: timeout.Token).ConfigureAwait(false);
+                _window.Enqueue(new InFlight(record, fromSpool, future, null));
+            }
+            catch (Exception ex) when (IsRefusedForGood(ex))
+            {
+                // Never sent; its drop waits for its turn so that spooled records are still committed in order.
+                _window.Enqueue(new InFlight(record, fromSpool, null, ex));
+            }
+            catch
+            {
+                // Its fate is unknown like that of everything sent before it: resent with them.
+                _window.Enqueue(new InFlight(record, fromSpool, null, null));
+                throw;
+            }
+            if (_window.Count > _maxInFlight)
+            {
+                Interlocked.Exchange(ref _maxInFlight, _window.Count);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits for the ack of the oldest publish in flight and retires it: committed (or dropped when refused for good).
+    /// Anything else (a timeout, a disconnect, an error ack) throws, and the caller resends the whole window. True when
+    /// the event was stored.
+    /// </summary>
+    private async Task<bool> AwaitOldestAckAsync(CancellationToken timeout)
+    {
+        var oldest = _window.Peek();
+        var refused = oldest.Refused;
+        if (refused is null)
+        {
+            if (oldest.Future is null)
+            {
+                throw new InvalidOperationException("A publish in flight without its ack");
+            }
+            var ack = await oldest.Future.Value.GetResponseAsync(timeout).ConfigureAwait(false);
+            // Not EnsureSuccess: it treats a duplicate as a failure, and a duplicate is the success of a resend
+            // (JetStream already holds the copy whose ack was lost).
+            if (ack.Error is { } error)
+            {
+                var api = new NatsJSApiException(error);
+                if (!IsRefusedForGood(api))
+                {
+                    throw api;
+                }
+                refused = api;
+            }
+        }
+        _window.Dequeue();
+        if (oldest.Future is not null)
+        {
+            await oldest.Future.Value.DisposeAsync().ConfigureAwait(false);
+        }
+        lock (_lock)
+        {
+            Retire(oldest);
+            if (refused is null && !_healthy)
+            {
+                _healthy = true;
+                LogPublishing(_logger, _options.StreamName);
+            }
+            UpdateGauges();
+        }
+        if (refused is not null)
+        {
+            // Sending it again would be refused again and hold up everything behind it: it is lost, and counted.
+            Note(refused);
+            LogRefused(_logger, oldest.Record.MsgId, refused.Message);
+            Drop(1);
+            return false;
+        }
+        Interlocked.Increment(ref _published);
+        return true;
+    }
+
+    private void Retire(InFlight done)
+    {
+        if (done.FromSpool)
+        {
+            _spool.Commit();
+        }
+        else
+        {
+            _inFlightFromMemory--;
+        }
+    }
+
+    /// <summary>
+    /// Gives up on every publish in flight (a send or an ack failed, or the sink stops): their acks are no longer
+    /// awaited, and their records become the oldest waiting ones again, in their order, to be resent.
+    /// </summary>
+    /// <remarks>
+    /// Why the stream stays in seq order: one connection hands its messages to the server in the order they were
+    /// written, and the window writes them in seq order, so the server stores a prefix of the window (everything up to
+    /// where the connection broke or the ack timed out) and never a later event without the earlier ones. The only way
+    /// for event k to be missing while k+1 is stored is a refusal of k itself; a refusal for good (too large, a bad
+    /// request) is retired in its turn as a counted drop and k+1's ack is awaited as usual, and any other error ack ends
+    /// the window here. Resending from the oldest event not acknowledged then repeats only that stored prefix and what
+    /// follows it, in order; the copies the server already holds carry the same Nats-Msg-Id and are dropped by its
+    /// duplicate window, so nothing is stored twice. Nothing is sent while the connection is down, so the client does
+    /// not carry writes over to the next connection behind a gap the old one left. Two narrow cases remain where k
+    /// arrives after k+1, still exactly once: a server that refused k for a reason that did not last (a stream limit
+    /// that let k+1 in a moment later), and a connection that broke with k lost on the wire while k+1 was still in the
+    /// client's own write buffer (sent on the next connection).
+    /// </remarks>
+    private async Task AbandonWindowAsync()
+    {
+        foreach (var inFlight in _window)
+        {
+            if (inFlight.Future is not null)
+            {
+                try
+                {
+                    await inFlight.Future.Value.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Only the subscription that waited for the ack is ending; nothing to act on.
+                }
+            }
+        }
+        lock (_lock)
+        {
+            var resend = _window.Where(f => !f.FromSpool).Select(f => f.Record).ToList();
+            _window.Clear();
+            _inFlightFromMemory = 0;
+            _spool.Rewind();
+            if (resend.Count > 0)
+            {
+                // Memory-held records in flight are older than the memory queue (first in, first out) and than anything
+                // spooled (memory takes events only while the spool is empty), so in front of the queue is their place.
+                var newer = _memory.ToArray();
+                _memory.Clear();
+                foreach (var record in resend.Concat(newer))
+                {
+                    _memory.Enqueue(record);
+                }
+            }
+            UpdateGauges();
         }
     }
 
@@ -386,40 +556,31 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     }
 
     /// <summary>The oldest waiting record: memory holds only events newer than everything spooled.</summary>
-    private NatsSpoolRecord? Next()
+    private NatsSpoolRecord? Next(out bool fromSpool)
     {
         if (_memory.TryDequeue(out var record))
         {
-            _currentFromSpool = false;
+            fromSpool = false;
             return record;
         }
-        _currentFromSpool = true;
+        fromSpool = true;
         return _spool.ReadNext();
     }
 
     /// <summary>
-    /// Publishing failed: the record in hand (unless it came from the spool) and the memory queue go in front of the
-    /// spool, so what waits for NATS waits on disk. Memory only ever holds events newer than everything spooled, and
-    /// nothing spooled is in flight while it does, so in front is their place.
+    /// Publishing failed and the window was abandoned: the memory queue goes in front of the spool, so what waits for
+    /// NATS waits on disk. Memory only ever holds events older than everything spooled, so in front is their place.
+    /// When they do not fit they stay in memory, where they are still sent first.
     /// </summary>
     private void SpoolMemory()
     {
-        var held = new List<NatsSpoolRecord>(_memory.Count + 1);
-        if (_current is not null && !_currentFromSpool)
-        {
-            held.Add(_current);
-        }
-        held.AddRange(_memory);
+        var held = _memory.ToList();
         if (held.Count == 0 || !TrySpool(() => _spool.Prepend(held)))
         {
             return;
         }
         Interlocked.Add(ref _spooledTotal, held.Count);
         _memory.Clear();
-        if (!_currentFromSpool)
-        {
-            _current = null;
-        }
     }
 
     private CancellationTokenSource Timeout(CancellationToken finish)
@@ -449,7 +610,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
 
     private void UpdateGauges()
     {
-        Interlocked.Exchange(ref _pending, _memory.Count + (_current is not null && !_currentFromSpool ? 1 : 0));
+        Interlocked.Exchange(ref _pending, _memory.Count + _inFlightFromMemory);
         Interlocked.Exchange(ref _spooledBytes, _spool.Bytes);
         Interlocked.Exchange(ref _spooledEvents, _spool.Events);
     }
@@ -472,12 +633,8 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         await _publisher.ConfigureAwait(false);
         lock (_lock)
         {
-            var held = new List<NatsSpoolRecord>();
-            if (_current is not null && !_currentFromSpool)
-            {
-                held.Add(_current);
-            }
-            held.AddRange(_memory);
+            // The publisher gave its window back (AbandonWindowAsync): memory holds every event not acknowledged.
+            var held = _memory.ToList();
             if (held.Count > 0)
             {
                 if (TrySpool(() => _spool.Prepend(held)))
@@ -489,7 +646,6 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                     Drop(held.Count);
                 }
                 _memory.Clear();
-                _current = null;
             }
             UpdateGauges();
             if (_spool.Events > 0)
@@ -510,6 +666,9 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     }
 
     private sealed record ErrorNote(string Text, DateTimeOffset At);
+
+    /// <summary>A record sent and not yet retired: its ack to come, or (never sent) the refusal that drops it.</summary>
+    private sealed record InFlight(NatsSpoolRecord Record, bool FromSpool, NatsJSPublishConcurrentFuture? Future, Exception? Refused);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Publishing telemetry to NATS stream {Stream}")]
     private static partial void LogPublishing(ILogger logger, string stream);

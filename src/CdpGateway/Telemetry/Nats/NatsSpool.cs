@@ -33,6 +33,7 @@ public sealed partial class NatsSpool : IDisposable
 
     private readonly ILogger _logger;
     private readonly List<Segment> _segments = [];
+    private readonly Queue<(Segment Segment, long End)> _read = new();
     private readonly long _segmentBytes;
 
     private NatsSpool(string directory, long limitBytes, ILogger logger)
@@ -55,7 +56,7 @@ public sealed partial class NatsSpool : IDisposable
     public long Events { get; private set; }
 
     /// <summary>A record is waiting to be read.</summary>
-    public bool HasUnread => _segments.Count > 1 || (_segments.Count == 1 && _segments[0].ReadOffset < _segments[0].Length);
+    public bool HasUnread => _segments.Exists(s => s.ReadOffset < s.Length);
 
     /// <summary>Opens (creating it private) the spool directory and checks what an earlier run left there.</summary>
     public static NatsSpool Open(string directory, long limitBytes, ILogger logger)
@@ -208,6 +209,11 @@ public sealed partial class NatsSpool : IDisposable
         {
             return true;
         }
+        // In front of records already read would put them behind what is in flight: the caller rewinds first.
+        if (_read.Count > 0)
+        {
+            throw new InvalidOperationException("Prepend while spooled records are in flight");
+        }
         long size = records.Sum(r => (long)r.DiskBytes);
         if (Bytes + size > LimitBytes)
         {
@@ -233,43 +239,59 @@ public sealed partial class NatsSpool : IDisposable
         Bytes += bytes.Length;
     }
 
-    /// <summary>The oldest record not yet read, or null. Reading it again takes a <see cref="Commit"/> in between.</summary>
+    /// <summary>
+    /// The oldest record not yet read, or null. Records read and not yet committed are the publisher's window: each
+    /// <see cref="Commit"/> acknowledges the oldest of them, <see cref="Rewind"/> makes them all unread again.
+    /// </summary>
     public NatsSpoolRecord? ReadNext()
     {
-        while (_segments.Count > 0)
+        foreach (var segment in _segments)
         {
-            var head = _segments[0];
-            if (head.ReadOffset < head.Length)
+            if (segment.ReadOffset >= segment.Length)
             {
-                var handle = head.Open(create: false);
-                Span<byte> header = stackalloc byte[NatsSpoolRecord.HeaderBytes];
-                RandomAccess.Read(handle, header, head.ReadOffset);
-                int bodyLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(header);
-                var body = new byte[bodyLength];
-                RandomAccess.Read(handle, body, head.ReadOffset + NatsSpoolRecord.HeaderBytes);
-                head.ReadOffset += NatsSpoolRecord.HeaderBytes + bodyLength;
-                return NatsSpoolRecord.DecodeBody(body);
+                continue;
             }
-            if (_segments.Count == 1 || head.Consumed < head.Length)
-            {
-                return null;
-            }
-            Remove(head);
+            var handle = segment.Open(create: false);
+            Span<byte> header = stackalloc byte[NatsSpoolRecord.HeaderBytes];
+            RandomAccess.Read(handle, header, segment.ReadOffset);
+            int bodyLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(header);
+            var body = new byte[bodyLength];
+            RandomAccess.Read(handle, body, segment.ReadOffset + NatsSpoolRecord.HeaderBytes);
+            segment.ReadOffset += NatsSpoolRecord.HeaderBytes + bodyLength;
+            _read.Enqueue((segment, segment.ReadOffset));
+            return NatsSpoolRecord.DecodeBody(body);
         }
         return null;
     }
 
-    /// <summary>The record <see cref="ReadNext"/> gave last was acknowledged: it leaves the spool.</summary>
+    /// <summary>Records read and not yet committed.</summary>
+    public int InFlight => _read.Count;
+
+    /// <summary>
+    /// The oldest record read and not yet committed was acknowledged: it leaves the spool, and its segment with it once
+    /// every record there is acknowledged. Commits come in read order, so only the contiguous acknowledged prefix ever
+    /// leaves the disk.
+    /// </summary>
     public void Commit()
     {
-        var head = _segments[0];
-        head.Consumed = head.ReadOffset;
-        head.Records--;
+        var (segment, end) = _read.Dequeue();
+        segment.Consumed = end;
+        segment.Records--;
         Events--;
-        if (head.Consumed == head.Length)
+        if (segment.Consumed == segment.Length)
         {
             // The tail too: the next append starts a new segment.
-            Remove(head);
+            Remove(segment);
+        }
+    }
+
+    /// <summary>Every record read and not yet committed is unread again: the next <see cref="ReadNext"/> gives the oldest.</summary>
+    public void Rewind()
+    {
+        _read.Clear();
+        foreach (var segment in _segments)
+        {
+            segment.ReadOffset = segment.Consumed;
         }
     }
 

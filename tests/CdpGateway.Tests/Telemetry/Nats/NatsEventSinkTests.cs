@@ -104,6 +104,34 @@ public sealed class NatsEventSinkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SpoolOfManyEvents_IsSentWithManyPublishesInFlightAtOnce_OnceEachInSeqOrder()
+    {
+        var server = await StartServerAsync();
+        await server.KillAsync();
+        var first = NewStream("aaaaaaaaaaa9");
+        var sink = NewSink(first, server.Url);
+        Publish(first, 3000);
+        await Eventually.TrueAsync(() => sink.SpooledEvents == 3000, "3000 events spooled while NATS is down");
+        await sink.DisposeAsync();
+
+        // The next boot finds them all waiting: the window fills from the spool before the first ack can arrive.
+        await server.StartAgainAsync();
+        var second = NewStream("bbbbbbbbbbb9");
+        await using var next = NewSink(second, server.Url);
+        Publish(second, 2000);
+        await AllAckedAsync(next, 5000);
+
+        Assert.True(next.MaxInFlight > 1, $"at most {next.MaxInFlight} publish in flight at once");
+        Assert.True(next.MaxInFlight <= NatsEventSink.WindowSize, $"{next.MaxInFlight} in flight, beyond the window");
+        Assert.Equal(0, next.Dropped);
+        var stored = await JetStreamContents.ReadAllAsync(server.Url);
+        Assert.Equal(5000, stored.Count);
+        Assert.All(stored.Take(3000), e => Assert.Equal("aaaaaaaaaaa9", e.Boot));
+        JetStreamContents.AssertExactly(stored, Instance, "aaaaaaaaaaa9", Enumerable.Range(1, 3000).Select(i => (long)i));
+        JetStreamContents.AssertExactly(stored, Instance, "bbbbbbbbbbb9", Enumerable.Range(1, 2000).Select(i => (long)i));
+    }
+
+    [Fact]
     public async Task TornSpoolTail_IsDiscardedWithAWarning_AndTheWholeRecordsAreSent()
     {
         var server = await StartServerAsync();

@@ -114,4 +114,67 @@ public sealed class NatsSpoolTests : IDisposable
         }
         Assert.Equal(["gw:b:1", "gw:b:2", "gw:b:3", "gw:b:4"], order);
     }
+
+    [Fact]
+    public void ReadAheadAcrossSegments_CommitsOnlyTheAcknowledgedPrefix_AndARewindReadsTheRestAgain()
+    {
+        using var spool = Open(limit: 1 << 20);
+        for (int i = 1; i <= 6000; i++)
+        {
+            Assert.True(spool.TryAppend(Record(i)));
+        }
+        int segments = Directory.GetFiles(_dir, "*.seg").Length;
+        Assert.True(segments > 2, $"{segments} segments");
+
+        // A window of 4000 in flight spans segments; the first 3000 are acknowledged, the rest are not.
+        for (int i = 1; i <= 4000; i++)
+        {
+            Assert.Equal($"gw:b:{i}", spool.ReadNext()!.MsgId);
+        }
+        Assert.Equal(4000, spool.InFlight);
+        for (int i = 1; i <= 3000; i++)
+        {
+            spool.Commit();
+        }
+        Assert.Equal(3000, spool.Events);
+        Assert.True(Directory.GetFiles(_dir, "*.seg").Length < segments);
+
+        spool.Rewind();
+        Assert.Equal(0, spool.InFlight);
+        Assert.Throws<InvalidOperationException>(() =>
+        {
+            spool.ReadNext();
+            spool.Prepend([Record(0)]);
+        });
+        spool.Rewind();
+        for (int i = 3001; i <= 6000; i++)
+        {
+            Assert.Equal($"gw:b:{i}", spool.ReadNext()!.MsgId);
+            spool.Commit();
+        }
+        Assert.Null(spool.ReadNext());
+        Assert.Equal((0, 0), (spool.Events, spool.Bytes));
+        Assert.Empty(Directory.GetFiles(_dir, "*.seg"));
+    }
+
+    [Fact]
+    public void CleanRestartWithAWindowInFlight_ResendsFromTheFirstRecordNotAcknowledged()
+    {
+        using (var spool = Open())
+        {
+            for (int i = 1; i <= 10; i++)
+            {
+                spool.TryAppend(Record(i));
+            }
+            for (int i = 1; i <= 6; i++)
+            {
+                spool.ReadNext();
+            }
+            spool.Commit();
+            spool.Commit();
+        }
+        using var reopened = Open();
+        Assert.Equal(8, reopened.Events);
+        Assert.Equal("gw:b:3", reopened.ReadNext()!.MsgId);
+    }
 }
