@@ -107,6 +107,20 @@ public sealed class OperatorConsoleInBrowserTests(ITestOutputHelper output)
         await page.ClickAsync("input[data-server-category=control]").WaitAsync(Patience);
         await Eventually.TrueAsync(() => ControlEnabledAsync(gateway), "GET /telemetry saying control is on again");
 
+        // Excluded methods: a method the gateway does not report is refused in its words, a reported one is excluded.
+        var errorsBeforeExclusions = console.Errors.Count;
+        await page.FillAsync("#excluded-methods", "No.suchMethod").WaitAsync(Patience);
+        await page.ClickAsync("#excluded-apply").WaitAsync(Patience);
+        await page.WaitForFunctionAsync("() => /^exclude No\\.suchMethod: 400 .*No\\.suchMethod/.test(document.getElementById('telemetry-answer').textContent)")
+            .WaitAsync(Patience);
+        output.WriteLine($"telemetry answer on the page: {await page.TextContentAsync("#telemetry-answer")}");
+        await page.FillAsync("#excluded-methods", "Page.navigate, Input.insertText").WaitAsync(Patience);
+        await page.ClickAsync("#excluded-apply").WaitAsync(Patience);
+        await Eventually.TrueAsync(async () => (await gateway.GetJsonAsync(gateway.ApiHttp("/telemetry"))).GetProperty("config").GetProperty("control")
+            .GetProperty("cdp").GetProperty("excluded_methods").GetArrayLength() == 2, "GET /telemetry listing the two exclusions");
+        await page.WaitForFunctionAsync("() => document.getElementById('excluded-methods').value === 'Page.navigate\\nInput.insertText'").WaitAsync(Patience);
+        Assert.All(console.Errors.Skip(errorsBeforeExclusions), e => Assert.Contains("status of 400", e));
+
         // A flag the policy refuses: the page shows the API's own words.
         string refusal;
         using (var request = new HttpRequestMessage(HttpMethod.Patch, gateway.ApiHttp("/chromium/flags"))
@@ -192,6 +206,39 @@ public sealed class OperatorConsoleInBrowserTests(ITestOutputHelper output)
         Assert.Empty(console.Errors);
         console.AssertAllRequestsWentToTheApiPort();
         Assert.All(console.Requests.Where(r => new Uri(r).AbsolutePath != "/favicon.ico"), r => Assert.Contains("token=" + Token, r));
+    }
+
+    [Fact]
+    public async Task OpenedWithTheReadOnlyTokenTheConsoleShowsEverything_AndItsButtonsAreRefusedInTheApisWords()
+    {
+        const string ReadToken = "console-read-token-0123456789";
+        const string ApiToken = "console-api-token-9876543210";
+        await using var gateway = Start(output, "--token", ReadToken, "--api-token", ApiToken);
+        gateway.Token = ReadToken;
+        await gateway.WaitHealthyAsync();
+        var generation = (await gateway.GetJsonAsync(gateway.ApiHttp("/chromium?token=" + ReadToken))).GetProperty("generation").GetInt64();
+        await using var console = await OperatorConsole.OpenAsync(gateway, "/?token=" + ReadToken, output);
+        var page = console.Page;
+
+        await page.WaitForFunctionAsync("() => document.getElementById('chromium-state').textContent === 'ready'").WaitAsync(Patience);
+        await page.WaitForFunctionAsync("() => document.getElementById('stream-state').textContent === 'live'").WaitAsync(Patience);
+        await page.ClickAsync("#chromium-restart").WaitAsync(Patience);
+        await page.WaitForFunctionAsync("() => document.getElementById('restart-answer').textContent.startsWith('403 ')").WaitAsync(Patience);
+        var answer = await page.TextContentAsync("#restart-answer");
+        output.WriteLine($"restart answer on the page: {answer}");
+        Assert.Contains("--api-token", answer);
+        await page.ClickAsync("input[data-server-category=system]").WaitAsync(Patience);
+        await page.WaitForFunctionAsync("() => document.getElementById('telemetry-answer').textContent.includes('403 ')").WaitAsync(Patience);
+        // The refused switch shows what the gateway still says: on.
+        await page.WaitForFunctionAsync("() => document.querySelector('input[data-server-category=system]').checked").WaitAsync(Patience);
+        await page.WaitForFunctionAsync("() => document.getElementById('chromium-state').textContent === 'ready'").WaitAsync(Patience);
+        await console.ScreenshotAsync("console-read-only-token");
+
+        Assert.Equal(generation, (await gateway.GetJsonAsync(gateway.ApiHttp("/chromium?token=" + ReadToken))).GetProperty("generation").GetInt64());
+        Assert.True((await gateway.GetJsonAsync(gateway.ApiHttp("/telemetry?token=" + ReadToken))).GetProperty("config").GetProperty("system")
+            .GetProperty("enabled").GetBoolean());
+        Assert.All(console.Errors, e => Assert.Contains("status of 403", e));
+        console.AssertAllRequestsWentToTheApiPort();
     }
 
     private static async Task<bool> ControlEnabledAsync(GatewayProcess gateway) =>
