@@ -168,9 +168,22 @@ public sealed class OperatorConsoleInBrowserTests(ITestOutputHelper output)
                         return fresh.length >= 2 && fresh[0].startsWith('ready ') && fresh[fresh.length - 1].startsWith('restarting ')
                             && fresh[fresh.length - 1].includes('ready → restarting  (chromium_exited restart'); }
             """, transitionsBefore).WaitAsync(Patience);
+        await console.ScreenshotAsync("console-restarted-elsewhere");
+
+        // Chromium is killed: the log shows the crash and the way back, and the last exit names its cause.
+        transitionsBefore = await page.EvaluateAsync<int>("() => document.querySelectorAll('#transitions li[data-state]').length");
+        Signal(gateway.ChromiumBrowserPid(), SIGKILL);
+        await page.WaitForFunctionAsync("""
+            before => { const items = [...document.querySelectorAll('#transitions li[data-state]')];
+                        const fresh = items.slice(0, items.length - before).map(li => li.dataset.state);
+                        return fresh[0] === 'ready' && fresh.includes('backoff'); }
+            """, transitionsBefore).WaitAsync(Patience);
+        await page.WaitForFunctionAsync("() => /cause crash/.test(document.getElementById('chromium-last-exit').textContent)").WaitAsync(Patience);
+        output.WriteLine($"last exit on the page: {await page.TextContentAsync("#chromium-last-exit")}");
         var log = await page.EvaluateAsync<string[]>("() => [...document.querySelectorAll('#transitions li')].map(li => li.textContent)");
         output.WriteLine("transition log:\n" + string.Join('\n', log));
-        await console.ScreenshotAsync("console-restarted-elsewhere");
+        Assert.Contains(log, line => line.Contains("ready → backoff  (chromium_exited crash: pid", StringComparison.Ordinal) && line.Contains("signal", StringComparison.Ordinal));
+        await console.ScreenshotAsync("console-after-crash");
         Assert.Equal(errorsBeforeRestart, console.Errors.Count);
 
         // Nothing left this origin.
