@@ -5,9 +5,11 @@ using Microsoft.AspNetCore.Routing;
 namespace CdpGateway.Api;
 
 /// <summary>
-/// <c>GET /</c>: a live dashboard page (one self-contained HTML file, no outside resources) that reads the same API
-/// an operator would: <c>/chromium</c> and <c>/metrics</c> every 2 s, and the events from <c>/telemetry/stream</c>.
-/// Opened as <c>/?token=T</c> it passes the token on to those requests.
+/// <c>GET /</c>: the operator console (one self-contained HTML file, no outside resources) on the same API an operator
+/// would use: it follows <c>/telemetry/stream</c> for connections and the browser's state, polls only what no event
+/// says (<c>/connections</c> counters, <c>/stats</c>, <c>/metrics</c>), and acts through <c>DELETE /connections/{id}</c>,
+/// <c>POST /chromium/restart</c>, <c>PATCH|PUT /chromium/flags</c> and <c>PATCH /telemetry</c> as a same-origin page,
+/// under the same access checks as any caller. Opened as <c>/?token=T</c> it passes the token on to those requests.
 /// </summary>
 public static class DashboardEndpoint
 {
