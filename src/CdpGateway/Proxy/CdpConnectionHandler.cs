@@ -212,7 +212,7 @@ public sealed class CdpConnectionHandler(
         using var logScope = logger.BeginScope(new ConnectionLogScope(connectionId));
         var span = tracing.StartConnection(connectionId, target, peer, trace.Parent, trace.State);
         // Registered before its cdp_connect is published: whoever saw the event finds the connection in GET /connections.
-        var open = openConnections.Register(connectionId, target.TelemetryName, target.TargetPath?[(target.TargetPath.LastIndexOf('/') + 1)..], peer, time.GetUtcNow());
+        var open = openConnections.Register(connectionId, target.TelemetryName, target.TargetId, peer, time.GetUtcNow());
         events.Publish(ConnectionEventTypes.Connect, EventCategory.Connection,
             new CdpConnectData(connectionId, target.TelemetryName, peer?.ToString()), TelemetryJsonContext.Default.CdpConnectData);
         metrics.ConnectionOpened(target.TelemetryName);

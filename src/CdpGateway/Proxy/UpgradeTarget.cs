@@ -12,6 +12,9 @@ public readonly record struct UpgradeTarget(string Kind, string? TargetPath)
 
     public bool IsBrowser => TargetPath is null;
 
+    /// <summary>The named target's id, the path's last segment (<c>/devtools/page/ID</c>); none for the browser endpoint.</summary>
+    public string? TargetId => TargetPath?[(TargetPath.LastIndexOf('/') + 1)..];
+
     /// <summary>The value reported as <c>target</c> in <c>cdp_connect</c>.</summary>
     public string TelemetryName => IsBrowser ? BrowserKind : PageKind;
 

@@ -39,9 +39,9 @@ public sealed class ConnectionTracing : IDisposable
         {
             activity.SetTag("cdp.connection_id", connectionId);
             activity.SetTag("cdp.target", target.TelemetryName);
-            if (target.TargetPath is { } targetPath)
+            if (target.TargetId is { } targetId)
             {
-                activity.SetTag("cdp.page_id", targetPath[(targetPath.LastIndexOf('/') + 1)..]);
+                activity.SetTag("cdp.page_id", targetId);
             }
             if (peer is not null)
             {
