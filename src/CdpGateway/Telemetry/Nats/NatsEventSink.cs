@@ -606,7 +606,11 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     private static bool IsRefusedForGood(Exception ex) =>
         ex is NatsPayloadTooLargeException || ex is NatsJSApiException { Error.Code: 400 or 413 };
 
-    private void Note(Exception ex) => _lastError = new ErrorNote(ex.Message, _time.GetUtcNow());
+    // The text comes from the client or the server and is shown in /health and /telemetry: kept to a sensible length.
+    private void Note(Exception ex) =>
+        _lastError = new ErrorNote(ex.Message.Length <= MaxErrorChars ? ex.Message : ex.Message[..MaxErrorChars] + "…", _time.GetUtcNow());
+
+    private const int MaxErrorChars = 512;
 
     private void UpdateGauges()
     {
