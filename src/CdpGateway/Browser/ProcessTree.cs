@@ -20,7 +20,14 @@ internal readonly record struct ProcessEntry(int Pid, long StartTime)
 /// <summary>Linux /proc helpers to find a process's descendants.</summary>
 internal static class ProcessTree
 {
-    internal readonly record struct Stat(int Pid, char State, int ParentPid, int ProcessGroup, long StartTime);
+    internal readonly record struct Stat(int Pid, char State, int ParentPid, int ProcessGroup, long StartTime, uint Flags = 0)
+    {
+        // PF_EXITING: set as the kernel begins tearing the process down, before its descriptors close.
+        private const uint PfExiting = 0x4;
+
+        /// <summary>Dead, a zombie, or already on its way out (its sockets may be closing while its state still reads running).</summary>
+        public bool Exiting => State is 'Z' or 'X' || (Flags & PfExiting) != 0;
+    }
 
     /// <summary>Every live descendant of <paramref name="rootPid"/> (children, grandchildren, ...).</summary>
     public static IReadOnlyList<ProcessEntry> Descendants(int rootPid)
@@ -141,10 +148,11 @@ internal static class ProcessTree
         if (fields.Length < 20
             || !int.TryParse(fields[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var ppid)
             || !int.TryParse(fields[2], NumberStyles.Integer, CultureInfo.InvariantCulture, out var pgrp)
-            || !long.TryParse(fields[19], NumberStyles.Integer, CultureInfo.InvariantCulture, out var start))
+            || !long.TryParse(fields[19], NumberStyles.Integer, CultureInfo.InvariantCulture, out var start)
+            || !uint.TryParse(fields[6], NumberStyles.Integer, CultureInfo.InvariantCulture, out var flags))
         {
             return null;
         }
-        return new Stat(pid, fields[0][0], ppid, pgrp, start);
+        return new Stat(pid, fields[0][0], ppid, pgrp, start, flags);
     }
 }

@@ -201,13 +201,14 @@ internal sealed class SupervisionState
     }
 
     /// <summary>
-    /// A crashed browser closes its sockets a moment before its exit reaches the loop; /proc already knows, so the probe
-    /// that met the closed port leaves the report to the exit.
+    /// A crashed browser closes its sockets a moment before its exit reaches the loop; /proc already knows (the kernel
+    /// marks a process exiting before it closes its descriptors), so the probe that met the closed port leaves the report
+    /// to the exit.
     /// </summary>
     public bool CurrentIsExiting()
     {
         var run = Current;
-        return run is null || run.Exited.IsCompleted || ProcessTree.ReadStat(run.Pid) is not { State: not ('Z' or 'X') };
+        return run is null || run.Exited.IsCompleted || ProcessTree.ReadStat(run.Pid) is not { Exiting: false };
     }
 
     /// <summary>From the moment a restart decides to replace the browser, its clients can tell that from a loss.</summary>
