@@ -42,7 +42,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     /// How long the router lets events gather after it handled some: events come in bursts (a command worker's batch),
     /// and waking the router and the publisher once per burst rather than once per event is most of what shipping costs.
     /// </summary>
-    public static readonly TimeSpan RouteLinger = TimeSpan.FromMilliseconds(2);
+    public static readonly TimeSpan RouteLinger = TimeSpan.FromMilliseconds(10);
 
     private static readonly TimeSpan FirstRetryWait = TimeSpan.FromMilliseconds(100);
 
