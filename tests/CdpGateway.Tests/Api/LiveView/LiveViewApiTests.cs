@@ -208,6 +208,32 @@ public sealed class LiveViewApiTests
     }
 
     [Fact]
+    public async Task ASessionInsideAPageConnection_IsDrawnOnItsOwnTarget_NotOnTheConnectionsPage()
+    {
+        await using var stub = await ScreencastBrowserStub.StartAsync();
+        stub.PageIds.Add(Guid.NewGuid().ToString("N").ToUpperInvariant());
+        await using var gateway = await TestGateway.StartAsync(o => o.LiveView = true, withBrowser: false);
+        gateway.App.Tracker.Set(stub.BrowserUrl);
+        var watched = stub.PageIds[0];
+        using var viewer = await WatchAsync(gateway, watched);
+        await ReceiveJsonAsync(viewer);
+        await ReceiveFrameAsync(viewer);
+
+        // A connection to the watched page that drives another target (an out-of-process frame, a worker) through a
+        // session of its own: that input is the other target's.
+        using var pageClient = await gateway.ConnectAsync($"/devtools/page/{watched}");
+        var child = await AttachAsync(pageClient, 1, stub.PageIds[1]);
+        await pageClient.EchoAsync(Click(2, child, 7, 8));
+        await gateway.WaitForEventAsync("cdp_command");
+        await pageClient.EchoAsync(Click(3, null, 70, 80));
+
+        var mark = await ReceiveJsonAsync(viewer);
+        Assert.Equal(70, mark.GetProperty("x").GetDouble());
+        Assert.Equal(80, mark.GetProperty("y").GetDouble());
+        await pageClient.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+    }
+
+    [Fact]
     public async Task ASessionIdChromiumDidNotAnnounceToTheConnection_IsDrawnNowhere_EvenOneAnotherConnectionHolds()
     {
         await using var stub = await ScreencastBrowserStub.StartAsync();

@@ -16,7 +16,7 @@ namespace CdpGateway.Tests.Api.LiveView;
 
 /// <summary>
 /// A stand-in for Chromium that speaks just enough CDP for the live view: <c>/json/list</c> with its pages, and a
-/// browser WebSocket that answers target discovery, attaching (with its <c>Target.attachedToTarget</c> event),
+/// browser WebSocket that answers attaching (with its <c>Target.attachedToTarget</c> event),
 /// screencasting and detaching as Chromium does, and any
 /// other command with an empty result. It records every command it got (method and session), on every socket.
 /// </summary>
@@ -160,16 +160,6 @@ public sealed class ScreencastBrowserStub : IAsyncDisposable
             }
             switch (method)
             {
-                case "Target.setDiscoverTargets":
-                    foreach (var page in PageIds)
-                    {
-                        await SendAsync(socket, new JsonObject
-                        {
-                            ["method"] = "Target.targetCreated",
-                            ["params"] = new JsonObject { ["targetInfo"] = new JsonObject { ["targetId"] = page, ["type"] = "page", ["attached"] = false } },
-                        });
-                    }
-                    break;
                 case "Target.attachToTarget":
                     var target = (string)parameters["targetId"]!;
                     if (RefuseAttach || !PageIds.Contains(target))
