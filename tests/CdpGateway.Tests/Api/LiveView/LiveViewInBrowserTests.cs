@@ -3,6 +3,7 @@ using CdpGateway.Tests.EndToEnd;
 using CdpGateway.Tests.Support;
 using Xunit.Abstractions;
 using static CdpGateway.Tests.EndToEnd.GatewayProcess;
+using Pptr = PuppeteerSharp;
 using Pw = Microsoft.Playwright;
 
 namespace CdpGateway.Tests.Api.LiveView;
@@ -146,6 +147,40 @@ public sealed class LiveViewInBrowserTests(ITestOutputHelper output)
         await pageA.GotoAsync("data:text/html,<title>page-a</title><body style='margin:0;background:rgb(200,40,40)'></body>").WaitAsync(Patience);
         var pageB = await context.NewPageAsync().WaitAsync(Patience);
         await pageB.GotoAsync("data:text/html,<title>page-b</title><body style='margin:0;background:rgb(40,40,200)'></body>").WaitAsync(Patience);
+
+        await AssertDrawnOnlyOnPageBAsync(gateway, playwright, relay, () => pageA.Mouse.ClickAsync(300, 200), () => pageB.Mouse.ClickAsync(120, 90));
+    }
+
+    /// <summary>The same with Puppeteer, which also drives each page through a flattened session of one browser connection.</summary>
+    [Fact]
+    public async Task WithTwoPagesOpen_APuppeteerClientsClickIsDrawnOnlyOnThePageItClicked()
+    {
+        await using var gateway = Start(output, "--live-view");
+        await gateway.WaitHealthyAsync();
+        using var playwright = await Pw.Playwright.CreateAsync().WaitAsync(Patience);
+        var client = await Pptr.Puppeteer.ConnectAsync(new Pptr.ConnectOptions { BrowserURL = gateway.CdpHttp().ToString() }).WaitAsync(Patience);
+        try
+        {
+            var pageA = await client.NewPageAsync().WaitAsync(Patience);
+            await pageA.GoToAsync("data:text/html,<title>page-a</title><body style='margin:0;background:rgb(200,40,40)'></body>").WaitAsync(Patience);
+            var pageB = await client.NewPageAsync().WaitAsync(Patience);
+            await pageB.GoToAsync("data:text/html,<title>page-b</title><body style='margin:0;background:rgb(40,40,200)'></body>").WaitAsync(Patience);
+
+            await AssertDrawnOnlyOnPageBAsync(gateway, playwright, "puppeteer", () => pageA.Mouse.ClickAsync(300, 200), () => pageB.Mouse.ClickAsync(120, 90));
+        }
+        finally
+        {
+            // Disconnect, not Dispose: disposing a connected Puppeteer browser closes the shared Chromium.
+            client.Disconnect();
+        }
+    }
+
+    /// <summary>
+    /// Watches the page titled <c>page-b</c> from the dashboard in an operator's Chromium, runs the client's click at 300,200 on
+    /// page A and then its click at 120,90 on page B, and asserts that B's viewer drew B's click and nothing of A's.
+    /// </summary>
+    private async Task AssertDrawnOnlyOnPageBAsync(GatewayProcess gateway, Pw.IPlaywright playwright, string label, Func<Task> clickOnA, Func<Task> clickOnB)
+    {
         string targetB;
         using (var targets = JsonDocument.Parse(await Http.GetStringAsync(gateway.ApiHttp("/live/targets"))))
         {
@@ -175,14 +210,14 @@ public sealed class LiveViewInBrowserTests(ITestOutputHelper output)
             """).WaitAsync(Patience);
 
         // Page A first: its marks, were they misplaced, would reach B's viewer before B's own (one connection, in order).
-        await pageA.Mouse.ClickAsync(300, 200).WaitAsync(Patience);
-        await pageB.Mouse.ClickAsync(120, 90).WaitAsync(Patience);
+        await clickOnA().WaitAsync(Patience);
+        await clickOnB().WaitAsync(Patience);
         await dashboard.WaitForFunctionAsync("() => document.getElementById('live-overlay').dataset.lastPoint === '120,90'").WaitAsync(Patience);
         var drawn = await dashboard.EvaluateAsync<string[]>("() => window.drawnPoints").WaitAsync(Patience);
-        output.WriteLine($"{relay}: points drawn on page B's viewer: {string.Join(" ", drawn)}");
+        output.WriteLine($"{label}: points drawn on page B's viewer: {string.Join(" ", drawn)}");
         Assert.DoesNotContain("300,200", drawn);
         Assert.All(drawn, point => Assert.Equal("120,90", point));
-        await ScreenshotAsync(dashboard, $"live-view-two-pages-{relay.Replace(' ', '-')}");
+        await ScreenshotAsync(dashboard, $"live-view-two-pages-{label.Replace(' ', '-')}");
 
         // Both clicks went out as commands of the one browser connection, each through its page's session.
         var clicks = (await gateway.WaitForEventsAsync("cdp_command", 2, e => DataOf(e) is var d
