@@ -23,6 +23,10 @@ public sealed class TargetAttachTapTests
     private const string PageDetached =
         """{"method":"Target.detachedFromTarget","params":{"sessionId":"C483915A82F599F1EC8D7CCBC519742D","targetId":"D7D509AC4FD4D82BF7AC21495D8432DD"}}""";
 
+    // Chromium detaches a page's child sessions, each with its parent's sessionId outside, before the page's own.
+    private const string WorkerDetached =
+        """{"method":"Target.detachedFromTarget","params":{"sessionId":"07352275EFBB4AFB9A218F274822F08F","targetId":"E83217BF54B045CAA458850A99685E5E"},"sessionId":"C483915A82F599F1EC8D7CCBC519742D"}""";
+
     private static (TargetAttachTap Tap, AttachedSessions Sessions) NewTap()
     {
         var sessions = new AttachedSessions();
@@ -65,6 +69,9 @@ public sealed class TargetAttachTapTests
         Assert.Null(sessions.TargetOf("C483915A82F599F1EC8D7CCBC519742D"));
         Assert.Equal("E83217BF54B045CAA458850A99685E5E", sessions.TargetOf("07352275EFBB4AFB9A218F274822F08F"));
         Assert.Equal(1, sessions.Count);
+
+        Assert.True(Show(tap, WorkerDetached));
+        Assert.Equal(0, sessions.Count);
     }
 
     [Fact]
