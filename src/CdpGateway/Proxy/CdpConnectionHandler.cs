@@ -310,8 +310,16 @@ public sealed class CdpConnectionHandler(
         var toUpstream = new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
             options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "->") : null, commands);
         var finishToClient = new RelayFinish();
+        // Only the live view needs to know which target a client's session drives: without it this direction has no tap.
+        TargetAttachTap? attachTap = null;
+        if (options.LiveView)
+        {
+            var sessions = new AttachedSessions();
+            open.AttachSessions(sessions);
+            attachTap = new TargetAttachTap(sessions);
+        }
         var toClient = new WebSocketFrameRelay.Options(options.MaxMessageBytes, time,
-            options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "<-") : null, Finish: finishToClient);
+            options.LogCdpMessages ? new WebSocketFrameRelay.MessageLogging(messageLog, connectionId, "<-") : null, attachTap, finishToClient);
         var (clientToUpstream, upstreamToClient) = epoll.TryStart(client, upstream, fromClient, fromUpstream, toUpstream, toClient)
             ?? (WebSocketFrameRelay.CopyAsync(client, upstream, fromClient, toUpstream), WebSocketFrameRelay.CopyAsync(upstream, client, fromUpstream, toClient));
         var stopWatching = new TaskCompletionSource();

@@ -19,6 +19,7 @@ public sealed class OpenConnection(string connectionId, string target, string? t
     private readonly TaskCompletionSource _closeRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CdpCommandRecorder? _commands;
+    private AttachedSessions? _sessions;
     private int _phase;
 
     public string ConnectionId { get; } = connectionId;
@@ -41,6 +42,12 @@ public sealed class OpenConnection(string connectionId, string target, string? t
     /// </summary>
     public long CommandsReported => Volatile.Read(ref _commands)?.Reported ?? 0;
 
+    /// <summary>
+    /// The flattened sessions Chromium announced to this client and their targets, kept only with <c>--live-view</c>
+    /// (<see cref="TargetAttachTap"/>); null otherwise.
+    /// </summary>
+    public AttachedSessions? Sessions => Volatile.Read(ref _sessions);
+
     /// <summary>Completes when an operator asked for this connection to be closed (<see cref="RequestClose"/>).</summary>
     public Task CloseRequested => _closeRequested.Task;
 
@@ -49,6 +56,9 @@ public sealed class OpenConnection(string connectionId, string target, string? t
 
     /// <summary>Gives the entry the connection's command recorder once the relay starts, for <see cref="CommandsReported"/>.</summary>
     internal void AttachCommands(CdpCommandRecorder commands) => Volatile.Write(ref _commands, commands);
+
+    /// <summary>Gives the entry the session map the browser-to-client relay keeps, for <see cref="Sessions"/>.</summary>
+    internal void AttachSessions(AttachedSessions sessions) => Volatile.Write(ref _sessions, sessions);
 
     /// <summary>
     /// Asks the connection's handler to close it. False when it was asked already, or is already ending on its own:

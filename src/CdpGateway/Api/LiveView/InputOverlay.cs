@@ -7,7 +7,8 @@ namespace CdpGateway.Api.LiveView;
 
 /// <summary>
 /// The clients' input for the live view's overlay, taken from the <c>cdp_command</c> events the telemetry stream
-/// already carries (a reader of its ring, like any stream reader: nothing is added to the relay). Each input command
+/// already carries (a reader of its ring, like any stream reader: the commands need nothing more from the relay; which
+/// target a command's session drives comes from <see cref="Proxy.TargetAttachTap"/>). Each input command
 /// becomes a small mark: where (x, y), what (kind, event type, button, click count, scroll deltas), and for keys and
 /// text only a count. The events hold no typed text to begin with (only <c>text_length</c>), and a mark copies only
 /// the fields named here.

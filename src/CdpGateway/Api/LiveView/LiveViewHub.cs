@@ -28,8 +28,6 @@ public sealed class LiveViewHub(DevToolsUrlTracker tracker, IChromiumControl chr
     private readonly Lock _gate = new();
     private readonly Dictionary<string, TargetScreencast> _byTarget = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TargetScreencast> _bySession = new(StringComparer.Ordinal);
-    // Target id to type, kept by the session's target discovery: which pages exist now.
-    private readonly Dictionary<string, string> _targets = new(StringComparer.Ordinal);
     private LiveViewSession? _session;
     private CancellationTokenSource? _sessionStop;
     private long _started;
@@ -132,30 +130,6 @@ public sealed class LiveViewHub(DevToolsUrlTracker tracker, IChromiumControl chr
         }
     }
 
-    /// <summary>
-    /// The watched page a browser connection's flattened session most likely drives: a session id does not say its
-    /// target, so a command is drawn on a page only when that is the browser's only page. Null otherwise.
-    /// </summary>
-    internal string? OnlyPage()
-    {
-        lock (_gate)
-        {
-            string? only = null;
-            foreach (var (id, type) in _targets)
-            {
-                if (type == "page")
-                {
-                    if (only is not null)
-                    {
-                        return null;
-                    }
-                    only = id;
-                }
-            }
-            return only;
-        }
-    }
-
     private async Task<LiveViewSession> EnsureSessionAsync(CancellationToken cancellationToken)
     {
         if (_session is { } open)
@@ -190,21 +164,6 @@ public sealed class LiveViewHub(DevToolsUrlTracker tracker, IChromiumControl chr
             var stop = new CancellationTokenSource();
             _session = session;
             _sessionStop = stop;
-            lock (_gate)
-            {
-                _targets.Clear();
-            }
-            try
-            {
-                // Discovery keeps the list of pages (for the input of browser connections); it changes nothing for clients.
-                await session.SendAsync("Target.setDiscoverTargets", w => w.WriteBoolean("discover", true), cancellationToken: cancellationToken)
-                    .ConfigureAwait(false);
-            }
-            catch
-            {
-                await CloseSessionAsync(session, "could not start").ConfigureAwait(false);
-                throw;
-            }
             _ = WatchAsync(session, subscription, stop.Token);
             _ = InputOverlay.RunAsync(events, DeliverInput, stop.Token);
             subscription = null;
@@ -320,10 +279,6 @@ public sealed class LiveViewHub(DevToolsUrlTracker tracker, IChromiumControl chr
             // A session that still stands is told to stop; a lost one has nothing left to stop.
             await StopAsync(screencast, reason).ConfigureAwait(false);
         }
-        lock (_gate)
-        {
-            _targets.Clear();
-        }
         await session.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -391,25 +346,6 @@ public sealed class LiveViewHub(DevToolsUrlTracker tracker, IChromiumControl chr
                     _ = AckAsync(session, sessionId, ackId);
                 }
                 break;
-            case "Target.targetCreated" or "Target.targetInfoChanged":
-                if (parameters.TryGetProperty("targetInfo", out var info) && info.TryGetProperty("targetId", out var targetId)
-                    && info.TryGetProperty("type", out var type) && targetId.GetString() is { } id)
-                {
-                    lock (_gate)
-                    {
-                        _targets[id] = type.GetString() ?? "";
-                    }
-                }
-                break;
-            case "Target.targetDestroyed":
-                if (parameters.TryGetProperty("targetId", out var destroyed) && destroyed.GetString() is { } gone)
-                {
-                    lock (_gate)
-                    {
-                        _targets.Remove(gone);
-                    }
-                }
-                break;
             case "Target.detachedFromTarget":
                 if (parameters.TryGetProperty("sessionId", out var detached) && detached.GetString() is { } detachedSession)
                 {
@@ -464,19 +400,19 @@ public sealed class LiveViewHub(DevToolsUrlTracker tracker, IChromiumControl chr
         }
     }
 
-    /// <summary>One input mark from the telemetry stream, to the page it was aimed at if anyone watches that page.</summary>
+    /// <summary>
+    /// One input mark from the telemetry stream, to the page it was aimed at if anyone watches that page: a command
+    /// without a session id drives its connection's own page (none for a browser connection), one with a session id
+    /// the target Chromium attached that session to on that connection (<see cref="OpenConnection.Sessions"/>). A
+    /// session Chromium did not announce to the connection is drawn nowhere.
+    /// </summary>
     private void DeliverInput(string connectionId, string? sessionId, byte[] mark)
     {
-        string? target;
-        if (openConnections.TryGet(connectionId, out var open) && open.TargetId is { } page)
+        if (!openConnections.TryGet(connectionId, out var open))
         {
-            // A page connection's own commands are that page's; with a session id they drive one of its child targets.
-            target = sessionId is null ? page : null;
+            return;
         }
-        else
-        {
-            target = sessionId is null ? null : OnlyPage();
-        }
+        var target = sessionId is null ? open.TargetId : open.Sessions?.TargetOf(sessionId);
         if (target is null)
         {
             return;

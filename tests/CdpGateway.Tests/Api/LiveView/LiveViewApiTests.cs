@@ -12,8 +12,10 @@ namespace CdpGateway.Tests.Api.LiveView;
 /// <summary>
 /// The live view's API against a gateway on real sockets and a browser stub that speaks the screencast's CDP: who may
 /// watch, that a screencast runs only while someone watches and is shared, that the gateway's own session is no client
-/// connection, and that the clients' input reaches the viewers of the page it drove.
+/// connection, and that the clients' input reaches the viewers of the page it drove (through a flattened session too,
+/// which the relay from Chromium maps: run on both relay paths).
 /// </summary>
+[Trait(RelayPaths.Trait, RelayPaths.Both)]
 public sealed class LiveViewApiTests
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(30) };
@@ -136,9 +138,10 @@ public sealed class LiveViewApiTests
         await ReceiveJsonAsync(viewer);
         await ReceiveFrameAsync(viewer);
 
-        // A browser connection driving the page through a flattened session: drawn, as it is the only page.
+        // A browser connection driving the page through a flattened session: drawn on the page Chromium attached it to.
         using var browserClient = await gateway.ConnectAsync();
-        await browserClient.EchoAsync("""{"id":1,"sessionId":"CLIENTSESSION","method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":120.5,"y":64,"button":"left","clickCount":1}}""");
+        var session = await AttachAsync(browserClient, 1, page);
+        await browserClient.EchoAsync("""{"id":2,"sessionId":"SESSION","method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":120.5,"y":64,"button":"left","clickCount":1}}""".Replace("SESSION", session));
         var click = await ReceiveJsonAsync(viewer);
         Assert.Equal("input", click.GetProperty("type").GetString());
         Assert.Equal("mouse", click.GetProperty("kind").GetString());
@@ -169,7 +172,7 @@ public sealed class LiveViewApiTests
     }
 
     [Fact]
-    public async Task WithSeveralPages_ABrowserSessionsInputIsNotDrawn_WhileAPageConnectionsStillIs()
+    public async Task WithSeveralPages_ABrowserSessionsInputIsDrawnOnlyOnThePageItsSessionIsAttachedTo()
     {
         await using var stub = await ScreencastBrowserStub.StartAsync();
         stub.PageIds.Add(Guid.NewGuid().ToString("N").ToUpperInvariant());
@@ -180,22 +183,89 @@ public sealed class LiveViewApiTests
         await ReceiveJsonAsync(viewer);
         await ReceiveFrameAsync(viewer);
 
-        // Which page this session drives is unknown with two pages open: better no mark than one on the wrong page.
+        // One browser connection with a session on each page: its click on the other page is not the watched page's.
         using var browserClient = await gateway.ConnectAsync();
-        await browserClient.EchoAsync("""{"id":1,"sessionId":"SOMESESSION","method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":1,"y":2,"button":"left","clickCount":1}}""");
+        var onOther = await AttachAsync(browserClient, 1, stub.PageIds[1]);
+        var onWatched = await AttachAsync(browserClient, 2, watched);
+        await browserClient.EchoAsync(Click(3, onOther, 1, 2));
         await gateway.WaitForEventAsync("cdp_command");
+        // A connection to the other page itself, and its commands.
         using var otherPage = await gateway.ConnectAsync($"/devtools/page/{stub.PageIds[1]}");
-        await otherPage.EchoAsync("""{"id":2,"method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":3,"y":4,"button":"left","clickCount":1}}""");
+        await otherPage.EchoAsync(Click(4, null, 3, 4));
         await gateway.WaitForEventAsync("cdp_command", 2);
-        using var pageClient = await gateway.ConnectAsync($"/devtools/page/{watched}");
-        await pageClient.EchoAsync("""{"id":3,"method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":30,"y":40,"button":"left","clickCount":1}}""");
 
-        // The first mark the viewer gets is the watched page's own connection's.
+        await browserClient.EchoAsync(Click(5, onWatched, 30, 40));
+
+        // The first mark the viewer gets is the click on the watched page's session.
         var mark = await ReceiveJsonAsync(viewer);
         Assert.Equal(30, mark.GetProperty("x").GetDouble());
         Assert.Equal(40, mark.GetProperty("y").GetDouble());
 
-        foreach (var client in new[] { browserClient, otherPage, pageClient })
+        foreach (var client in new[] { browserClient, otherPage })
+        {
+            await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task ASessionInsideAPageConnection_IsDrawnOnItsOwnTarget_NotOnTheConnectionsPage()
+    {
+        await using var stub = await ScreencastBrowserStub.StartAsync();
+        stub.PageIds.Add(Guid.NewGuid().ToString("N").ToUpperInvariant());
+        await using var gateway = await TestGateway.StartAsync(o => o.LiveView = true, withBrowser: false);
+        gateway.App.Tracker.Set(stub.BrowserUrl);
+        var watched = stub.PageIds[0];
+        using var viewer = await WatchAsync(gateway, watched);
+        await ReceiveJsonAsync(viewer);
+        await ReceiveFrameAsync(viewer);
+
+        // A connection to the watched page that drives another target (an out-of-process frame, a worker) through a
+        // session of its own: that input is the other target's.
+        using var pageClient = await gateway.ConnectAsync($"/devtools/page/{watched}");
+        var child = await AttachAsync(pageClient, 1, stub.PageIds[1]);
+        await pageClient.EchoAsync(Click(2, child, 7, 8));
+        await gateway.WaitForEventAsync("cdp_command");
+        await pageClient.EchoAsync(Click(3, null, 70, 80));
+
+        var mark = await ReceiveJsonAsync(viewer);
+        Assert.Equal(70, mark.GetProperty("x").GetDouble());
+        Assert.Equal(80, mark.GetProperty("y").GetDouble());
+        await pageClient.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task ASessionIdChromiumDidNotAnnounceToTheConnection_IsDrawnNowhere_EvenOneAnotherConnectionHolds()
+    {
+        await using var stub = await ScreencastBrowserStub.StartAsync();
+        stub.PageIds.Add(Guid.NewGuid().ToString("N").ToUpperInvariant());
+        await using var gateway = await TestGateway.StartAsync(o => o.LiveView = true, withBrowser: false);
+        gateway.App.Tracker.Set(stub.BrowserUrl);
+        var watched = stub.PageIds[0];
+        using var viewer = await WatchAsync(gateway, watched);
+        await ReceiveJsonAsync(viewer);
+        await ReceiveFrameAsync(viewer);
+
+        using var owner = await gateway.ConnectAsync();
+        var ownersSession = await AttachAsync(owner, 1, watched);
+        // The attacker's tries: a made-up session, another connection's session, and an attach event of its own making
+        // (sent towards Chromium, which the gateway does not read for sessions).
+        using var intruder = await gateway.ConnectAsync();
+        await intruder.EchoAsync("""{"id":1,"method":"Target.attachedToTarget","params":{"sessionId":"FORGED","targetInfo":{"targetId":"WATCHED","type":"page"}}}""".Replace("WATCHED", watched));
+        await intruder.EchoAsync(Click(2, "FORGED", 1, 1));
+        await intruder.EchoAsync(Click(3, "MADEUP", 2, 2));
+        await intruder.EchoAsync(Click(4, ownersSession, 3, 3));
+        // Attach events are no reported commands: the three clicks are.
+        await gateway.WaitForEventAsync("cdp_command", 3);
+
+        await owner.EchoAsync(Click(2, ownersSession, 50, 60));
+
+        var mark = await ReceiveJsonAsync(viewer);
+        Assert.Equal(50, mark.GetProperty("x").GetDouble());
+        Assert.Equal(60, mark.GetProperty("y").GetDouble());
+        var ownersConnection = gateway.EventsOfType("cdp_connect")[0].GetProperty("event").GetProperty("data").GetProperty("connection_id").GetString();
+        Assert.Equal(ownersConnection, mark.GetProperty("connection_id").GetString());
+
+        foreach (var client in new[] { owner, intruder })
         {
             await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
         }
@@ -325,6 +395,25 @@ public sealed class LiveViewApiTests
         Assert.Equal(4, viewer.FramesDropped);
         Assert.Equal(["a", "b"], batch.Where(m => !m.Binary).Select(m => Encoding.UTF8.GetString(m.Data.Span)));
         Assert.Equal(5, batch.Single(m => m.Binary).Data.Span[0]);
+    }
+
+    private static string Click(int id, string? sessionId, int x, int y) =>
+        $$$"""{"id":{{{id}}},{{{(sessionId is null ? "" : $"\"sessionId\":\"{sessionId}\",")}}}"method":"Input.dispatchMouseEvent","params":{"type":"mousePressed","x":{{{x}}},"y":{{{y}}},"button":"left","clickCount":1}}""";
+
+    /// <summary>
+    /// Attaches a browser connection to a page through a flattened session, as Playwright and Puppeteer do, and returns the
+    /// session id Chromium announced (its <c>Target.attachedToTarget</c> event comes before the answer).
+    /// </summary>
+    private static async Task<string> AttachAsync(WebSocket client, int id, string targetId)
+    {
+        await client.SendTextAsync($$$"""{"id":{{{id}}},"method":"Target.attachToTarget","params":{"targetId":"{{{targetId}}}","flatten":true}}""");
+        var announced = await ReceiveJsonAsync(client);
+        Assert.Equal("Target.attachedToTarget", announced.GetProperty("method").GetString());
+        var answer = await ReceiveJsonAsync(client);
+        Assert.Equal(id, answer.GetProperty("id").GetInt32());
+        var sessionId = announced.GetProperty("params").GetProperty("sessionId").GetString()!;
+        Assert.Equal(sessionId, answer.GetProperty("result").GetProperty("sessionId").GetString());
+        return sessionId;
     }
 
     private static Uri LiveUri(TestGateway gateway, string targetId) => new($"ws://127.0.0.1:{gateway.App.ApiPort}/live/{targetId}");

@@ -3,6 +3,7 @@ using CdpGateway.Tests.EndToEnd;
 using CdpGateway.Tests.Support;
 using Xunit.Abstractions;
 using static CdpGateway.Tests.EndToEnd.GatewayProcess;
+using Pptr = PuppeteerSharp;
 using Pw = Microsoft.Playwright;
 
 namespace CdpGateway.Tests.Api.LiveView;
@@ -119,6 +120,113 @@ public sealed class LiveViewInBrowserTests(ITestOutputHelper output)
             return status.RootElement.GetProperty("screencasts_stopped").GetInt32() == 1 && !status.RootElement.GetProperty("session_open").GetBoolean();
         }, "the screencast stopped with the restart, and no session stayed open");
         Assert.Empty(consoleErrors);
+    }
+
+    /// <summary>
+    /// Two pages open, so no "only page" could be what places a mark: a Playwright client's click on the watched page B is
+    /// drawn at its coordinates, its click on page A (the same browser connection, another session) is drawn nowhere on
+    /// B's viewer. On the epoll relay and on the runtime's sockets (<c>CDPGW_EPOLL_RELAY=0</c>).
+    /// </summary>
+    [Theory]
+    [InlineData("epoll")]
+    [InlineData("runtime sockets")]
+    public async Task WithTwoPagesOpen_AClientsClickIsDrawnOnlyOnThePageItClicked(string relay)
+    {
+        var environment = relay == "epoll" ? null : new Dictionary<string, string> { ["CDPGW_EPOLL_RELAY"] = "0" };
+        await using var gateway = Start(output, _ => ["--live-view"], environment);
+        await gateway.WaitHealthyAsync();
+        if (environment is not null)
+        {
+            Assert.Contains("Relaying on the runtime's sockets", gateway.Output);
+        }
+        using var playwright = await Pw.Playwright.CreateAsync().WaitAsync(Patience);
+
+        var client = await playwright.Chromium.ConnectOverCDPAsync(gateway.CdpHttp().ToString()).WaitAsync(Patience);
+        var context = client.Contexts[0];
+        var pageA = context.Pages.Count > 0 ? context.Pages[0] : await context.NewPageAsync().WaitAsync(Patience);
+        await pageA.GotoAsync("data:text/html,<title>page-a</title><body style='margin:0;background:rgb(200,40,40)'></body>").WaitAsync(Patience);
+        var pageB = await context.NewPageAsync().WaitAsync(Patience);
+        await pageB.GotoAsync("data:text/html,<title>page-b</title><body style='margin:0;background:rgb(40,40,200)'></body>").WaitAsync(Patience);
+
+        await AssertDrawnOnlyOnPageBAsync(gateway, playwright, relay, () => pageA.Mouse.ClickAsync(300, 200), () => pageB.Mouse.ClickAsync(120, 90));
+    }
+
+    /// <summary>The same with Puppeteer, which also drives each page through a flattened session of one browser connection.</summary>
+    [Fact]
+    public async Task WithTwoPagesOpen_APuppeteerClientsClickIsDrawnOnlyOnThePageItClicked()
+    {
+        await using var gateway = Start(output, "--live-view");
+        await gateway.WaitHealthyAsync();
+        using var playwright = await Pw.Playwright.CreateAsync().WaitAsync(Patience);
+        var client = await Pptr.Puppeteer.ConnectAsync(new Pptr.ConnectOptions { BrowserURL = gateway.CdpHttp().ToString() }).WaitAsync(Patience);
+        try
+        {
+            var pageA = await client.NewPageAsync().WaitAsync(Patience);
+            await pageA.GoToAsync("data:text/html,<title>page-a</title><body style='margin:0;background:rgb(200,40,40)'></body>").WaitAsync(Patience);
+            var pageB = await client.NewPageAsync().WaitAsync(Patience);
+            await pageB.GoToAsync("data:text/html,<title>page-b</title><body style='margin:0;background:rgb(40,40,200)'></body>").WaitAsync(Patience);
+
+            await AssertDrawnOnlyOnPageBAsync(gateway, playwright, "puppeteer", () => pageA.Mouse.ClickAsync(300, 200), () => pageB.Mouse.ClickAsync(120, 90));
+        }
+        finally
+        {
+            // Disconnect, not Dispose: disposing a connected Puppeteer browser closes the shared Chromium.
+            client.Disconnect();
+        }
+    }
+
+    /// <summary>
+    /// Watches the page titled <c>page-b</c> from the dashboard in an operator's Chromium, runs the client's click at 300,200 on
+    /// page A and then its click at 120,90 on page B, and asserts that B's viewer drew B's click and nothing of A's.
+    /// </summary>
+    private async Task AssertDrawnOnlyOnPageBAsync(GatewayProcess gateway, Pw.IPlaywright playwright, string label, Func<Task> clickOnA, Func<Task> clickOnB)
+    {
+        string targetB;
+        using (var targets = JsonDocument.Parse(await Http.GetStringAsync(gateway.ApiHttp("/live/targets"))))
+        {
+            var pages = targets.RootElement.EnumerateArray().ToList();
+            Assert.True(pages.Count >= 2, targets.RootElement.GetRawText());
+            targetB = pages.Single(p => p.GetProperty("title").GetString() == "page-b").GetProperty("id").GetString()!;
+        }
+
+        await using var operatorBrowser = await playwright.Chromium.LaunchAsync(new Pw.BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox"],
+        }).WaitAsync(Patience);
+        var dashboard = await operatorBrowser.NewPageAsync(new Pw.BrowserNewPageOptions { ViewportSize = new Pw.ViewportSize { Width = 1400, Height = 1100 } });
+        await dashboard.GotoAsync(gateway.ApiHttp("/").ToString()).WaitAsync(Patience);
+        await dashboard.WaitForFunctionAsync("id => [...document.querySelectorAll('#live-targets option')].some(o => o.value === id)", targetB)
+            .WaitAsync(Patience);
+        await dashboard.SelectOptionAsync("#live-targets", targetB).WaitAsync(Patience);
+        await dashboard.ClickAsync("#live-watch").WaitAsync(Patience);
+        await dashboard.WaitForFunctionAsync("() => Number(document.getElementById('live-canvas').dataset.frames) >= 1").WaitAsync(Patience);
+        // Every click point the viewer draws, in order.
+        await dashboard.EvaluateAsync("""
+            () => { window.drawnPoints = []; const overlay = document.getElementById('live-overlay');
+                    new MutationObserver(() => window.drawnPoints.push(overlay.dataset.lastPoint))
+                      .observe(overlay, { attributes: true, attributeFilter: ['data-last-point'] }); }
+            """).WaitAsync(Patience);
+
+        // Page A first: its marks, were they misplaced, would reach B's viewer before B's own (one connection, in order).
+        await clickOnA().WaitAsync(Patience);
+        await clickOnB().WaitAsync(Patience);
+        await dashboard.WaitForFunctionAsync("() => document.getElementById('live-overlay').dataset.lastPoint === '120,90'").WaitAsync(Patience);
+        var drawn = await dashboard.EvaluateAsync<string[]>("() => window.drawnPoints").WaitAsync(Patience);
+        output.WriteLine($"{label}: points drawn on page B's viewer: {string.Join(" ", drawn)}");
+        Assert.DoesNotContain("300,200", drawn);
+        Assert.All(drawn, point => Assert.Equal("120,90", point));
+        await ScreenshotAsync(dashboard, $"live-view-two-pages-{label.Replace(' ', '-')}");
+
+        // Both clicks went out as commands of the one browser connection, each through its page's session.
+        var clicks = (await gateway.WaitForEventsAsync("cdp_command", 2, e => DataOf(e) is var d
+                && d.GetProperty("method").GetString() == "Input.dispatchMouseEvent" && d.GetProperty("event_type").GetString() == "mousePressed"))
+            .Select(DataOf).ToList();
+        Assert.Equal(2, clicks.Count);
+        Assert.NotEqual(clicks[0].GetProperty("session_id").GetString(), clicks[1].GetProperty("session_id").GetString());
+        Assert.Single(clicks.Select(d => d.GetProperty("connection_id").GetString()).Distinct());
+        await dashboard.CloseAsync();
     }
 
     private static async Task<string[]> JsonListAsync(GatewayProcess gateway)

@@ -16,7 +16,8 @@ namespace CdpGateway.Tests.Api.LiveView;
 
 /// <summary>
 /// A stand-in for Chromium that speaks just enough CDP for the live view: <c>/json/list</c> with its pages, and a
-/// browser WebSocket that answers target discovery, attaching, screencasting and detaching as Chromium does, and any
+/// browser WebSocket that answers attaching (with its <c>Target.attachedToTarget</c> event),
+/// screencasting and detaching as Chromium does, and any
 /// other command with an empty result. It records every command it got (method and session), on every socket.
 /// </summary>
 public sealed class ScreencastBrowserStub : IAsyncDisposable
@@ -159,16 +160,6 @@ public sealed class ScreencastBrowserStub : IAsyncDisposable
             }
             switch (method)
             {
-                case "Target.setDiscoverTargets":
-                    foreach (var page in PageIds)
-                    {
-                        await SendAsync(socket, new JsonObject
-                        {
-                            ["method"] = "Target.targetCreated",
-                            ["params"] = new JsonObject { ["targetInfo"] = new JsonObject { ["targetId"] = page, ["type"] = "page", ["attached"] = false } },
-                        });
-                    }
-                    break;
                 case "Target.attachToTarget":
                     var target = (string)parameters["targetId"]!;
                     if (RefuseAttach || !PageIds.Contains(target))
@@ -180,6 +171,24 @@ public sealed class ScreencastBrowserStub : IAsyncDisposable
                     var session = "S" + Interlocked.Increment(ref _sessionCounter);
                     answer["result"] = new JsonObject { ["sessionId"] = session };
                     _sessions[session] = (socket, target);
+                    // As Chromium does for a flattened attach: the event announcing the session comes before the answer.
+                    await SendAsync(socket, new JsonObject
+                    {
+                        ["method"] = "Target.attachedToTarget",
+                        ["params"] = new JsonObject
+                        {
+                            ["sessionId"] = session,
+                            ["targetInfo"] = new JsonObject
+                            {
+                                ["targetId"] = target,
+                                ["type"] = "page",
+                                ["title"] = "stub page",
+                                ["url"] = "about:blank",
+                                ["attached"] = true,
+                            },
+                            ["waitingForDebugger"] = false,
+                        },
+                    });
                     break;
                 case "Page.stopScreencast" when sessionId is not null:
                     _sessions.TryRemove(sessionId, out _);

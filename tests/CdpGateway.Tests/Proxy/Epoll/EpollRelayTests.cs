@@ -93,7 +93,7 @@ public sealed class EpollRelayTests
     }
 
     private static async Task<Relayed> StartAsync(IMessageTap? tap = null, long maxMessageBytes = 1 << 30, byte[]? clientAlreadySent = null,
-        EpollLoop? loop = null)
+        EpollLoop? loop = null, IMessageTap? upstreamTap = null)
     {
         loop ??= Engine.NextLoop();
         var (clientOurs, clientPeer) = await PairAsync();
@@ -111,7 +111,7 @@ public sealed class EpollRelayTests
         };
         var started = Engine.TryStart(relayed.Client, relayed.Upstream, relayed.FromClient, relayed.FromUpstream,
             new WebSocketFrameRelay.Options(maxMessageBytes, TimeProvider.System, Tap: tap),
-            new WebSocketFrameRelay.Options(maxMessageBytes, TimeProvider.System));
+            new WebSocketFrameRelay.Options(maxMessageBytes, TimeProvider.System, Tap: upstreamTap));
         Assert.NotNull(started);
         (relayed.ClientToUpstream, relayed.UpstreamToClient) = started.Value;
         return relayed;
@@ -152,6 +152,29 @@ public sealed class EpollRelayTests
         Assert.Equal(1, relayed.FromClient.Messages);
         Assert.Equal(1, relayed.FromUpstream.Messages);
         Assert.False(relayed.ClientToUpstream.IsCompleted);
+    }
+
+    [EpollFact]
+    public async Task ChromiumsAttachEventsReachTheLiveViewsSessionMap_FromTheRelayThread()
+    {
+        var sessions = new AttachedSessions();
+        using var relayed = await StartAsync(upstreamTap: new TargetAttachTap(sessions));
+        var attached = Frames.Text("""{"method":"Target.attachedToTarget","params":{"sessionId":"S1","targetInfo":{"targetId":"T1","type":"page","title":"","url":"about:blank"},"waitingForDebugger":false}}""", masked: false);
+        var reply = Frames.Text("""{"id":1,"result":{"sessionId":"S1"}}""", masked: false);
+        var detached = Frames.Text("""{"method":"Target.detachedFromTarget","params":{"sessionId":"S1","targetId":"T1"}}""", masked: false);
+
+        // Cut inside the method's name: the relay shows the first piece alone.
+        await relayed.BrowserPeer.SendAsync(attached.AsMemory(0, 20));
+        Assert.Equal(attached[..20], await ReceiveExactlyAsync(relayed.ClientPeer, 20));
+        await relayed.BrowserPeer.SendAsync(attached.AsMemory(20));
+        await relayed.BrowserPeer.SendAsync(reply);
+        Assert.Equal(attached[20..].Concat(reply).ToArray(), await ReceiveExactlyAsync(relayed.ClientPeer, attached.Length - 20 + reply.Length));
+        await Eventually.TrueAsync(() => sessions.TargetOf("S1") == "T1", "the session mapped to its target");
+
+        await relayed.BrowserPeer.SendAsync(detached);
+        Assert.Equal(detached, await ReceiveExactlyAsync(relayed.ClientPeer, detached.Length));
+        await Eventually.TrueAsync(() => sessions.Count == 0, "the session unmapped");
+        Assert.False(relayed.UpstreamToClient.IsCompleted);
     }
 
     [EpollFact]
