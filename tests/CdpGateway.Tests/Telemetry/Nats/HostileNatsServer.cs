@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -45,6 +46,9 @@ internal sealed class HostileNatsServer : IAsyncDisposable
     /// <summary>Connections accepted so far.</summary>
     public int Connections => Volatile.Read(ref _connections);
 
+    /// <summary>The CONNECT line of every connection that sent one, in arrival order.</summary>
+    public ConcurrentQueue<string> Connects { get; } = new();
+
     /// <summary>Connections the client closed so far.</summary>
     public int HungUp => Volatile.Read(ref _hungUp);
 
@@ -78,6 +82,7 @@ internal sealed class HostileNatsServer : IAsyncDisposable
             {
                 await stream.WriteAsync(_greeting, _stop.Token);
                 await ReadUntilAsync(stream, buffer, received, "PING\r\n");
+                Connects.Enqueue(received.ToString().Split("\r\n")[0]);
                 await stream.WriteAsync(_answer, _stop.Token);
                 if (Encoding.ASCII.GetString(_answer).StartsWith("PONG", StringComparison.Ordinal))
                 {

@@ -173,9 +173,12 @@ public sealed class NatsPublishConnectionTests
             {
                 stream.PublishConnect("c" + i);
             }
-            await Eventually.TrueAsync(() => sink.SpooledEvents == 5 && sink.Status().LastError is not null && server.Connections >= 3,
+            await Eventually.TrueAsync(() => sink.SpooledEvents == 5 && server.Connections >= 3
+                    && sink.Status().LastError?.Contains("larger than 1048576 bytes", StringComparison.Ordinal) == true,
                 () => $"the events spooled, the failure noted, the server tried again (spooled {sink.SpooledEvents}, "
-                    + $"last error {sink.Status().LastError}, connections {server.Connections})");
+                    + $"last error {sink.Status().LastError}, connections {server.Connections}, "
+                    + $"gateway's own {server.Connects.Count(c => c.Contains("\"lang\":\"cdp-gateway\"", StringComparison.Ordinal))}, "
+                    + $"first {server.Connects.FirstOrDefault()}, last {server.Connects.LastOrDefault()})");
 
             Assert.Equal(0, sink.Published);
             Assert.False(sink.Status().StreamBound);
