@@ -33,9 +33,9 @@ public sealed class NatsTlsTests : IAsyncLifetime
             ShutdownGrace = TimeSpan.FromSeconds(1),
         }, stream, stream.Source, TimeProvider.System, logger ?? new RecordingLogger<NatsEventSink>());
 
-    private TestCertificateAuthority NewAuthority(string name)
+    private TestCertificateAuthority NewAuthority(string name, bool serverNamesLoopbackAddress = true)
     {
-        var authority = TestCertificateAuthority.Create(name);
+        var authority = TestCertificateAuthority.Create(name, serverNamesLoopbackAddress);
         _authorities.Add(authority);
         return authority;
     }
@@ -84,7 +84,7 @@ public sealed class NatsTlsTests : IAsyncLifetime
         var server = await StartTlsServerAsync(serverAuthority);
         var stream = NewStream("aaaaaaaaaat2");
         await using var sink = NewSink(stream, $"tls://127.0.0.1:{server.Port}", otherAuthority.CaFile);
-        await AssertRefusedAsync(sink, stream);
+        await AssertRefusedAsync(sink, stream, "the server's certificate is not signed by the --nats-ca authority");
     }
 
     [Fact]
@@ -94,10 +94,20 @@ public sealed class NatsTlsTests : IAsyncLifetime
         var server = await StartTlsServerAsync(authority);
         var stream = NewStream("aaaaaaaaaat3");
         await using var sink = NewSink(stream, $"tls://127.0.0.1:{server.Port}", caFile: null);
-        await AssertRefusedAsync(sink, stream);
+        await AssertRefusedAsync(sink, stream, "the server's certificate is not trusted by the system");
     }
 
-    private static async Task AssertRefusedAsync(NatsEventSink sink, EventStream stream)
+    [Fact]
+    public async Task TlsServerWhoseCertificateNamesAnotherHost_IsRefusedEvenWithItsCa()
+    {
+        var authority = NewAuthority("cdpgw localhost-only ca", serverNamesLoopbackAddress: false);
+        var server = await StartTlsServerAsync(authority);
+        var stream = NewStream("aaaaaaaaaat4");
+        await using var sink = NewSink(stream, $"tls://127.0.0.1:{server.Port}", authority.CaFile);
+        await AssertRefusedAsync(sink, stream, "the server's certificate is not for 127.0.0.1");
+    }
+
+    private static async Task AssertRefusedAsync(NatsEventSink sink, EventStream stream, string why)
     {
         Publish(stream, 5);
         await Eventually.TrueAsync(() => sink.SpooledEvents == 5 && sink.Status().LastError is not null,
@@ -105,7 +115,8 @@ public sealed class NatsTlsTests : IAsyncLifetime
         var status = sink.Status();
         Assert.Equal(0, sink.Published);
         Assert.False(status.Connected);
-        Assert.Contains("certificate", status.LastError, StringComparison.OrdinalIgnoreCase);
+        Assert.StartsWith("TLS to 127.0.0.1:", status.LastError, StringComparison.Ordinal);
+        Assert.Contains(why, status.LastError, StringComparison.Ordinal);
         await sink.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
     }
 

@@ -24,7 +24,8 @@ internal sealed class TestCertificateAuthority : IDisposable
     /// <summary>The nats-server options that serve this authority's server certificate.</summary>
     public string[] ServerTlsArgs => ["--tls", "--tlscert", ServerCertFile, "--tlskey", ServerKeyFile];
 
-    public static TestCertificateAuthority Create(string name)
+    /// <summary>A new authority; <paramref name="serverNamesLoopbackAddress"/> false leaves 127.0.0.1 out of the server certificate (localhost only).</summary>
+    public static TestCertificateAuthority Create(string name, bool serverNamesLoopbackAddress = true)
     {
         var directory = Path.Combine(Path.GetTempPath(), "cdpgw-ca-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
@@ -44,7 +45,10 @@ internal sealed class TestCertificateAuthority : IDisposable
         serverRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         serverRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
         var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
+        if (serverNamesLoopbackAddress)
+        {
+            names.AddIpAddress(IPAddress.Loopback);
+        }
         names.AddDnsName("localhost");
         serverRequest.CertificateExtensions.Add(names.Build());
         serverRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
