@@ -49,6 +49,9 @@ internal sealed class HostileNatsServer : IAsyncDisposable
     /// <summary>The CONNECT line of every connection that sent one, in arrival order.</summary>
     public ConcurrentQueue<string> Connects { get; } = new();
 
+    /// <summary>Everything each connection received before its CONNECT and PING were complete, or until it ended.</summary>
+    public ConcurrentQueue<byte[]> Handshakes { get; } = new();
+
     /// <summary>Connections the client closed so far.</summary>
     public int HungUp => Volatile.Read(ref _hungUp);
 
@@ -76,13 +79,20 @@ internal sealed class HostileNatsServer : IAsyncDisposable
         using (client)
         {
             var stream = client.GetStream();
-            var received = new StringBuilder();
+            var received = new MemoryStream();
             var buffer = new byte[16 * 1024];
             try
             {
                 await stream.WriteAsync(_greeting, _stop.Token);
-                await ReadUntilAsync(stream, buffer, received, "PING\r\n");
-                Connects.Enqueue(received.ToString().Split("\r\n")[0]);
+                try
+                {
+                    await ReadUntilAsync(stream, buffer, received, "PING\r\n");
+                }
+                finally
+                {
+                    Handshakes.Enqueue(received.ToArray());
+                }
+                Connects.Enqueue(Encoding.ASCII.GetString(received.ToArray()).Split("\r\n")[0]);
                 await stream.WriteAsync(_answer, _stop.Token);
                 if (Encoding.ASCII.GetString(_answer).StartsWith("PONG", StringComparison.Ordinal))
                 {
@@ -107,16 +117,17 @@ internal sealed class HostileNatsServer : IAsyncDisposable
         }
     }
 
-    private async Task ReadUntilAsync(NetworkStream stream, byte[] buffer, StringBuilder received, string marker)
+    private async Task ReadUntilAsync(NetworkStream stream, byte[] buffer, MemoryStream received, string marker)
     {
-        while (!received.ToString().Contains(marker, StringComparison.Ordinal))
+        var wanted = Encoding.ASCII.GetBytes(marker);
+        while (received.GetBuffer().AsSpan(0, (int)received.Length).IndexOf(wanted) < 0)
         {
             int read = await stream.ReadAsync(buffer, _stop.Token);
             if (read == 0)
             {
                 throw new IOException("the client hung up before sending " + marker.Trim());
             }
-            received.Append(Encoding.ASCII.GetString(buffer, 0, read));
+            received.Write(buffer, 0, read);
         }
     }
 

@@ -14,8 +14,9 @@ namespace CdpGateway.Tests.Telemetry.Nats;
 /// </summary>
 public sealed class NatsPublishConnectionTests
 {
-    // A buffer for an announced size is what must never happen; anything near it would show far above this.
-    private const long AllocationCeiling = 512L * 1024 * 1024;
+    // A buffer for an announced size (2 GB) is what must never happen. The count is the whole process's, other tests
+    // included, hence a ceiling far above what one test allocates and still well below the announced size.
+    private const long AllocationCeiling = 1L << 30;
 
     private static NatsSinkOptions Options(string url) => new()
     {
@@ -137,6 +138,27 @@ public sealed class NatsPublishConnectionTests
         Assert.Contains("did not greet as a NATS server", refused.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task TlsUrlAgainstAServerOfferingNoTls_NeverSendsTheCredentialsInTheClear()
+    {
+        const string token = "never-in-the-clear-token";
+        await using var server = new HostileNatsServer(HostileNatsServer.PlainInfo);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        var options = Options($"tls://127.0.0.1:{server.Port}") with { Token = token };
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            var connection = await NatsPublishConnection.OpenAsync(options, "cdp-gateway test", 0, _ => { }, timeout.Token);
+            await connection.DisposeAsync();
+        });
+
+        await Eventually.TrueAsync(() => server.HungUp == 1, "the gateway hung up");
+        var sent = Assert.Single(server.Handshakes);
+        Assert.NotEmpty(sent);
+        Assert.Empty(server.Connects);
+        Assert.Equal(0x16, sent[0]); // a TLS handshake record: the client went on with TLS, not with CONNECT
+        Assert.Equal(-1, sent.AsSpan().IndexOf(Encoding.ASCII.GetBytes(token)));
+    }
+
     [Theory]
     [InlineData("FOO bar\r\n", "an unknown message from the server")]
     [InlineData("MSG\r\n", "an unknown message from the server")]
@@ -195,8 +217,9 @@ public sealed class NatsPublishConnectionTests
     [Fact]
     public async Task HostileServerBehindTheSink_TheEventsSpool_TheErrorIsShown_AndDisposeReturnsPromptly()
     {
+        // No allocation count here: the client library's connection reconnects without a pause meanwhile (see the skipped
+        // test below), which allocates far more than the publishing connection; the tests above count that one alone.
         await using var server = new HostileNatsServer(HostileNatsServer.PlainInfo, "MSG _INBOX.x.1 1 2000000000\r\n");
-        long before = GC.GetTotalAllocatedBytes();
         await WithSinkAsync(server, async sink =>
         {
             await Eventually.TrueAsync(() => sink.SpooledEvents == 5 && sink.Status().LastError is not null && OwnConnects(server) >= 3,
@@ -206,7 +229,6 @@ public sealed class NatsPublishConnectionTests
             Assert.False(sink.Status().StreamBound);
             return true;
         });
-        Assert.True(GC.GetTotalAllocatedBytes() - before < AllocationCeiling, "a buffer grew towards the announced size");
     }
 
     [Fact(Skip = "open: the client library's connection reconnects at once, with no pause, each time a server breaks a connection it had let in")]
