@@ -123,6 +123,9 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
             Username = options.User,
             Password = options.Password,
             CredsFile = options.CredsFile,
+            // The client sends a creds file's JWT and signature but not its public key, which a server with NKey users
+            // (no operator) looks the user up by; the publishing connection sends all three, and so must this one.
+            NKey = CredsPublicKey(options.CredsFile),
         },
         TlsOpts = options.UsesTls ? new NatsTlsOpts { CaFile = options.CaFile, Mode = TlsMode.Require } : new NatsTlsOpts(),
         // The gateway starts whether or not NATS is there, and never stops trying: the spool holds the events meanwhile.
@@ -135,6 +138,24 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         // The client's own log lines would name URLs and retries per attempt; the sink logs state changes itself.
         LoggerFactory = NullLoggerFactory.Instance,
     };
+
+    /// <summary>The public NKey of a creds file's seed; null without one, or when the file is unreadable (the publishing connection says why).</summary>
+    private static string? CredsPublicKey(string? credsFile)
+    {
+        if (credsFile is not { Length: > 0 })
+        {
+            return null;
+        }
+        try
+        {
+            using var pair = NATS.NKeys.KeyPair.FromSeed(NatsCredentials.ReadCredsFile(credsFile).Seed);
+            return pair.GetPublicKey();
+        }
+        catch (Exception)
+        {
+            return null;
+        }
+    }
 
     /// <summary>1 while the publishing connection to a NATS server is open, else 0 (a gauge's value).</summary>
     public long Connected => _publish is { IsOpen: true } ? 1 : 0;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -211,14 +212,34 @@ public sealed class NatsPublishConnection : IAsyncDisposable
             authorities = [];
             authorities.ImportFromPemFile(caFile);
         }
+        var refusal = SslPolicyErrors.None;
         var tls = new SslStream(_stream, leaveInnerStreamOpen: false);
-        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        try
         {
-            TargetHost = host,
-            RemoteCertificateValidationCallback = (_, certificate, _, errors) => Trusted(certificate, errors, authorities),
-        }, cancellationToken).ConfigureAwait(false);
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = host,
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                {
+                    bool trusted = Trusted(certificate, errors, authorities);
+                    refusal = trusted ? SslPolicyErrors.None : errors;
+                    return trusted;
+                },
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AuthenticationException ex) when (refusal != SslPolicyErrors.None)
+        {
+            // The TLS layer only says the callback refused; the operator needs to know which check failed.
+            throw new NatsException("TLS to " + Server + " refused: " + Untrusted(refusal, host, authorities is not null), ex);
+        }
         _stream = tls;
     }
+
+    private static string Untrusted(SslPolicyErrors errors, string host, bool withAuthorities) =>
+        (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0 ? "the server sent no certificate"
+        : (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0 ? "the server's certificate is not for " + host
+        : withAuthorities ? "the server's certificate is not signed by the --nats-ca authority"
+        : "the server's certificate is not trusted by the system (--nats-ca names the authority that signed it)";
 
     /// <summary>Trusted by the system, or (with <c>--nats-ca</c>) by a chain that ends in one of the given authorities.</summary>
     private static bool Trusted(X509Certificate? certificate, SslPolicyErrors errors, X509Certificate2Collection? authorities)
