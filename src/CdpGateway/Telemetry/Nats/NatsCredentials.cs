@@ -38,7 +38,8 @@ public static class NatsCredentials
             writer.WriteString("user", user);
             writer.WriteString("pass", options.Password ?? "");
         }
-        if (options.Token is not { Length: > 0 } && options.User is not { Length: > 0 } && target.UserInfo is { Length: > 0 } info)
+        if (options.Token is not { Length: > 0 } && options.User is not { Length: > 0 } && options.CredsFile is not { Length: > 0 }
+            && target.UserInfo is { Length: > 0 } info)
         {
             int colon = info.IndexOf(':', StringComparison.Ordinal);
             if (colon < 0)

@@ -55,8 +55,6 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Queue<NatsSpoolRecord> _memory = new();
     private readonly NatsSpool _spool;
-    private readonly NatsConnection _connection;
-    private readonly NatsJSContext _js;
     private readonly NatsStreamBinder _binder;
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _finish = new();
@@ -99,8 +97,6 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         _spool = NatsSpool.Open(options.SpoolDirectory, options.SpoolBytes, logger);
         UpdateGauges();
         _binder = new NatsStreamBinder(options, logger);
-        _connection = new NatsConnection(ConnectionOptions(options, instance));
-        _js = new NatsJSContext(_connection);
         _intake = Channel.CreateBounded<EventEnvelope>(new BoundedChannelOptions(QueueCapacity)
         {
             // TryWrite returns false when full, which is what lets the stream count the loss.
@@ -128,11 +124,10 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
             NKey = CredsPublicKey(options.CredsFile),
         },
         TlsOpts = options.UsesTls ? new NatsTlsOpts { CaFile = options.CaFile, Mode = TlsMode.Require } : new NatsTlsOpts(),
-        // The gateway starts whether or not NATS is there, and never stops trying: the spool holds the events meanwhile.
-        RetryOnInitialConnect = true,
-        MaxReconnectRetry = -1,
-        ReconnectWaitMin = FirstRetryWait,
-        ReconnectWaitMax = options.ReconnectWaitMax,
+        // One connection per look-up of the stream, paced by the sink's own back-off: the client's reconnecting would try
+        // again at once each time a server broke a connection it had let in.
+        RetryOnInitialConnect = false,
+        MaxReconnectRetry = 0,
         ConnectTimeout = TimeSpan.FromSeconds(2),
         RequestTimeout = options.AckTimeout,
         // The client's own log lines would name URLs and retries per attempt; the sink logs state changes itself.
@@ -311,10 +306,6 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     {
         var backoff = FirstRetryWait;
         var finish = _finish.Token;
-        // The client library's connection only finds or creates the stream. With retries on the first connect this
-        // completes only once a server answered, which may be never: it runs on its own while the loop waits for it no
-        // longer than a retry's pause.
-        var managing = ConnectAsync();
         while (!finish.IsCancellationRequested)
         {
             if (_routerDone && !IsConnected)
@@ -330,19 +321,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                 }
                 if (!_streamBound)
                 {
-                    if (!managing.IsCompleted)
-                    {
-                        await Task.WhenAny(managing, Task.Delay(backoff, _time, finish)).ConfigureAwait(false);
-                        finish.ThrowIfCancellationRequested();
-                        if (!managing.IsCompleted)
-                        {
-                            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.ReconnectWaitMax.Ticks));
-                            continue;
-                        }
-                    }
-                    using var timeout = Timeout(finish);
-                    _streamBound = await _binder.EnsureAsync(_js, () => _connection.ConnectionState == NatsConnectionState.Open, timeout.Token)
-                        .ConfigureAwait(false);
+                    _streamBound = await BindStreamAsync(finish).ConfigureAwait(false);
                 }
                 if (RetireAnswered())
                 {
@@ -641,15 +620,60 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         }
     }
 
-    private async Task ConnectAsync()
+    /// <summary>
+    /// Finds or creates the stream over a connection of the client library's, opened for that alone and closed after
+    /// (its failure takes the sink's failure path, and so its back-off).
+    /// </summary>
+    private async Task<bool> BindStreamAsync(CancellationToken finish)
+    {
+        using var timeout = Timeout(finish);
+        var management = new NatsConnection(ConnectionOptions(_options, _instance));
+        // A connection that breaks ends the look-up at once: the client would otherwise reconnect straight away, and
+        // again each time a server broke a connection it had let in.
+        var lost = false;
+        management.ConnectionDisconnected += (_, _) =>
+        {
+            lost = true;
+            CancelQuietly(timeout);
+            return ValueTask.CompletedTask;
+        };
+        try
+        {
+            await management.ConnectAsync().AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
+            return await _binder.EnsureAsync(new NatsJSContext(management), () => management.ConnectionState == NatsConnectionState.Open, timeout.Token)
+                .ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (lost && !finish.IsCancellationRequested)
+        {
+            throw new NatsException("The connection to NATS broke while the stream was looked up");
+        }
+        finally
+        {
+            await CloseAsync(management).ConfigureAwait(false);
+        }
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
     {
         try
         {
-            await _connection.ConnectAsync().ConfigureAwait(false);
+            source.Cancel();
         }
-        catch (Exception ex)
+        catch (ObjectDisposedException)
         {
-            Note(ex);
+            // The look-up ended already.
+        }
+    }
+
+    private static async Task CloseAsync(NatsConnection connection)
+    {
+        try
+        {
+            await connection.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Nothing waits on it: a connection that will not close in time is left behind.
         }
     }
 
@@ -755,14 +779,6 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                 LogLeftSpooled(_logger, _spool.Events, _spool.Bytes, _spool.Directory);
             }
             _spool.Dispose();
-        }
-        try
-        {
-            await _connection.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // The spool already holds everything; a connection that will not close in time is left behind.
         }
         _finish.Dispose();
     }

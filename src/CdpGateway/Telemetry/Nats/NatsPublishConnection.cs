@@ -197,9 +197,9 @@ public sealed class NatsPublishConnection : IAsyncDisposable
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
         {
-            throw new NatsException("The server's INFO is not JSON");
+            throw new NatsException("The server's INFO is not JSON the gateway can read");
         }
         return new ServerInfo(maxPayload, tls, nonce);
     }
@@ -478,12 +478,13 @@ public sealed class NatsPublishConnection : IAsyncDisposable
                     _fatal = "a malformed message from the server";
                     break;
                 }
-                if (buffered.Length < eol + 2 + totalBytes + 2)
+                if (totalBytes > MaxInboundMessageBytes)
                 {
-                    if (totalBytes > MaxInboundMessageBytes)
-                    {
-                        _fatal = "a message larger than " + MaxInboundMessageBytes + " bytes from the server";
-                    }
+                    _fatal = "a message larger than " + MaxInboundMessageBytes + " bytes from the server";
+                    break;
+                }
+                if (buffered.Length - eol - 4 < totalBytes)
+                {
                     break;
                 }
                 var body = buffered.Slice(eol + 2, totalBytes);

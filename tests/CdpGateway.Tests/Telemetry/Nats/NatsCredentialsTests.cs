@@ -82,7 +82,7 @@ public sealed class NatsCredentialsTests : IDisposable
         Assert.Equal(new Dictionary<string, string> { ["user"] = "gateway", ["pass"] = "pw" }, fields);
     }
 
-    [Fact(Skip = "open bug: NatsCredentials.Write also adds the URL's user info when only --nats-creds gives credentials")]
+    [Fact]
     public void UrlUserInfo_IsIgnoredWhenACredsFileIsGiven()
     {
         using var user = KeyPair.CreatePair(PrefixByte.User);
