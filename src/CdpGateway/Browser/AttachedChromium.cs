@@ -205,10 +205,15 @@ public sealed class AttachedChromium : IChromiumControl
                     generation = ++_generation;
                 }
                 _readiness.MarkNotReady();
+                var announcedAt = _time.GetTimestamp();
                 _events.Publish(ChromiumEventTypes.Started, EventCategory.System,
                     new ChromiumStartedData(null, generation, url, null), TelemetryJsonContext.Default.ChromiumStartedData);
                 var announced = url;
-                _ = _readiness.ProbeUntilReadyAsync(generation, announced, () => _tracker.Current == announced, ct);
+                // Its first answer is its chromium_ready, measured from the chromium_started just published.
+                _ = _readiness.ProbeUntilReadyAsync(generation, announced, () => _tracker.Current == announced, ct,
+                    firstReady: answeredAt => _events.Publish(ChromiumEventTypes.Ready, EventCategory.System,
+                        ChromiumReadyData.Of(null, generation, announced, _time.GetElapsedTime(announcedAt, answeredAt)),
+                        TelemetryJsonContext.Default.ChromiumReadyData));
             }
             try
             {
