@@ -92,14 +92,16 @@ public sealed class BrowserReadiness
             {
                 return; // a late probe of a browser already replaced
             }
-            if (generation > _readyGeneration)
-            {
-                firstReady?.Invoke();
-            }
+            var first = generation > _readyGeneration;
             _readyGeneration = generation;
             _readyUrl = url;
             _ready = true;
             _unreachable = false;
+            if (first)
+            {
+                // After the state is set, so whoever acts on what it publishes finds this generation ready.
+                firstReady?.Invoke();
+            }
             changed = _changed;
             _changed = NewSignal();
         }

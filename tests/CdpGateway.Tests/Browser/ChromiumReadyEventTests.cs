@@ -139,6 +139,51 @@ public sealed class ChromiumReadyEventTests : IAsyncLifetime
         Assert.Single(gateway.EventsOfType(ChromiumEventTypes.Ready));
     }
 
+    [Fact]
+    public async Task DuringAnAttachedRestartTheStatusSaysReadyFromTheMomentTheNewBrowsersChromiumReadyIsPublished()
+    {
+        StatusAtReady? publisher = null;
+        await using var gateway = await TestGateway.StartAsync(options => options.RestartCommand = "true", withBrowser: false,
+            services: services => services.AddSingleton<IChromiumControl>(sp =>
+                new AttachedChromium(sp.GetRequiredService<GatewayOptions>(), sp.GetRequiredService<DevToolsUrlTracker>(), follower: null,
+                    publisher = new StatusAtReady(sp.GetRequiredService<IEventPublisher>()), sp.GetRequiredService<TimeProvider>(),
+                    NullLogger<AttachedChromium>.Instance)));
+        var chromium = gateway.App.Chromium;
+        publisher!.Chromium = chromium;
+        await gateway.StartBrowserAsync();
+        await gateway.WaitForEventAsync(ChromiumEventTypes.Ready, patience: Patience);
+
+        var restart = chromium.RestartAsync(FakeBrowsers.Timeout());
+        await Eventually.TrueAsync(() => chromium.Status.State == ChromiumState.Restarting, "restarting");
+        var next = await gateway.StartBrowserAsync();
+        var result = await restart;
+
+        Assert.Equal(2, result.Generation);
+        // Read as the event went out, before the restart's answer: a console reloading /chromium on it reads "ready".
+        Assert.Equal([ChromiumState.Ready, ChromiumState.Ready], publisher.StatesAtReady);
+        Assert.Equal(next.BrowserUrl, chromium.Status.DevToolsUrl);
+    }
+
+    /// <summary>Passes every event on, and notes the control's state at the moment each <c>chromium_ready</c> is published.</summary>
+    private sealed class StatusAtReady(IEventPublisher inner) : IEventPublisher
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _states = new();
+
+        public IChromiumControl? Chromium { get; set; }
+
+        public IReadOnlyList<string> StatesAtReady => [.. _states];
+
+        public long Publish<T>(string type, string category, T data, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> dataType,
+            DateTimeOffset? timestamp = null)
+        {
+            if (type == ChromiumEventTypes.Ready && Chromium is { } chromium)
+            {
+                _states.Enqueue(chromium.Status.State);
+            }
+            return inner.Publish(type, category, data, dataType, timestamp);
+        }
+    }
+
     /// <summary>The readiness probe met a closed port and waits, on the test's clock, to try again.</summary>
     private static Task ProbeWaitingAsync(WatchedClock clock) =>
         Eventually.TrueAsync(() => clock.Timers.Any(t => t.IsPending && t.DueTime == BrowserReadiness.RetryInterval), "the probe waiting to retry");
