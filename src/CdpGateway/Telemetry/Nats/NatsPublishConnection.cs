@@ -20,8 +20,8 @@ namespace CdpGateway.Telemetry.Nats;
 /// </summary>
 /// <remarks>
 /// Hand-written rather than the NATS client's publish path, which costs several thread hand-offs and allocations per
-/// message (its reply subscription per publish, its writer loop woken per publish): see the "NATS sink" row of
-/// bench/README.md. The client library still does the rest (finding or creating the stream).
+/// message (its reply subscription per publish, its writer loop woken per publish): bench/README.md, "Telemetry with the
+/// NATS sink on". The client library still does the rest (finding or creating the stream).
 /// </remarks>
 public sealed class NatsPublishConnection : IAsyncDisposable
 {
