@@ -395,6 +395,38 @@ public static class Proc
 
     public static double CpuSeconds(int[] pids) => UserAndSystemSeconds(pids).Total;
 
+    /// <summary>
+    /// CPU seconds so far of a process's threads named <paramref name="prefix"/>… and of all its other threads (from
+    /// /proc/PID/task/TID/stat; a thread that ended takes its time with it, so only long-lived threads split exactly).
+    /// </summary>
+    public static (double Named, double Other) ThreadCpuSeconds(int pid, string prefix)
+    {
+        double named = 0, other = 0;
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                int open = stat.IndexOf('('), close = stat.LastIndexOf(')');
+                var comm = stat[(open + 1)..close];
+                var fields = stat[(close + 2)..].Split(' ');
+                double seconds = (double.Parse(fields[11]) + double.Parse(fields[12])) / TicksPerSecond;
+                if (comm.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    named += seconds;
+                }
+                else
+                {
+                    other += seconds;
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return (named, other);
+    }
+
     /// <summary>User-space and kernel CPU seconds of the processes so far (utime and stime of /proc/PID/stat).</summary>
     public static (double User, double System, double Total) UserAndSystemSeconds(int[] pids)
     {

@@ -124,6 +124,7 @@ async Task<long> TelemetrySeqAsync()
 
 // --nats: the gateway ships its telemetry to a nats-server; the telemetry figure also reports what the sink shipped.
 bool nats = opts.ContainsKey("nats");
+int natsPid = int.Parse(Opt("nats-pid", "0"), CultureInfo.InvariantCulture);
 
 // One counter of the gateway's /metrics (Prometheus text), summed over its label sets; 0 when it is not there.
 async Task<double> MetricAsync(string name)
@@ -353,6 +354,11 @@ async Task RunMicroAsync()
         var cpuOff = new List<double>();
         bool toggled = true;
         var natsClock = Stopwatch.StartNew();
+        // Where the gateway's CPU goes over the whole figure: its relay threads (cdp-relay-N) and everything else (the
+        // telemetry pipeline, and with --nats the sink), per event the stream produced; and nats-server's own.
+        var threads0 = Proc.ThreadCpuSeconds(gateway.Pids[0], "cdp-relay");
+        double natsServer0 = natsPid > 0 ? Proc.CpuSeconds([natsPid]) : 0;
+        long pipelineSeq0 = await TelemetrySeqAsync();
         double shipped0 = nats ? await MetricAsync("cdp_gateway_nats_published_total") : 0;
         double spooled0 = nats ? await MetricAsync("cdp_gateway_nats_spooled_total") : 0;
         long natsSeq0 = nats ? await TelemetrySeqAsync() : 0;
@@ -385,6 +391,23 @@ async Task RunMicroAsync()
             return pairOn.PerSecond / pairOff.PerSecond;
         }
 
+        var threads1 = Proc.ThreadCpuSeconds(gateway.Pids[0], "cdp-relay");
+        long pipelineEvents = await TelemetrySeqAsync() - pipelineSeq0;
+        double outsideRelay = (threads1.Other - threads0.Other) * 1e6 / Math.Max(1, pipelineEvents);
+        Log($"gateway CPU outside the relay threads: {outsideRelay:F2} µs per telemetry event ({pipelineEvents} events); relay threads {threads1.Named - threads0.Named:F1} s");
+        Add("telemetry_cpu_outside_relay", "gateway CPU outside the relay threads per telemetry event (pipeline" + (nats ? " and NATS sink)" : ")"), "µs", "lower",
+            outsideRelay, double.NaN, double.NaN, null, new JsonObject
+            {
+                ["events"] = pipelineEvents,
+                ["relay_threads_cpu_seconds"] = Math.Round(threads1.Named - threads0.Named, 2),
+                ["other_threads_cpu_seconds"] = Math.Round(threads1.Other - threads0.Other, 2),
+            });
+        if (natsPid > 0)
+        {
+            double natsServerCpu = (Proc.CpuSeconds([natsPid]) - natsServer0) * 1e6 / Math.Max(1, pipelineEvents);
+            Add("nats_server_cpu_per_event", "nats-server CPU per telemetry event (JetStream, file store, same machine)", "µs", "lower",
+                natsServerCpu, double.NaN, double.NaN);
+        }
         if (nats)
         {
             // Over the whole telemetry figure (on and off rounds alike): what the sink shipped against what the stream

@@ -32,7 +32,8 @@ public sealed class AttachedChromium : IChromiumControl
     private DevToolsUrlTracker.Subscription? _subscription;
     private Task? _loop;
     private long _generation;
-    private bool _restarting;
+    // The generation a running restart replaces; null when none runs.
+    private long? _restartingFrom;
     private string? _replacedUrl;
     private int _disposed;
 
@@ -76,19 +77,24 @@ public sealed class AttachedChromium : IChromiumControl
     {
         get
         {
-            bool restarting;
+            long? restartingFrom;
             long generation;
             lock (_gate)
             {
-                restarting = _restarting;
+                restartingFrom = _restartingFrom;
                 generation = _generation;
             }
+            var (readiness, _) = _readiness.Observe();
+            var ready = _probe ? readiness.Ready : IsReady;
+            // A restart is over for the status once its new browser is ready (its chromium_ready is out), even before the
+            // restart's answer is written: a console reloading on that event must not read "restarting".
+            var restarting = restartingFrom is { } from && !(readiness.Ready && readiness.Generation > from);
             var url = _tracker.Current;
             return new ChromiumStatus
             {
                 Mode = "attach",
                 State = restarting ? ChromiumState.Restarting
-                    : IsReady ? ChromiumState.Ready
+                    : ready ? ChromiumState.Ready
                     : _probe && _readiness.IsUnreachable ? ChromiumState.Unreachable
                     : ChromiumState.Starting,
                 DevToolsUrl = url.Length > 0 ? url : null,
@@ -131,7 +137,7 @@ public sealed class AttachedChromium : IChromiumControl
         lock (_gate)
         {
             before = _generation;
-            _restarting = true;
+            _restartingFrom = before;
             _replacedUrl = _tracker.Current.Length > 0 ? _tracker.Current : _replacedUrl;
         }
         try
@@ -157,7 +163,7 @@ public sealed class AttachedChromium : IChromiumControl
         {
             lock (_gate)
             {
-                _restarting = false;
+                _restartingFrom = null;
             }
             _restartGate.Release();
         }
@@ -205,10 +211,15 @@ public sealed class AttachedChromium : IChromiumControl
                     generation = ++_generation;
                 }
                 _readiness.MarkNotReady();
+                var announcedAt = _time.GetTimestamp();
                 _events.Publish(ChromiumEventTypes.Started, EventCategory.System,
                     new ChromiumStartedData(null, generation, url, null), TelemetryJsonContext.Default.ChromiumStartedData);
                 var announced = url;
-                _ = _readiness.ProbeUntilReadyAsync(generation, announced, () => _tracker.Current == announced, ct);
+                // Its first answer is its chromium_ready, measured from the chromium_started just published.
+                _ = _readiness.ProbeUntilReadyAsync(generation, announced, () => _tracker.Current == announced, ct,
+                    firstReady: answeredAt => _events.Publish(ChromiumEventTypes.Ready, EventCategory.System,
+                        ChromiumReadyData.Of(null, generation, announced, _time.GetElapsedTime(announcedAt, answeredAt)),
+                        TelemetryJsonContext.Default.ChromiumReadyData));
             }
             try
             {

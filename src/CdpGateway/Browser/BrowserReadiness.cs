@@ -79,7 +79,11 @@ public sealed class BrowserReadiness
         }
     }
 
-    public void MarkReady(long generation, string url)
+    /// <summary>
+    /// <paramref name="generation"/> answered at <paramref name="url"/>. <paramref name="firstReady"/> runs under the lock
+    /// when that generation is found ready for the first time (never again for it, nor for an older one).
+    /// </summary>
+    public void MarkReady(long generation, string url, Action? firstReady = null)
     {
         TaskCompletionSource changed;
         lock (_gate)
@@ -88,10 +92,16 @@ public sealed class BrowserReadiness
             {
                 return; // a late probe of a browser already replaced
             }
+            var first = generation > _readyGeneration;
             _readyGeneration = generation;
             _readyUrl = url;
             _ready = true;
             _unreachable = false;
+            if (first)
+            {
+                // After the state is set, so whoever acts on what it publishes finds this generation ready.
+                firstReady?.Invoke();
+            }
             changed = _changed;
             _changed = NewSignal();
         }
@@ -180,10 +190,11 @@ public sealed class BrowserReadiness
     /// Probes <paramref name="url"/> until it answers, then marks <paramref name="generation"/> ready. Gives up
     /// when <paramref name="isCurrent"/> says the browser was replaced, or on cancellation.
     /// <paramref name="answered"/> gets the <see cref="TimeProvider.GetTimestamp"/> of the answer before
-    /// anyone waiting for readiness is woken.
+    /// anyone waiting for readiness is woken; <paramref name="firstReady"/> gets it too when this made the generation
+    /// ready for the first time (see <see cref="MarkReady"/>).
     /// </summary>
     public async Task ProbeUntilReadyAsync(long generation, string url, Func<bool> isCurrent, CancellationToken cancellationToken,
-        Action<long>? answered = null)
+        Action<long>? answered = null, Action<long>? firstReady = null)
     {
         while (isCurrent() && !cancellationToken.IsCancellationRequested)
         {
@@ -192,7 +203,7 @@ public sealed class BrowserReadiness
                 if (isCurrent())
                 {
                     answered?.Invoke(at);
-                    MarkReady(generation, url);
+                    MarkReady(generation, url, firstReady is null ? null : () => firstReady(at));
                 }
                 return;
             }

@@ -114,7 +114,7 @@ internal sealed class ChromiumLauncher : IDisposable
             running.AnsweredAt = answered;
             _state.Answered(running);
         }).ConfigureAwait(false);
-        if (!_state.TryMarkReady(running, _readiness.ReadyGeneration))
+        if (!_state.TryMarkReady(running, _readiness.ReadyGeneration, PublishReady))
         {
             return;
         }
@@ -123,6 +123,12 @@ internal sealed class ChromiumLauncher : IDisposable
             running.Pid, LogMilliseconds.Of(_time.GetElapsedTime(running.AnnouncedAt!.Value, running.AnsweredAt!.Value)),
             LogMilliseconds.Of(_time.GetElapsedTime(running.StartedAt, running.AnsweredAt!.Value)));
     }
+
+    /// <summary>Its <c>chromium_started</c> came first: this runs once its probe answered, which follows the announcement.</summary>
+    private void PublishReady(LaunchedChromium running) =>
+        _events.Publish(ChromiumEventTypes.Ready, EventCategory.System,
+            ChromiumReadyData.Of(running.Pid, running.Generation, running.DevToolsUrl!, running.AnnouncedToAnswered(_time)!.Value),
+            TelemetryJsonContext.Default.ChromiumReadyData);
 
     public void Dispose() => _thread?.Dispose();
 }

@@ -74,6 +74,13 @@ internal sealed class LaunchedChromium
     /// <summary><see cref="TimeProvider.GetTimestamp"/> when <c>Browser.getVersion</c> was first answered.</summary>
     public long? AnsweredAt { get; set; }
 
+    /// <summary>
+    /// Its DevTools line to its first answer, once both happened. <c>chromium_ready</c>'s <c>ready_ms</c> and a
+    /// restart's <c>devtools_to_ready</c> phase are this one measurement, so the event and the histogram never disagree.
+    /// </summary>
+    public TimeSpan? AnnouncedToAnswered(TimeProvider time) =>
+        AnnouncedAt is { } announced && AnsweredAt is { } answered ? time.GetElapsedTime(announced, answered) : null;
+
     /// <summary><see cref="TimeProvider.GetTimestamp"/> when the stop began (SIGTERM, or SIGKILL without a grace).</summary>
     public long? StopSentAt { get; private set; }
 

@@ -10,12 +10,11 @@ internal static class RestartPhasesMeasure
     public static RestartPhases? Measure(TimeProvider time, long started, long end, long generation, LaunchedChromium? stopped, LaunchedChromium? run)
     {
         if (run is null || run.Generation != generation || run.AnnouncedAt is not { } announced || run.AnsweredAt is not { } answered
-            || run.StartedAt < started)
+            || run.AnnouncedToAnswered(time) is not { } devToolsToReady || run.StartedAt < started)
         {
             return null;
         }
         var launchToDevTools = time.GetElapsedTime(run.StartedAt, announced);
-        var devToolsToReady = time.GetElapsedTime(announced, answered);
         var readyToAnswer = time.GetElapsedTime(answered, end);
         TimeSpan? stop = null, requestToStop = null, stoppedToLaunch = null;
         // The stop of this restart, directly followed by this launch (no failed launch or crash in between).

@@ -177,17 +177,22 @@ internal sealed class SupervisionState
         }
     }
 
-    /// <summary>Makes the browser ready, unless it was replaced or ended, or readiness moved on, while it was probed.</summary>
-    public bool TryMarkReady(LaunchedChromium running, long readyGeneration)
+    /// <summary>
+    /// Makes the browser ready, unless it was replaced or ended, or readiness moved on, while it was probed, or it was
+    /// ready before. The one place a launched generation turns ready: <paramref name="becameReady"/> runs here, under the
+    /// lock its exit is recorded under, so what it publishes comes once per generation and before that generation's exit.
+    /// </summary>
+    public bool TryMarkReady(LaunchedChromium running, long readyGeneration, Action<LaunchedChromium> becameReady)
     {
         lock (_gate)
         {
-            if (_current != running || running.Exited.IsCompleted || readyGeneration != running.Generation)
+            if (_current != running || running.Exited.IsCompleted || running.WasReady || readyGeneration != running.Generation)
             {
                 return false;
             }
             running.MarkReady();
             _state = ChromiumState.Ready;
+            becameReady(running);
             return true;
         }
     }

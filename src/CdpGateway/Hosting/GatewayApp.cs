@@ -40,7 +40,12 @@ public sealed class GatewayApp : IAsyncDisposable
     private GatewayApp(GatewayOptions options, TimeProvider time, bool superviseBrowser, Action<ILoggingBuilder>? logging, Action<IServiceCollection>? configureServices)
     {
         _options = options;
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // Settings come from the command line and CDPGW_ variables alone: no appsettings.json or ASPNETCORE_ variable
+        // reconfigures Kestrel or logging behind the options' back, and no file watcher is put on the working directory's
+        // whole tree (one inotify watch per directory, woken by every file written under it: a data dir, a spool, a NATS
+        // store; from "/" it would try to watch the whole file system).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
+        builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         var instance = GatewayInstance.Create(options.InstanceId, options.CdpPort);
         if (logging is null)

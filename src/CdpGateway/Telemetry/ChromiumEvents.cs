@@ -5,6 +5,7 @@ namespace CdpGateway.Telemetry;
 public static class ChromiumEventTypes
 {
     public const string Started = "chromium_started";
+    public const string Ready = "chromium_ready";
     public const string Exited = "chromium_exited";
     public const string Unreachable = "chromium_unreachable";
     public const string Reachable = "chromium_reachable";
@@ -38,6 +39,22 @@ public sealed record ChromiumStartedData(
     [property: JsonPropertyName("generation")] long Generation,
     [property: JsonPropertyName("devtools_url")] string DevToolsUrl,
     [property: JsonPropertyName("startup_ms"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? StartupMs);
+
+/// <summary>
+/// Data of <c>chromium_ready</c> (system): a generation answered <c>Browser.getVersion</c> for the first time, once per
+/// generation. <c>ready_ms</c> is its <c>chromium_started</c> (the DevTools URL announced) to that answer; in launch
+/// mode it is the restart phase <c>devtools_to_ready</c>, and <c>startup_ms + ready_ms</c> is launch to ready.
+/// In attach mode <c>pid</c> is null.
+/// </summary>
+public sealed record ChromiumReadyData(
+    [property: JsonPropertyName("pid"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] int? Pid,
+    [property: JsonPropertyName("generation")] long Generation,
+    [property: JsonPropertyName("devtools_url")] string DevToolsUrl,
+    [property: JsonPropertyName("ready_ms")] double ReadyMs)
+{
+    public static ChromiumReadyData Of(int? pid, long generation, string devToolsUrl, TimeSpan announcedToReady) =>
+        new(pid, generation, devToolsUrl, Math.Round(announcedToReady.TotalMilliseconds, 3));
+}
 
 /// <summary>
 /// Data of <c>chromium_exited</c> (system). Exactly one of <c>exit_code</c> and <c>signal</c> is set.

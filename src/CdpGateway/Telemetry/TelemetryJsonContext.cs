@@ -9,6 +9,7 @@ namespace CdpGateway.Telemetry;
 [JsonSerializable(typeof(TelemetryError))]
 [JsonSerializable(typeof(MissedEventsData))]
 [JsonSerializable(typeof(ChromiumStartedData))]
+[JsonSerializable(typeof(ChromiumReadyData))]
 [JsonSerializable(typeof(ChromiumExitedData))]
 [JsonSerializable(typeof(ChromiumUnreachableData))]
 [JsonSerializable(typeof(ChromiumReachableData))]

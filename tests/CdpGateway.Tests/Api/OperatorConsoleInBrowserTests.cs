@@ -141,9 +141,12 @@ public sealed class OperatorConsoleInBrowserTests(ITestOutputHelper output)
         // The browser logs the refused request itself; that is the only console error it may cause.
         Assert.All(console.Errors.Skip(errorsBeforeRefusal), e => Assert.Contains("status of 400", e));
 
-        // A restart from the button: the transition log shows restarting, then ready.
+        // A restart from the button: the transition log shows restarting, then ready, driven by the events (Chromium's
+        // exit, its successor's chromium_started and chromium_ready), each reloading /chromium once: no polling.
         var generation = (await gateway.GetJsonAsync(gateway.ApiHttp("/chromium"))).GetProperty("generation").GetInt64();
         var errorsBeforeRestart = console.Errors.Count;
+        var requestsBeforeRestart = console.Requests.Count;
+        var clicked = System.Diagnostics.Stopwatch.StartNew();
         await page.ClickAsync("#chromium-restart").WaitAsync(Patience);
         await page.WaitForFunctionAsync("() => document.querySelector('#transitions li[data-state=restarting]') !== null").WaitAsync(Patience);
         await page.WaitForFunctionAsync("""
@@ -154,6 +157,13 @@ public sealed class OperatorConsoleInBrowserTests(ITestOutputHelper output)
         await page.WaitForFunctionAsync("() => [...document.querySelectorAll('#transitions li')].some(li => li.textContent.includes('chromium_exited restart'))")
             .WaitAsync(Patience);
         await page.WaitForFunctionAsync("() => document.getElementById('restart-answer').textContent.startsWith('ready: generation')").WaitAsync(Patience);
+        await page.WaitForFunctionAsync("g => [...document.querySelectorAll('#transitions li')].some(li => li.textContent.includes('chromium_ready: generation ' + g))",
+            generation + 1).WaitAsync(Patience);
+        var restartTook = clicked.Elapsed;
+        var statusReads = console.Requests.Skip(requestsBeforeRestart).Count(r => new Uri(r).AbsolutePath == "/chromium");
+        output.WriteLine($"GET /chromium {statusReads} times in the {restartTook.TotalMilliseconds:0} ms of the restart from the button");
+        // One per event (exit, start, ready) and one for the restart's answer; a poll every 200 ms would add one per tick.
+        Assert.InRange(statusReads, 1, 5);
         await console.ScreenshotAsync("console-restarted");
 
         // A restart someone else asks for shows from the events alone: Chromium's exit says restarting, then it is ready.

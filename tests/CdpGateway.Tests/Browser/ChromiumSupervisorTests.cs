@@ -195,6 +195,7 @@ public sealed class ChromiumSupervisorTests : IAsyncLifetime
         Assert.Contains(logger.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Error
             && e.Message.Contains($"Chromium (pid {pid}) answered no Browser.getVersion within 60 s", StringComparison.Ordinal));
         Assert.EndsWith("/devtools/browser/hung", tracker.Current);
+        Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Ready));
     }
 
     [Fact]

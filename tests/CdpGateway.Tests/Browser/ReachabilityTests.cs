@@ -94,6 +94,8 @@ public sealed class ReachabilityTests
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(next.BrowserUrl, health.GetProperty("devtools_url").GetString());
         Assert.Equal(2, health.GetProperty("generation").GetInt64());
+        Assert.Equal([1L, 2L], gateway.EventsOfType(ChromiumEventTypes.Ready)
+            .Select(e => e.GetProperty("event").GetProperty("data").GetProperty("generation").GetInt64()));
     }
 
     [Fact]
@@ -170,6 +172,7 @@ public sealed class ReachabilityTests
         Assert.True(supervisor.IsReady);
         Assert.Equal(ChromiumState.Ready, supervisor.Status.State);
         Assert.Empty(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Exited));
+        Assert.Single(FakeBrowsers.EventsOfType(events, ChromiumEventTypes.Ready)); // answering again is not a new ready
     }
 
     [Fact]

@@ -75,7 +75,9 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     /// <summary>Starts the gateway with extra arguments that may name files in its temp dir.</summary>
     /// <param name="environment">Variables set for the gateway's process only (after the machine's CDPGW_* are removed).</param>
-    public static GatewayProcess Start(ITestOutputHelper? log, Func<TestDir, string[]> extraArgs, IReadOnlyDictionary<string, string>? environment = null)
+    /// <param name="workingDirectory">The process's working directory (default: the test run's).</param>
+    public static GatewayProcess Start(ITestOutputHelper? log, Func<TestDir, string[]> extraArgs, IReadOnlyDictionary<string, string>? environment = null,
+        string? workingDirectory = null)
     {
         var dir = new TestDir();
         try
@@ -89,7 +91,7 @@ public sealed class GatewayProcess : IAsyncDisposable
                 "--events-file", dir.EventsFile,
                 .. extraArgs(dir),
             ];
-            var process = StartDotnet(GatewayDll, args, environment);
+            var process = StartDotnet(GatewayDll, args, environment, workingDirectory);
             var gateway = new GatewayProcess(process, dir, cdpPort, apiPort, log);
             process.OutputDataReceived += (_, e) => gateway.Append(e.Data);
             process.ErrorDataReceived += (_, e) => gateway.Append(e.Data);
@@ -124,10 +126,12 @@ public sealed class GatewayProcess : IAsyncDisposable
         return (process.ExitCode, await stdout, await stderr);
     }
 
-    private static Process StartDotnet(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    private static Process StartDotnet(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null,
+        string? workingDirectory = null)
     {
         var info = new ProcessStartInfo("dotnet")
         {
+            WorkingDirectory = workingDirectory ?? "",
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,

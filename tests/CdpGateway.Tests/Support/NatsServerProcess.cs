@@ -15,6 +15,7 @@ public sealed class NatsServerProcess : IAsyncDisposable
 
     private readonly string[] _extraArgs;
     private Process? _process;
+    private string? _configFile;
 
     private NatsServerProcess(int port, string storeDir, string[] extraArgs)
     {
@@ -42,6 +43,28 @@ public sealed class NatsServerProcess : IAsyncDisposable
         var server = new NatsServerProcess(FreePort(), store, extraArgs);
         await server.StartAgainAsync();
         return server;
+    }
+
+    /// <summary>
+    /// Starts a server with a configuration file holding <paramref name="config"/> (<c>-c FILE</c>: an
+    /// <c>authorization</c> block, say); address, port and JetStream store still come from the command line, which
+    /// overrides the file.
+    /// </summary>
+    public static async Task<NatsServerProcess> StartWithConfigAsync(string config, params string[] extraArgs)
+    {
+        var file = Path.Combine(Path.GetTempPath(), "cdpgw-nats-" + Guid.NewGuid().ToString("N") + ".conf");
+        await File.WriteAllTextAsync(file, config);
+        try
+        {
+            var server = await StartAsync(["-c", file, .. extraArgs]);
+            server._configFile = file;
+            return server;
+        }
+        catch
+        {
+            File.Delete(file);
+            throw;
+        }
     }
 
     private static int FreePort()
@@ -117,6 +140,10 @@ public sealed class NatsServerProcess : IAsyncDisposable
         }
         catch (DirectoryNotFoundException)
         {
+        }
+        if (_configFile is not null)
+        {
+            File.Delete(_configFile);
         }
     }
 }

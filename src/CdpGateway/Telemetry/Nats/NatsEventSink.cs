@@ -13,10 +13,11 @@ namespace CdpGateway.Telemetry.Nats;
 /// </summary>
 /// <remarks>
 /// Three stages, each with one owner. The publisher's path only enqueues (<see cref="IEventSink.TryEnqueue"/>, a
-/// bounded channel). A router task turns each envelope into a <see cref="NatsSpoolRecord"/> and puts it in memory when
+/// bounded channel). A router task, woken at most once per <see cref="RouteLinger"/> while events flow, turns each envelope into a <see cref="NatsSpoolRecord"/> and puts it in memory when
 /// publishing keeps up, otherwise behind everything in the on-disk <see cref="NatsSpool"/> (a full spool drops the event
-/// and counts it). A publisher task sends the oldest records in order, up to <see cref="WindowSize"/> of them before
-/// their acks arrive, and retires them in the same order as their acks come: memory holds only events older than
+/// and counts it). A publisher task sends the oldest records in order over its own <see cref="NatsPublishConnection"/>,
+/// up to <see cref="WindowSize"/> of them before their acks arrive (all it has in one socket write), and retires them
+/// in order as their acks come (all those of one socket read at once): memory holds only events older than
 /// anything spooled, a record stays the publisher's until JetStream acknowledged it, and the spool lets go only of its
 /// acknowledged prefix. A failure (a timeout, a disconnect, an error ack) gives the whole window back and resends it
 /// from the oldest unacknowledged record, which keeps the stream in seq order (see <see cref="AbandonWindowAsync"/>).
@@ -37,6 +38,12 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     /// </summary>
     public const int WindowSize = 1024;
 
+    /// <summary>
+    /// How long the router lets events gather after it handled some: events come in bursts (a command worker's batch),
+    /// and waking the router and the publisher once per burst rather than once per event is most of what shipping costs.
+    /// </summary>
+    public static readonly TimeSpan RouteLinger = TimeSpan.FromMilliseconds(10);
+
     private static readonly TimeSpan FirstRetryWait = TimeSpan.FromMilliseconds(100);
 
     private readonly NatsSinkOptions _options;
@@ -48,16 +55,19 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Queue<NatsSpoolRecord> _memory = new();
     private readonly NatsSpool _spool;
-    private readonly NatsConnection _connection;
-    private readonly NatsJSContext _js;
     private readonly NatsStreamBinder _binder;
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _finish = new();
     private readonly Task _router;
     private readonly Task _publisher;
 
-    // The publisher's alone: publishes sent and awaiting their acks, oldest first.
-    private readonly Queue<InFlight> _window = new();
+    // The publisher's alone: publishes sent and awaiting their acks. The one with ack id N is in slot N % WindowSize; ids
+    // _oldestAck up to _nextAck are in flight, oldest first.
+    private readonly InFlight[] _window = new InFlight[WindowSize];
+    private long _oldestAck;
+    private long _nextAck;
+    private NatsPublishConnection? _publish;
+    private int _serverIndex;
 
     // Shared between the router and the publisher, under _lock.
     private bool _healthy;
@@ -87,8 +97,6 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         _spool = NatsSpool.Open(options.SpoolDirectory, options.SpoolBytes, logger);
         UpdateGauges();
         _binder = new NatsStreamBinder(options, logger);
-        _connection = new NatsConnection(ConnectionOptions(options, instance));
-        _js = new NatsJSContext(_connection);
         _intake = Channel.CreateBounded<EventEnvelope>(new BoundedChannelOptions(QueueCapacity)
         {
             // TryWrite returns false when full, which is what lets the stream count the loss.
@@ -111,21 +119,43 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
             Username = options.User,
             Password = options.Password,
             CredsFile = options.CredsFile,
+            // The client sends a creds file's JWT and signature but not its public key, which a server with NKey users
+            // (no operator) looks the user up by; the publishing connection sends all three, and so must this one.
+            NKey = CredsPublicKey(options.CredsFile),
         },
         TlsOpts = options.UsesTls ? new NatsTlsOpts { CaFile = options.CaFile, Mode = TlsMode.Require } : new NatsTlsOpts(),
-        // The gateway starts whether or not NATS is there, and never stops trying: the spool holds the events meanwhile.
-        RetryOnInitialConnect = true,
-        MaxReconnectRetry = -1,
-        ReconnectWaitMin = FirstRetryWait,
-        ReconnectWaitMax = options.ReconnectWaitMax,
+        // One connection per look-up of the stream, paced by the sink's own back-off: the client's reconnecting would try
+        // again at once each time a server broke a connection it had let in.
+        RetryOnInitialConnect = false,
+        MaxReconnectRetry = 0,
         ConnectTimeout = TimeSpan.FromSeconds(2),
         RequestTimeout = options.AckTimeout,
         // The client's own log lines would name URLs and retries per attempt; the sink logs state changes itself.
         LoggerFactory = NullLoggerFactory.Instance,
     };
 
-    /// <summary>1 while the connection to a NATS server is open, else 0 (a gauge's value).</summary>
-    public long Connected => _connection.ConnectionState == NatsConnectionState.Open ? 1 : 0;
+    /// <summary>The public NKey of a creds file's seed; null without one, or when the file is unreadable (the publishing connection says why).</summary>
+    private static string? CredsPublicKey(string? credsFile)
+    {
+        if (credsFile is not { Length: > 0 })
+        {
+            return null;
+        }
+        try
+        {
+            using var pair = NATS.NKeys.KeyPair.FromSeed(NatsCredentials.ReadCredsFile(credsFile).Seed);
+            return pair.GetPublicKey();
+        }
+        catch (Exception)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>1 while the publishing connection to a NATS server is open, else 0 (a gauge's value).</summary>
+    public long Connected => _publish is { IsOpen: true } ? 1 : 0;
+
+    private int WindowCount => (int)(_nextAck - _oldestAck);
 
     private bool IsConnected => Connected == 1;
 
@@ -188,18 +218,19 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                while (reader.TryRead(out var envelope))
+                lock (_lock)
                 {
-                    var record = new NatsSpoolRecord(
-                        NatsNaming.MsgId(_instance.Id, _instance.BootId, envelope.Seq),
-                        NatsNaming.Subject(_options.SubjectPrefix, _instance.Id, envelope.Category, envelope.Type),
-                        envelope.Utf8Json);
-                    lock (_lock)
+                    while (reader.TryRead(out var envelope))
                     {
-                        Route(record);
+                        Route(new NatsSpoolRecord(
+                            NatsNaming.MsgId(_instance.Id, _instance.BootId, envelope.Seq),
+                            NatsNaming.Subject(_options.SubjectPrefix, _instance.Id, envelope.Category, envelope.Type),
+                            envelope.Utf8Json));
                     }
+                    UpdateGauges();
                 }
                 Wake();
+                await Task.Delay(RouteLinger, _time).ConfigureAwait(false);
             }
         }
         catch (Exception ex)
@@ -229,7 +260,6 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         {
             Drop(1);
         }
-        UpdateGauges();
     }
 
     private bool TrySpool(Func<bool> write)
@@ -251,6 +281,19 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         _stream.CountDropped(count);
     }
 
+    /// <summary>
+    /// Acks arrived (up to <paramref name="highest"/>) or the connection closed: the publisher is woken only when the
+    /// whole window is answered, so a window's acks, which come over several socket reads, cost it one wake-up. A
+    /// window with acks still missing is looked at again on its next wake-up (new events) or its ack timeout.
+    /// </summary>
+    private void OnAcks(long highest)
+    {
+        if (highest >= Volatile.Read(ref _nextAck) - 1)
+        {
+            Wake();
+        }
+    }
+
     private void Wake()
     {
         if (_wake.CurrentCount == 0)
@@ -263,10 +306,6 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     {
         var backoff = FirstRetryWait;
         var finish = _finish.Token;
-        var ackTimeout = CancellationTokenSource.CreateLinkedTokenSource(finish);
-        // With retries on the first connect this completes only once a server answered, which may be never: it runs
-        // on its own while the loop below waits for it no longer than a retry's pause.
-        var connecting = ConnectAsync();
         while (!finish.IsCancellationRequested)
         {
             if (_routerDone && !IsConnected)
@@ -276,23 +315,24 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
             }
             try
             {
-                if (!connecting.IsCompleted)
+                if (_publish is not { IsOpen: true })
                 {
-                    await Task.WhenAny(connecting, Task.Delay(backoff, _time, finish)).ConfigureAwait(false);
-                    finish.ThrowIfCancellationRequested();
-                    if (!connecting.IsCompleted)
-                    {
-                        backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.ReconnectWaitMax.Ticks));
-                        continue;
-                    }
+                    await OpenPublishConnectionAsync(finish).ConfigureAwait(false);
                 }
                 if (!_streamBound)
                 {
-                    using var timeout = Timeout(finish);
-                    _streamBound = await _binder.EnsureAsync(_js, () => IsConnected, timeout.Token).ConfigureAwait(false);
+                    _streamBound = await BindStreamAsync(finish).ConfigureAwait(false);
+                }
+                if (RetireAnswered())
+                {
+                    backoff = FirstRetryWait;
+                }
+                if (_publish is { IsOpen: false } closed)
+                {
+                    throw new NatsException("The connection to NATS closed (" + closed.ClosedReason + ")");
                 }
                 await FillWindowAsync(finish).ConfigureAwait(false);
-                if (_window.Count == 0)
+                if (WindowCount == 0)
                 {
                     if (_routerDone && _intake.Reader.Completion.IsCompleted)
                     {
@@ -301,16 +341,12 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                     await _wake.WaitAsync(finish).ConfigureAwait(false);
                     continue;
                 }
-                if (!ackTimeout.TryReset())
+                var left = _options.AckTimeout - _time.GetElapsedTime(_window[_oldestAck % WindowSize].SentAt);
+                if (left <= TimeSpan.Zero)
                 {
-                    ackTimeout.Dispose();
-                    ackTimeout = CancellationTokenSource.CreateLinkedTokenSource(finish);
+                    throw new TimeoutException("JetStream did not acknowledge a publish within " + _options.AckTimeout.TotalSeconds + " s");
                 }
-                ackTimeout.CancelAfter(_options.AckTimeout);
-                if (await AwaitOldestAckAsync(ackTimeout.Token).ConfigureAwait(false))
-                {
-                    backoff = FirstRetryWait;
-                }
+                await _wake.WaitAsync(left, finish).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (finish.IsCancellationRequested)
             {
@@ -318,7 +354,15 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
             }
             catch (Exception ex)
             {
-                Interlocked.Increment(ref _retried);
+                bool waiting;
+                lock (_lock)
+                {
+                    waiting = WindowCount > 0 || _memory.Count > 0 || _spool.HasUnread;
+                }
+                if (waiting)
+                {
+                    Interlocked.Increment(ref _retried);
+                }
                 Note(ex);
                 // Whatever failed, the stream is looked up again before the retry (cheap, and it covers a server that came
                 // back without it); a stream reported missing is also logged again once found or created.
@@ -327,7 +371,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                 {
                     _binder.Forget();
                 }
-                await AbandonWindowAsync().ConfigureAwait(false);
+                AbandonWindow();
                 lock (_lock)
                 {
                     if (_healthy)
@@ -349,44 +393,45 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.ReconnectWaitMax.Ticks));
             }
         }
-        ackTimeout.Dispose();
         // What is still in flight goes back in front (DisposeAsync spools it): its fate is unknown, so it is resent.
-        await AbandonWindowAsync().ConfigureAwait(false);
+        AbandonWindow();
+        if (_publish is { } last)
+        {
+            await last.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>
-    /// Sends the oldest waiting records, in order, until <see cref="WindowSize"/> publishes await their acks. Each send
-    /// only writes the message to the connection (its ack is awaited later, in order, by <see cref="AwaitOldestAckAsync"/>).
+    /// A new publishing connection, to the next server of the list after a failure. Nothing is in flight here: a
+    /// connection that closed with publishes in flight went through the failure path, which gave them back.
+    /// </summary>
+    private async Task OpenPublishConnectionAsync(CancellationToken finish)
+    {
+        if (_publish is { } old)
+        {
+            _publish = null;
+            _serverIndex++;
+            await old.DisposeAsync().ConfigureAwait(false);
+        }
+        using var timeout = Timeout(finish);
+        _publish = await NatsPublishConnection.OpenAsync(_options, "cdp-gateway " + _instance.Id, _serverIndex, OnAcks, timeout.Token)
+            .ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends the oldest waiting records, in order, until <see cref="WindowSize"/> publishes await their acks, all in one
+    /// socket write. Their acks are matched by <see cref="RetireAnswered"/>.
     /// </summary>
     private async Task FillWindowAsync(CancellationToken finish)
     {
-        if (_window.Count >= WindowSize)
+        var connection = _publish!;
+        long first = _nextAck;
+        long sentAt = _time.GetTimestamp();
+        lock (_lock)
         {
-            return;
-        }
-        if (!IsConnected)
-        {
-            // Nothing is written into a connection that is reconnecting: the client would send it on the next one, behind
-            // a gap where what the old one lost should be. The window in flight waits for its acks (or times out).
-            bool waiting;
-            lock (_lock)
+            while (WindowCount < WindowSize)
             {
-                waiting = _memory.Count > 0 || _spool.HasUnread;
-            }
-            if (_window.Count == 0 && waiting)
-            {
-                throw new NatsException("The connection to NATS is down (" + _connection.ConnectionState + ")");
-            }
-            return;
-        }
-        using var timeout = Timeout(finish);
-        while (_window.Count < WindowSize && IsConnected)
-        {
-            NatsSpoolRecord? record;
-            bool fromSpool;
-            lock (_lock)
-            {
-                record = Next(out fromSpool);
+                var record = Next(out bool fromSpool);
                 if (record is null)
                 {
                     break;
@@ -395,97 +440,135 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                 {
                     _inFlightFromMemory++;
                 }
+                _window[_nextAck % WindowSize] = new InFlight(record, fromSpool, sentAt);
+                _nextAck++;
+            }
+            if (_nextAck != first)
+            {
                 UpdateGauges();
             }
-            try
-            {
-                var future = await _js.PublishConcurrentAsync(record.Subject, record.Payload, NatsRawSerializer<ReadOnlyMemory<byte>>.Default,
-                    new NatsJSPubOpts { MsgId = record.MsgId, RetryAttempts = 1 }, cancellationToken: timeout.Token).ConfigureAwait(false);
-                _window.Enqueue(new InFlight(record, fromSpool, future, null));
-            }
-            catch (Exception ex) when (IsRefusedForGood(ex))
+        }
+        if (_nextAck == first)
+        {
+            return;
+        }
+        for (long id = first; id < _nextAck; id++)
+        {
+            ref var slot = ref _window[id % WindowSize];
+            if (PublishBytes(slot.Record) > connection.MaxPayload)
             {
                 // Never sent; its drop waits for its turn so that spooled records are still committed in order.
-                _window.Enqueue(new InFlight(record, fromSpool, null, ex));
+                slot.Refused = new NatsPayloadTooLargeException("The event is larger than the server's max_payload of " + connection.MaxPayload + " bytes");
             }
-            catch
+            else
             {
-                // Its fate is unknown like that of everything sent before it: resent with them.
-                _window.Enqueue(new InFlight(record, fromSpool, null, null));
-                throw;
-            }
-            if (_window.Count > _maxInFlight)
-            {
-                Interlocked.Exchange(ref _maxInFlight, _window.Count);
+                connection.Add(slot.Record, id);
             }
         }
+        if (WindowCount > _maxInFlight)
+        {
+            Interlocked.Exchange(ref _maxInFlight, WindowCount);
+        }
+        using var timeout = Timeout(finish);
+        await connection.FlushAsync(timeout.Token).ConfigureAwait(false);
     }
+
+    // Header and payload, which is what max_payload limits: "NATS/1.0\r\nNats-Msg-Id: " ID "\r\n\r\n" and the envelope.
+    private static long PublishBytes(NatsSpoolRecord record) => record.Payload.Length + System.Text.Encoding.UTF8.GetByteCount(record.MsgId) + 27L;
 
     /// <summary>
-    /// Waits for the ack of the oldest publish in flight and retires it: committed (or dropped when refused for good).
-    /// Anything else (a timeout, a disconnect, an error ack) throws, and the caller resends the whole window. True when
-    /// the event was stored.
+    /// Matches the acks that arrived to their publishes and retires the answered prefix of the window in order:
+    /// committed, or dropped when refused for good. An error ack for the oldest (anything but a refusal for good)
+    /// throws, and the caller resends the whole window. True when an event was stored.
     /// </summary>
-    private async Task<bool> AwaitOldestAckAsync(CancellationToken timeout)
+    private bool RetireAnswered()
     {
-        var oldest = _window.Peek();
-        var refused = oldest.Refused;
-        if (refused is null)
+        if (_publish is { } connection)
         {
-            if (oldest.Future is null)
+            foreach (var ack in connection.TakeAcks())
             {
-                throw new InvalidOperationException("A publish in flight without its ack");
-            }
-            var ack = await oldest.Future.Value.GetResponseAsync(timeout).ConfigureAwait(false);
-            // Not EnsureSuccess: it treats a duplicate as a failure, and a duplicate is the success of a resend
-            // (JetStream already holds the copy whose ack was lost).
-            if (ack.Error is { } error)
-            {
-                var api = new NatsJSApiException(error);
-                if (!IsRefusedForGood(api))
+                if (ack.Id >= _oldestAck && ack.Id < _nextAck)
                 {
-                    throw api;
+                    ref var slot = ref _window[ack.Id % WindowSize];
+                    slot.Answered = true;
+                    slot.Ack = ack;
                 }
-                refused = api;
             }
         }
-        _window.Dequeue();
-        if (oldest.Future is not null)
+        int fromSpool = 0;
+        int fromMemory = 0;
+        int stored = 0;
+        try
         {
-            await oldest.Future.Value.DisposeAsync().ConfigureAwait(false);
-        }
-        lock (_lock)
-        {
-            Retire(oldest);
-            if (refused is null && !_healthy)
+            while (WindowCount > 0)
             {
-                _healthy = true;
-                LogPublishing(_logger, _options.StreamName);
+                ref var oldest = ref _window[_oldestAck % WindowSize];
+                var refused = oldest.Refused;
+                if (refused is null)
+                {
+                    if (!oldest.Answered)
+                    {
+                        break;
+                    }
+                    // A duplicate is the success of a resend: JetStream already holds the copy whose ack was lost.
+                    if (oldest.Ack.Error is { } error)
+                    {
+                        var api = new NatsJSApiException(error);
+                        if (!IsRefusedForGood(api))
+                        {
+                            throw api;
+                        }
+                        refused = api;
+                    }
+                    else if (!oldest.Ack.Stored)
+                    {
+                        throw new NatsException("The reply to a publish was neither a JetStream ack nor an error");
+                    }
+                }
+                var record = oldest.Record;
+                if (oldest.FromSpool)
+                {
+                    fromSpool++;
+                }
+                else
+                {
+                    fromMemory++;
+                }
+                oldest = default;
+                _oldestAck++;
+                if (refused is null)
+                {
+                    stored++;
+                    continue;
+                }
+                // Sending it again would be refused again and hold up everything behind it: it is lost, and counted.
+                Note(refused);
+                LogRefused(_logger, record.MsgId, refused.Message);
+                Drop(1);
             }
-            UpdateGauges();
         }
-        if (refused is not null)
+        finally
         {
-            // Sending it again would be refused again and hold up everything behind it: it is lost, and counted.
-            Note(refused);
-            LogRefused(_logger, oldest.Record.MsgId, refused.Message);
-            Drop(1);
-            return false;
+            if (fromSpool + fromMemory > 0)
+            {
+                lock (_lock)
+                {
+                    for (int i = 0; i < fromSpool; i++)
+                    {
+                        _spool.Commit();
+                    }
+                    _inFlightFromMemory -= fromMemory;
+                    if (stored > 0 && !_healthy)
+                    {
+                        _healthy = true;
+                        LogPublishing(_logger, _options.StreamName);
+                    }
+                    UpdateGauges();
+                }
+                Interlocked.Add(ref _published, stored);
+            }
         }
-        Interlocked.Increment(ref _published);
-        return true;
-    }
-
-    private void Retire(InFlight done)
-    {
-        if (done.FromSpool)
-        {
-            _spool.Commit();
-        }
-        else
-        {
-            _inFlightFromMemory--;
-        }
+        return stored > 0;
     }
 
     /// <summary>
@@ -500,32 +583,26 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     /// request) is retired in its turn as a counted drop and k+1's ack is awaited as usual, and any other error ack ends
     /// the window here. Resending from the oldest event not acknowledged then repeats only that stored prefix and what
     /// follows it, in order; the copies the server already holds carry the same Nats-Msg-Id and are dropped by its
-    /// duplicate window, so nothing is stored twice. Nothing is sent while the connection is down, so the client does
-    /// not carry writes over to the next connection behind a gap the old one left. Two narrow cases remain where k
-    /// arrives after k+1, still exactly once: a server that refused k for a reason that did not last (a stream limit
-    /// that let k+1 in a moment later), and a connection that broke with k lost on the wire while k+1 was still in the
-    /// client's own write buffer (sent on the next connection).
+    /// duplicate window, so nothing is stored twice. A broken connection is never written to again (the next one is
+    /// new and starts with the oldest unacknowledged event), so no write is carried over behind a gap. One narrow case
+    /// remains where k arrives after k+1, still exactly once: a server that refused k for a reason that did not last (a
+    /// stream limit that let k+1 in a moment later).
     /// </remarks>
-    private async Task AbandonWindowAsync()
+    private void AbandonWindow()
     {
-        foreach (var inFlight in _window)
-        {
-            if (inFlight.Future is not null)
-            {
-                try
-                {
-                    await inFlight.Future.Value.DisposeAsync().ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OutOfMemoryException)
-                {
-                    // Only the subscription that waited for the ack is ending; nothing to act on.
-                }
-            }
-        }
         lock (_lock)
         {
-            var resend = _window.Where(f => !f.FromSpool).Select(f => f.Record).ToList();
-            _window.Clear();
+            var resend = new List<NatsSpoolRecord>();
+            for (long id = _oldestAck; id < _nextAck; id++)
+            {
+                ref var slot = ref _window[id % WindowSize];
+                if (!slot.FromSpool)
+                {
+                    resend.Add(slot.Record);
+                }
+                slot = default;
+            }
+            _oldestAck = _nextAck;
             _inFlightFromMemory = 0;
             _spool.Rewind();
             if (resend.Count > 0)
@@ -543,15 +620,60 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         }
     }
 
-    private async Task ConnectAsync()
+    /// <summary>
+    /// Finds or creates the stream over a connection of the client library's, opened for that alone and closed after
+    /// (its failure takes the sink's failure path, and so its back-off).
+    /// </summary>
+    private async Task<bool> BindStreamAsync(CancellationToken finish)
+    {
+        using var timeout = Timeout(finish);
+        var management = new NatsConnection(ConnectionOptions(_options, _instance));
+        // A connection that breaks ends the look-up at once: the client would otherwise reconnect straight away, and
+        // again each time a server broke a connection it had let in.
+        var lost = false;
+        management.ConnectionDisconnected += (_, _) =>
+        {
+            lost = true;
+            CancelQuietly(timeout);
+            return ValueTask.CompletedTask;
+        };
+        try
+        {
+            await management.ConnectAsync().AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
+            return await _binder.EnsureAsync(new NatsJSContext(management), () => management.ConnectionState == NatsConnectionState.Open, timeout.Token)
+                .ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (lost && !finish.IsCancellationRequested)
+        {
+            throw new NatsException("The connection to NATS broke while the stream was looked up");
+        }
+        finally
+        {
+            await CloseAsync(management).ConfigureAwait(false);
+        }
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
     {
         try
         {
-            await _connection.ConnectAsync().ConfigureAwait(false);
+            source.Cancel();
         }
-        catch (Exception ex)
+        catch (ObjectDisposedException)
         {
-            Note(ex);
+            // The look-up ended already.
+        }
+    }
+
+    private static async Task CloseAsync(NatsConnection connection)
+    {
+        try
+        {
+            await connection.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Nothing waits on it: a connection that will not close in time is left behind.
         }
     }
 
@@ -658,21 +780,21 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
             }
             _spool.Dispose();
         }
-        try
-        {
-            await _connection.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // The spool already holds everything; a connection that will not close in time is left behind.
-        }
         _finish.Dispose();
     }
 
     private sealed record ErrorNote(string Text, DateTimeOffset At);
 
-    /// <summary>A record sent and not yet retired: its ack to come, or (never sent) the refusal that drops it.</summary>
-    private sealed record InFlight(NatsSpoolRecord Record, bool FromSpool, NatsJSPublishConcurrentFuture? Future, Exception? Refused);
+    /// <summary>A record sent and not yet retired: its ack once it came, or (never sent) the refusal that drops it.</summary>
+    private struct InFlight(NatsSpoolRecord record, bool fromSpool, long sentAt)
+    {
+        public NatsSpoolRecord Record = record;
+        public bool FromSpool = fromSpool;
+        public long SentAt = sentAt;
+        public Exception? Refused;
+        public bool Answered;
+        public NatsPubAck Ack;
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Publishing telemetry to NATS stream {Stream}")]
     private static partial void LogPublishing(ILogger logger, string stream);

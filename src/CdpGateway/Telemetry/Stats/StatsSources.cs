@@ -34,7 +34,7 @@ public sealed class StatsSources(GatewayMetrics metrics, OpenConnections open, C
         return chromium.Status.State;
     }
 
-    /// <summary>Every start, exit, loss and return of reachability is one change of the browser's state.</summary>
+    /// <summary>Every start, readiness, exit, loss and return of reachability is one change of the browser's state.</summary>
     private long CountChromiumEvents()
     {
         while (true)
@@ -46,7 +46,7 @@ public sealed class StatsSources(GatewayMetrics metrics, OpenConnections open, C
             }
             foreach (var envelope in batch.Events)
             {
-                if (envelope.Type is ChromiumEventTypes.Started or ChromiumEventTypes.Exited or ChromiumEventTypes.Unreachable or ChromiumEventTypes.Reachable)
+                if (envelope.Type is ChromiumEventTypes.Started or ChromiumEventTypes.Ready or ChromiumEventTypes.Exited or ChromiumEventTypes.Unreachable or ChromiumEventTypes.Reachable)
                 {
                     _chromiumChanges++;
                 }

@@ -174,14 +174,8 @@ public sealed class LiveViewApiTests
     [Fact]
     public async Task WithSeveralPages_ABrowserSessionsInputIsDrawnOnlyOnThePageItsSessionIsAttachedTo()
     {
-        await using var stub = await ScreencastBrowserStub.StartAsync();
-        stub.PageIds.Add(Guid.NewGuid().ToString("N").ToUpperInvariant());
-        await using var gateway = await TestGateway.StartAsync(o => o.LiveView = true, withBrowser: false);
-        gateway.App.Tracker.Set(stub.BrowserUrl);
-        var watched = stub.PageIds[0];
-        using var viewer = await WatchAsync(gateway, watched);
-        await ReceiveJsonAsync(viewer);
-        await ReceiveFrameAsync(viewer);
+        await using var two = await TwoPagesWatchedAsync();
+        var (stub, gateway, viewer, watched) = (two.Stub, two.Gateway, two.Viewer, two.Watched);
 
         // One browser connection with a session on each page: its click on the other page is not the watched page's.
         using var browserClient = await gateway.ConnectAsync();
@@ -210,14 +204,8 @@ public sealed class LiveViewApiTests
     [Fact]
     public async Task ASessionInsideAPageConnection_IsDrawnOnItsOwnTarget_NotOnTheConnectionsPage()
     {
-        await using var stub = await ScreencastBrowserStub.StartAsync();
-        stub.PageIds.Add(Guid.NewGuid().ToString("N").ToUpperInvariant());
-        await using var gateway = await TestGateway.StartAsync(o => o.LiveView = true, withBrowser: false);
-        gateway.App.Tracker.Set(stub.BrowserUrl);
-        var watched = stub.PageIds[0];
-        using var viewer = await WatchAsync(gateway, watched);
-        await ReceiveJsonAsync(viewer);
-        await ReceiveFrameAsync(viewer);
+        await using var two = await TwoPagesWatchedAsync();
+        var (stub, gateway, viewer, watched) = (two.Stub, two.Gateway, two.Viewer, two.Watched);
 
         // A connection to the watched page that drives another target (an out-of-process frame, a worker) through a
         // session of its own: that input is the other target's.
@@ -236,14 +224,8 @@ public sealed class LiveViewApiTests
     [Fact]
     public async Task ASessionIdChromiumDidNotAnnounceToTheConnection_IsDrawnNowhere_EvenOneAnotherConnectionHolds()
     {
-        await using var stub = await ScreencastBrowserStub.StartAsync();
-        stub.PageIds.Add(Guid.NewGuid().ToString("N").ToUpperInvariant());
-        await using var gateway = await TestGateway.StartAsync(o => o.LiveView = true, withBrowser: false);
-        gateway.App.Tracker.Set(stub.BrowserUrl);
-        var watched = stub.PageIds[0];
-        using var viewer = await WatchAsync(gateway, watched);
-        await ReceiveJsonAsync(viewer);
-        await ReceiveFrameAsync(viewer);
+        await using var two = await TwoPagesWatchedAsync();
+        var (stub, gateway, viewer, watched) = (two.Stub, two.Gateway, two.Viewer, two.Watched);
 
         using var owner = await gateway.ConnectAsync();
         var ownersSession = await AttachAsync(owner, 1, watched);
@@ -395,6 +377,34 @@ public sealed class LiveViewApiTests
         Assert.Equal(4, viewer.FramesDropped);
         Assert.Equal(["a", "b"], batch.Where(m => !m.Binary).Select(m => Encoding.UTF8.GetString(m.Data.Span)));
         Assert.Equal(5, batch.Single(m => m.Binary).Data.Span[0]);
+    }
+
+    /// <summary>A stub browser with two pages, a gateway with the live view on, and a viewer of the first page past its first frame.</summary>
+    private sealed class TwoPagesWatched(ScreencastBrowserStub stub, TestGateway gateway, WebSocket viewer) : IAsyncDisposable
+    {
+        public ScreencastBrowserStub Stub => stub;
+        public TestGateway Gateway => gateway;
+        public WebSocket Viewer => viewer;
+        public string Watched => stub.PageIds[0];
+
+        public async ValueTask DisposeAsync()
+        {
+            viewer.Dispose();
+            await gateway.DisposeAsync();
+            await stub.DisposeAsync();
+        }
+    }
+
+    private static async Task<TwoPagesWatched> TwoPagesWatchedAsync()
+    {
+        var stub = await ScreencastBrowserStub.StartAsync();
+        stub.PageIds.Add(Guid.NewGuid().ToString("N").ToUpperInvariant());
+        var gateway = await TestGateway.StartAsync(o => o.LiveView = true, withBrowser: false);
+        gateway.App.Tracker.Set(stub.BrowserUrl);
+        var viewer = await WatchAsync(gateway, stub.PageIds[0]);
+        await ReceiveJsonAsync(viewer);
+        await ReceiveFrameAsync(viewer);
+        return new TwoPagesWatched(stub, gateway, viewer);
     }
 
     private static string Click(int id, string? sessionId, int x, int y) =>

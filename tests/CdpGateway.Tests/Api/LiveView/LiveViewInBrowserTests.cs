@@ -38,12 +38,7 @@ public sealed class LiveViewInBrowserTests(ITestOutputHelper output)
         var targetId = target.GetProperty("id").GetString()!;
 
         // The operator: the dashboard in a Chromium of its own, so the watched browser gets no page of the dashboard's.
-        await using var operatorBrowser = await playwright.Chromium.LaunchAsync(new Pw.BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox"],
-        }).WaitAsync(Patience);
+        await using var operatorBrowser = await LaunchOperatorBrowserAsync(playwright);
         var dashboard = await operatorBrowser.NewPageAsync(new Pw.BrowserNewPageOptions { ViewportSize = new Pw.ViewportSize { Width = 1400, Height = 1100 } });
         var consoleErrors = new List<string>();
         dashboard.Console += (_, message) =>
@@ -189,12 +184,7 @@ public sealed class LiveViewInBrowserTests(ITestOutputHelper output)
             targetB = pages.Single(p => p.GetProperty("title").GetString() == "page-b").GetProperty("id").GetString()!;
         }
 
-        await using var operatorBrowser = await playwright.Chromium.LaunchAsync(new Pw.BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox"],
-        }).WaitAsync(Patience);
+        await using var operatorBrowser = await LaunchOperatorBrowserAsync(playwright);
         var dashboard = await operatorBrowser.NewPageAsync(new Pw.BrowserNewPageOptions { ViewportSize = new Pw.ViewportSize { Width = 1400, Height = 1100 } });
         await dashboard.GotoAsync(gateway.ApiHttp("/").ToString()).WaitAsync(Patience);
         await dashboard.WaitForFunctionAsync("id => [...document.querySelectorAll('#live-targets option')].some(o => o.value === id)", targetB)
@@ -243,4 +233,13 @@ public sealed class LiveViewInBrowserTests(ITestOutputHelper output)
         await page.ScreenshotAsync(new Pw.PageScreenshotOptions { Path = path, FullPage = true }).WaitAsync(Patience);
         output.WriteLine($"screenshot: {path}");
     }
+
+    /// <summary>The operator's own headless Debian Chromium, apart from the watched one.</summary>
+    private static Task<Pw.IBrowser> LaunchOperatorBrowserAsync(Pw.IPlaywright playwright) =>
+        playwright.Chromium.LaunchAsync(new Pw.BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox"],
+        }).WaitAsync(Patience);
 }

@@ -11,9 +11,10 @@ internal sealed record StoredEvent(string Subject, string? MsgId, long Seq, stri
 /// <summary>A test consumer: reads every message of a stream, in stream order, with NATS.Net.</summary>
 internal static class JetStreamContents
 {
-    public static async Task<IReadOnlyList<StoredEvent>> ReadAllAsync(string url, string stream = "CDP")
+    /// <summary>Every message of <paramref name="stream"/>; <paramref name="options"/> adds what the server asks for (TLS, credentials).</summary>
+    public static async Task<IReadOnlyList<StoredEvent>> ReadAllAsync(string url, string stream = "CDP", NatsOpts? options = null)
     {
-        await using var nats = new NatsConnection(new NatsOpts { Url = url });
+        await using var nats = new NatsConnection((options ?? NatsOpts.Default) with { Url = url });
         var js = new NatsJSContext(nats);
         var info = await js.GetStreamAsync(stream);
         long total = (long)info.Info.State.Messages;

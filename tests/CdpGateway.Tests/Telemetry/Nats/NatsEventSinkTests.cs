@@ -261,6 +261,31 @@ public sealed class NatsEventSinkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StreamThatDoesNotTakeTheSubjects_LeavesThePublishesUnacked_AndTheyAreRetriedUntilItDoes_OnceEachInSeqOrder()
+    {
+        // The stream exists (so the sink uses it as it is) but captures other subjects: the server answers the sink's
+        // publishes with "no responders", never an ack.
+        var server = await StartServerAsync();
+        await using var admin = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = server.Url });
+        var js = new NATS.Client.JetStream.NatsJSContext(admin);
+        await js.CreateStreamAsync(new NATS.Client.JetStream.Models.StreamConfig("CDP", ["other.>"]));
+        var stream = NewStream("aaaaaaaaaab1");
+        await using var sink = NewSink(stream, server.Url);
+        Publish(stream, 50);
+        await Eventually.TrueAsync(() => sink.Retried >= 2 && sink.Published == 0,
+            () => $"publishes retried without an ack (retried {sink.Retried}, published {sink.Published}, last error {sink.Status().LastError})");
+        Assert.Contains("no responders", sink.Status().LastError, StringComparison.Ordinal);
+
+        await js.UpdateStreamAsync(new NATS.Client.JetStream.Models.StreamConfig("CDP", ["other.>", "cdp.>"]));
+        Publish(stream, 50);
+        await AllAckedAsync(sink, 100);
+
+        Assert.Equal(0, sink.Dropped);
+        var stored = await JetStreamContents.ReadAllAsync(server.Url);
+        JetStreamContents.AssertExactly(stored, Instance, "aaaaaaaaaab1", Enumerable.Range(1, 100).Select(i => (long)i));
+    }
+
+    [Fact]
     public async Task SpoolDirectoryAndSegments_AreTheOwnersAlone()
     {
         var server = await StartServerAsync();

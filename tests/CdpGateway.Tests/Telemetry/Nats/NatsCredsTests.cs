@@ -1,0 +1,111 @@
+using System.Text.Json;
+using CdpGateway.Telemetry;
+using CdpGateway.Telemetry.Nats;
+using CdpGateway.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
+using NATS.Client.Core;
+using NATS.NKeys;
+
+namespace CdpGateway.Tests.Telemetry.Nats;
+
+/// <summary>
+/// <c>--nats-creds</c> against a real nats-server that lets in one NKey user: the right seed publishes, another user's
+/// seed is refused, and no seed ever shows in the status, the logs or the spool.
+/// </summary>
+public sealed class NatsCredsTests : IAsyncLifetime
+{
+    private const string Instance = "gw-creds";
+    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "cdpgw-nats-creds-" + Guid.NewGuid().ToString("N"));
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    private string SpoolDir => Path.Combine(_dataDir, "nats-spool");
+
+    private string CredsDir => Path.Combine(_dataDir, "creds");
+
+    private static EventStream NewStream(string boot) =>
+        new(new FakeTimeProvider(), new TelemetryConfig(), source: new GatewayInstance(Instance, boot));
+
+    private NatsEventSink NewSink(EventStream stream, string url, string credsFile, RecordingLogger<NatsEventSink> logger) =>
+        new(new NatsSinkOptions
+        {
+            Url = url,
+            CredsFile = credsFile,
+            SpoolDirectory = SpoolDir,
+            AckTimeout = TimeSpan.FromSeconds(1),
+            ReconnectWaitMax = TimeSpan.FromMilliseconds(250),
+            ShutdownGrace = TimeSpan.FromSeconds(1),
+        }, stream, stream.Source, TimeProvider.System, logger);
+
+    private async Task<NatsServerProcess> StartServerForAsync(KeyPair user)
+    {
+        var server = await NatsServerProcess.StartWithConfigAsync("authorization {\n  users = [\n    { nkey: \"" + user.GetPublicKey() + "\" }\n  ]\n}\n");
+        _owned.Add(server);
+        return server;
+    }
+
+    private static void Publish(EventStream stream, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            stream.PublishConnect("c" + i);
+        }
+    }
+
+    [Fact]
+    public async Task CredsOfTheServersNKeyUser_PublishEveryEventOnceInSeqOrder()
+    {
+        using var user = KeyPair.CreatePair(PrefixByte.User);
+        var server = await StartServerForAsync(user);
+        var stream = NewStream("aaaaaaaaaac1");
+        await using var sink = NewSink(stream, server.Url, CredsFiles.Write(CredsDir, user), new RecordingLogger<NatsEventSink>());
+        Publish(stream, 30);
+        await Eventually.TrueAsync(() => sink.Published >= 30 && sink.SpooledEvents == 0 && sink.Pending == 0,
+            () => $"30 events acked with the creds (published {sink.Published}, spooled {sink.SpooledEvents}, last error {sink.Status().LastError})");
+
+        // The stream exists only because the client library's connection (given the same creds file) created it.
+        Assert.True(sink.Status().StreamBound);
+        var stored = await JetStreamContents.ReadAllAsync(server.Url, options: new NatsOpts
+        {
+            AuthOpts = new NatsAuthOpts { NKey = user.GetPublicKey(), Seed = user.GetSeed() },
+        });
+        Assert.Equal(30, stored.Count);
+        JetStreamContents.AssertExactly(stored, Instance, "aaaaaaaaaac1", Enumerable.Range(1, 30).Select(i => (long)i));
+    }
+
+    [Fact]
+    public async Task CredsOfAnotherUser_AreRefused_AndTheSeedNeverShowsInStatusLogsOrSpool()
+    {
+        using var allowed = KeyPair.CreatePair(PrefixByte.User);
+        using var intruder = KeyPair.CreatePair(PrefixByte.User);
+        string seed = intruder.GetSeed();
+        var server = await StartServerForAsync(allowed);
+        var logger = new RecordingLogger<NatsEventSink>();
+        var stream = NewStream("aaaaaaaaaac2");
+        await using var sink = NewSink(stream, server.Url, CredsFiles.Write(CredsDir, intruder), logger);
+        Publish(stream, 5);
+        await Eventually.TrueAsync(() => sink.SpooledEvents == 5 && sink.Status().LastError is not null,
+            () => $"the events spooled and the refusal noted (spooled {sink.SpooledEvents}, last error {sink.Status().LastError})");
+        await sink.DisposeAsync();
+
+        var status = sink.Status();
+        Assert.Equal(0, sink.Published);
+        Assert.Contains("Authorization Violation", status.LastError, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(seed, JsonSerializer.Serialize(status), StringComparison.Ordinal);
+        Assert.All(logger.Entries, e => Assert.DoesNotContain(seed, e.Message + e.Exception, StringComparison.Ordinal));
+        Assert.All(Directory.GetFiles(SpoolDir), f => Assert.DoesNotContain(seed, File.ReadAllText(f), StringComparison.Ordinal));
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var owned in _owned)
+        {
+            await owned.DisposeAsync();
+        }
+        if (Directory.Exists(_dataDir))
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+    }
+}
