@@ -643,9 +643,11 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
             return await _binder.EnsureAsync(new NatsJSContext(management), () => management.ConnectionState == NatsConnectionState.Open, timeout.Token)
                 .ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (lost && !finish.IsCancellationRequested)
+        catch (OperationCanceledException) when (!finish.IsCancellationRequested)
         {
-            throw new NatsException("The connection to NATS broke while the stream was looked up");
+            throw new NatsException(lost
+                ? "The connection to NATS broke while the stream was looked up"
+                : "NATS did not answer the stream look-up within " + _options.AckTimeout.TotalSeconds + " s");
         }
         finally
         {

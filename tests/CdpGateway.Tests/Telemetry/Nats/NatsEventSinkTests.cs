@@ -286,6 +286,26 @@ public sealed class NatsEventSinkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UrlListWhoseFirstServerIsDown_PublishesThroughTheNext_OnceEachInSeqOrder()
+    {
+        var server = await StartServerAsync();
+        int dead;
+        using (var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            dead = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        var stream = NewStream("aaaaaaaaaab2");
+        await using var sink = NewSink(stream, $"nats://127.0.0.1:{dead}, {server.Url}");
+        Publish(stream, 20);
+        await AllAckedAsync(sink, 20);
+
+        Assert.Equal(1, sink.Connected);
+        var stored = await JetStreamContents.ReadAllAsync(server.Url);
+        JetStreamContents.AssertExactly(stored, Instance, "aaaaaaaaaab2", Enumerable.Range(1, 20).Select(i => (long)i));
+    }
+
+    [Fact]
     public async Task SpoolDirectoryAndSegments_AreTheOwnersAlone()
     {
         var server = await StartServerAsync();
