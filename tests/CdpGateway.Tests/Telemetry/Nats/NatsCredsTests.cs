@@ -22,19 +22,10 @@ public sealed class NatsCredsTests : IAsyncLifetime
 
     private string CredsDir => Path.Combine(_dataDir, "creds");
 
-    private static EventStream NewStream(string boot) =>
-        new(new FakeTimeProvider(), new TelemetryConfig(), source: new GatewayInstance(Instance, boot));
+    private static EventStream NewStream(string boot) => NatsTestSinks.NewStream(Instance, boot);
 
     private NatsEventSink NewSink(EventStream stream, string url, string credsFile, RecordingLogger<NatsEventSink> logger) =>
-        new(new NatsSinkOptions
-        {
-            Url = url,
-            CredsFile = credsFile,
-            SpoolDirectory = SpoolDir,
-            AckTimeout = TimeSpan.FromSeconds(1),
-            ReconnectWaitMax = TimeSpan.FromMilliseconds(250),
-            ShutdownGrace = TimeSpan.FromSeconds(1),
-        }, stream, stream.Source, TimeProvider.System, logger);
+        NatsTestSinks.NewSink(NatsTestSinks.Options(url, SpoolDir) with { CredsFile = credsFile }, stream, logger);
 
     private async Task<NatsServerProcess> StartServerForAsync(KeyPair user)
     {
@@ -43,13 +34,7 @@ public sealed class NatsCredsTests : IAsyncLifetime
         return server;
     }
 
-    private static void Publish(EventStream stream, int count)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            stream.PublishConnect("c" + i);
-        }
-    }
+    private static void Publish(EventStream stream, int count) => NatsTestSinks.Publish(stream, count);
 
     [Fact]
     public async Task CredsOfTheServersNKeyUser_PublishEveryEventOnceInSeqOrder()

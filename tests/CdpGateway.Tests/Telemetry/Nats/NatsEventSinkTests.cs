@@ -18,22 +18,11 @@ public sealed class NatsEventSinkTests : IAsyncLifetime
 
     private string SpoolDir => Path.Combine(_dataDir, "nats-spool");
 
-    private static EventStream NewStream(string boot) =>
-        new(new FakeTimeProvider(), new TelemetryConfig(), source: new GatewayInstance(Instance, boot));
+    private static EventStream NewStream(string boot) => NatsTestSinks.NewStream(Instance, boot);
 
     private NatsEventSink NewSink(EventStream stream, string url, RecordingLogger<NatsEventSink>? logger = null, long spoolBytes = NatsSinkOptions.DefaultSpoolBytes,
         string? user = null, string? password = null) =>
-        new(new NatsSinkOptions
-        {
-            Url = url,
-            User = user,
-            Password = password,
-            SpoolDirectory = SpoolDir,
-            SpoolBytes = spoolBytes,
-            AckTimeout = TimeSpan.FromSeconds(1),
-            ReconnectWaitMax = TimeSpan.FromMilliseconds(250),
-            ShutdownGrace = TimeSpan.FromSeconds(1),
-        }, stream, stream.Source, TimeProvider.System, logger ?? new RecordingLogger<NatsEventSink>());
+        NatsTestSinks.NewSink(NatsTestSinks.Options(url, SpoolDir) with { User = user, Password = password, SpoolBytes = spoolBytes }, stream, logger);
 
     private async Task<NatsServerProcess> StartServerAsync()
     {
@@ -42,13 +31,7 @@ public sealed class NatsEventSinkTests : IAsyncLifetime
         return server;
     }
 
-    private static void Publish(EventStream stream, int count)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            stream.PublishConnect("c" + i);
-        }
-    }
+    private static void Publish(EventStream stream, int count) => NatsTestSinks.Publish(stream, count);
 
     private static Task AllAckedAsync(NatsEventSink sink, long published) => Eventually.TrueAsync(
         () => sink.Published >= published && sink.SpooledEvents == 0 && sink.Pending == 0,

@@ -183,21 +183,11 @@ public sealed class NatsPublishConnectionTests
         var dataDir = Path.Combine(Path.GetTempPath(), "cdpgw-nats-hostile-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var stream = new EventStream(new FakeTimeProvider(), new TelemetryConfig(), source: new GatewayInstance("gw-hostile", "aaaaaaaaaah1"));
-            var sink = new NatsEventSink(new NatsSinkOptions
-            {
-                Url = server.Url,
-                SpoolDirectory = Path.Combine(dataDir, "nats-spool"),
-                AckTimeout = TimeSpan.FromSeconds(1),
-                ReconnectWaitMax = TimeSpan.FromMilliseconds(250),
-                ShutdownGrace = TimeSpan.FromSeconds(1),
-            }, stream, stream.Source, TimeProvider.System, new RecordingLogger<NatsEventSink>());
+            var stream = NatsTestSinks.NewStream("gw-hostile", "aaaaaaaaaah1");
+            var sink = NatsTestSinks.NewSink(NatsTestSinks.Options(server.Url, Path.Combine(dataDir, "nats-spool")), stream);
             try
             {
-                for (int i = 0; i < 5; i++)
-                {
-                    stream.PublishConnect("c" + i);
-                }
+                NatsTestSinks.Publish(stream, 5);
                 return await test(sink);
             }
             finally

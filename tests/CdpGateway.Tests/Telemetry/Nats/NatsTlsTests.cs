@@ -19,19 +19,10 @@ public sealed class NatsTlsTests : IAsyncLifetime
 
     private string SpoolDir => Path.Combine(_dataDir, "nats-spool");
 
-    private static EventStream NewStream(string boot) =>
-        new(new FakeTimeProvider(), new TelemetryConfig(), source: new GatewayInstance(Instance, boot));
+    private static EventStream NewStream(string boot) => NatsTestSinks.NewStream(Instance, boot);
 
     private NatsEventSink NewSink(EventStream stream, string url, string? caFile, RecordingLogger<NatsEventSink>? logger = null) =>
-        new(new NatsSinkOptions
-        {
-            Url = url,
-            CaFile = caFile,
-            SpoolDirectory = SpoolDir,
-            AckTimeout = TimeSpan.FromSeconds(1),
-            ReconnectWaitMax = TimeSpan.FromMilliseconds(250),
-            ShutdownGrace = TimeSpan.FromSeconds(1),
-        }, stream, stream.Source, TimeProvider.System, logger ?? new RecordingLogger<NatsEventSink>());
+        NatsTestSinks.NewSink(NatsTestSinks.Options(url, SpoolDir) with { CaFile = caFile }, stream, logger);
 
     private TestCertificateAuthority NewAuthority(string name, bool serverNamesLoopbackAddress = true)
     {
@@ -47,13 +38,7 @@ public sealed class NatsTlsTests : IAsyncLifetime
         return server;
     }
 
-    private static void Publish(EventStream stream, int count)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            stream.PublishConnect("c" + i);
-        }
-    }
+    private static void Publish(EventStream stream, int count) => NatsTestSinks.Publish(stream, count);
 
     [Fact]
     public async Task TlsServerSignedByTheGivenCa_ReceivesEveryEventOnceInSeqOrder()
