@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CdpGateway.Telemetry.Nats;
 using CdpGateway.Tests.Support;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
@@ -34,6 +35,13 @@ public sealed class FleetTests : IAsyncLifetime
                 await client.EchoAsync("{\"id\":1,\"method\":\"Echo.test\"}");
             }
             await gateways[i].WaitForEventAsync("cdp_disconnect", i + 1);
+        }
+        // Each gateway ships on its own schedule: the consumer starts once they have all handed over what they produced.
+        foreach (var gateway in gateways)
+        {
+            var sink = gateway.Services<NatsEventSink>();
+            await Eventually.TrueAsync(() => sink.Published >= gateway.App.Events.Seq && sink.SpooledEvents == 0 && sink.Pending == 0,
+                () => $"every event acknowledged (published {sink.Published} of {gateway.App.Events.Seq}, last error {sink.Status().LastError})");
         }
 
         var ends = await FollowConnectionEndsAsync(server.Url, expected: 1 + 2 + 3);
