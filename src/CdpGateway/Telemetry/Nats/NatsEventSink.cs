@@ -344,7 +344,9 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                 var left = _options.AckTimeout - _time.GetElapsedTime(_window[_oldestAck % WindowSize].SentAt);
                 if (left <= TimeSpan.Zero)
                 {
-                    throw new TimeoutException("JetStream did not acknowledge a publish within " + _options.AckTimeout.TotalSeconds + " s");
+                    // A publish the server refused for want of permission gets no ack; its -ERR is the reason to show.
+                    throw new TimeoutException("JetStream did not acknowledge a publish within " + _options.AckTimeout.TotalSeconds + " s"
+                        + (_publish?.LastServerError is { } serverError ? " (the server said: " + serverError + ")" : ""));
                 }
                 await _wake.WaitAsync(left, finish).ConfigureAwait(false);
             }
@@ -455,7 +457,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         for (long id = first; id < _nextAck; id++)
         {
             ref var slot = ref _window[id % WindowSize];
-            if (PublishBytes(slot.Record) > connection.MaxPayload)
+            if (NatsPublishConnection.MessageBytes(slot.Record) > connection.MaxPayload)
             {
                 // Never sent; its drop waits for its turn so that spooled records are still committed in order.
                 slot.Refused = new NatsPayloadTooLargeException("The event is larger than the server's max_payload of " + connection.MaxPayload + " bytes");
@@ -473,8 +475,6 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         await connection.FlushAsync(timeout.Token).ConfigureAwait(false);
     }
 
-    // Header and payload, which is what max_payload limits: "NATS/1.0\r\nNats-Msg-Id: " ID "\r\n\r\n" and the envelope.
-    private static long PublishBytes(NatsSpoolRecord record) => record.Payload.Length + System.Text.Encoding.UTF8.GetByteCount(record.MsgId) + 27L;
 
     /// <summary>
     /// Matches the acks that arrived to their publishes and retires the answered prefix of the window in order:

@@ -70,8 +70,13 @@ public sealed class NatsPublishConnection : IAsyncDisposable
     /// <summary>The last <c>-ERR</c> the server sent that did not close the connection (a permissions violation).</summary>
     public string? LastServerError { get; private set; }
 
-    /// <summary>Bytes added by <see cref="Add"/> and not yet written.</summary>
-    public int PendingBytes => _pending.WrittenCount;
+    /// <summary>
+    /// What one event's publish counts against the server's <c>max_payload</c>: the header block with its message id
+    /// (<c>NATS/1.0\r\nNats-Msg-Id: ID\r\n\r\n</c>) and the envelope.
+    /// </summary>
+    public static int MessageBytes(NatsSpoolRecord record) => HeaderBytes(record) + record.Payload.Length;
+
+    private static int HeaderBytes(NatsSpoolRecord record) => "NATS/1.0\r\nNats-Msg-Id: "u8.Length + Encoding.UTF8.GetByteCount(record.MsgId) + 4;
 
     /// <summary>
     /// Connects to the first server of <paramref name="urls"/> (tried from <paramref name="first"/> on, round the list)
@@ -338,8 +343,7 @@ public sealed class NatsPublishConnection : IAsyncDisposable
     public void Add(NatsSpoolRecord record, long ackId)
     {
         int subjectBytes = Encoding.UTF8.GetByteCount(record.Subject);
-        int idBytes = Encoding.UTF8.GetByteCount(record.MsgId);
-        int headerBytes = "NATS/1.0\r\nNats-Msg-Id: "u8.Length + idBytes + 4;
+        int headerBytes = HeaderBytes(record);
         int totalBytes = headerBytes + record.Payload.Length;
         var span = _pending.GetSpan(5 + subjectBytes + 1 + _inboxPrefix.Length + 20 + 1 + 11 + 1 + 11 + 2 + totalBytes + 2);
         int at = 0;

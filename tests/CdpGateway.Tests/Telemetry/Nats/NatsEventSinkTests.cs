@@ -289,6 +289,22 @@ public sealed class NatsEventSinkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PublishTheServerForbids_IsRetriedAndSpooled_WithTheServersWordsInLastError()
+    {
+        var server = await NatsServerProcess.StartWithConfigAsync(
+            "authorization {\n  users = [\n    { user: gateway, password: secret-password-1, permissions: { publish: { deny: [\"cdp.>\"] } } }\n  ]\n}\n");
+        _owned.Add(server);
+        var stream = NewStream("aaaaaaaaaab3");
+        await using var sink = NewSink(stream, server.Url, user: "gateway", password: "secret-password-1");
+        Publish(stream, 5);
+        await Eventually.TrueAsync(() => sink.Retried >= 1 && sink.Status().LastError?.Contains("Permissions Violation", StringComparison.Ordinal) == true,
+            () => $"the refusal shown (retried {sink.Retried}, last error {sink.Status().LastError})");
+
+        Assert.Equal(0, sink.Published);
+        Assert.Equal(0, sink.Dropped);
+    }
+
+    [Fact]
     public async Task SpoolDirectoryAndSegments_AreTheOwnersAlone()
     {
         var server = await StartServerAsync();
