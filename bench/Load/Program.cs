@@ -42,6 +42,10 @@ var only = Opt("only", "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToH
 var http = new HttpClient { BaseAddress = new Uri(api), Timeout = TimeSpan.FromSeconds(10) };
 var figures = new List<JsonObject>();
 var notes = new List<string>();
+if (opts.TryGetValue("nats-cpus", out var natsCpus))
+{
+    notes.Add($"nats-server ran on CPUs {natsCpus}; the upstream, nginx, the gateway and this load client on CPUs {opts["other-cpus"]} (--nats-cpus: a NATS server on a host of its own)");
+}
 var started = Stopwatch.StartNew();
 
 void Log(string text) => Console.Error.WriteLine($"[{started.Elapsed.TotalSeconds,6:F1}s] {text}");
@@ -181,6 +185,50 @@ async Task<(Measure.RateResult On, Measure.RateResult Off, bool Accepted)> Telem
     }
     await SetControlTelemetryAsync(true);
     return (on!, off!, accepted);
+}
+
+// The lower-noise form of the telemetry cost: one load that never stops, with control telemetry switched every window
+// (on, off, off, on, ...). Each pair is two neighbouring windows a third of a second apart, with no connection set-up
+// between them, so the shared box's drift (what spreads separate 1 s rounds over tens of percent) mostly cancels, and a
+// minute gives hundreds of pairs.
+async Task ToggledTelemetryCostAsync(string id, string what, string costWhat)
+{
+    byte[][] control = [Measure.Command(1, Measure.ControlMethod, Measure.ControlParams)];
+    int windows = 2 * (int)Math.Max(1, toggleSeconds / (2 * (ToggleWindow + ToggleSettle)));
+    Log($"control commands at 16 connections, control telemetry switched every {ToggleWindow + ToggleSettle:F2} s, {windows} windows");
+    long seq0 = await TelemetrySeqAsync();
+    var w = await Measure.ToggledRatesAsync(gateway, 16, windows, ToggleWindow, ToggleSettle, control, SetControlTelemetryAsync);
+    await SetControlTelemetryAsync(true);
+    long events = await TelemetrySeqAsync() - seq0;
+    var pairRatios = new List<double>();
+    for (int i = 0; i + 1 < w.Count; i += 2)
+    {
+        var on = w[i].Enabled ? w[i] : w[i + 1];
+        var off = w[i].Enabled ? w[i + 1] : w[i];
+        pairRatios.Add(on.PerSecond / off.PerSecond);
+    }
+    var onWindows = w.Where(x => x.Enabled).ToList();
+    var offWindows = w.Where(x => !x.Enabled).ToList();
+    double Rate(List<Measure.ToggledWindow> ws) => ws.Sum(x => x.Ops) / ws.Sum(x => x.Seconds);
+    double Cpu(List<Measure.ToggledWindow> ws) => ws.Sum(x => x.ProxyCpuSeconds) * 1e6 / ws.Sum(x => x.Ops);
+    double cost = (1 - Stats.Median(pairRatios)) * 100;
+    double pooled = (1 - Rate(onWindows) / Rate(offWindows)) * 100;
+    Add(id + "_on", what + ", telemetry on (switched windows)", "req/s", "higher", Rate(onWindows), double.NaN, double.NaN);
+    Add(id + "_off", what + ", telemetry off (switched windows)", "req/s", "higher", Rate(offWindows), double.NaN, double.NaN);
+    Add(id + "_cost", costWhat, "%", "lower", cost, double.NaN, double.NaN, "gateway < 5 %",
+        PairCosts("telemetry cost, switched windows", pairRatios, new JsonObject
+        {
+            ["window_seconds"] = ToggleWindow,
+            ["settle_seconds"] = ToggleSettle,
+            ["pooled_cost_percent"] = Num(pooled),
+            ["cpu_per_command_on_us"] = Num(Cpu(onWindows)),
+            ["cpu_per_command_off_us"] = Num(Cpu(offWindows)),
+            ["events_published"] = events,
+            ["commands_in_on_windows"] = onWindows.Sum(x => x.Ops),
+            ["window_rates"] = string.Join(" ", w.Select(x => (x.Enabled ? "+" : "-") + x.PerSecond.ToString("F0"))),
+        }),
+        cost < 5);
+    Log($"switched windows: pooled cost {pooled:F2} %, gateway CPU per command {Cpu(onWindows):F1} us on, {Cpu(offWindows):F1} us off, {events} events");
 }
 
 if (mode == "chromium")
@@ -457,46 +505,7 @@ async Task RunMicroAsync()
     }
     if (Want("toggle"))
     {
-        // The lower-noise form of the telemetry cost: one load that never stops, with control telemetry switched every
-        // window (on, off, off, on, ...). Each pair is two neighbouring windows a third of a second apart, with no
-        // connection set-up between them, so the shared box's drift (what spreads separate 1 s rounds over tens of
-        // percent) mostly cancels, and a minute gives hundreds of pairs.
-        byte[][] control = [Measure.Command(1, Measure.ControlMethod, Measure.ControlParams)];
-        int windows = 2 * (int)Math.Max(1, toggleSeconds / (2 * (ToggleWindow + ToggleSettle)));
-        Log($"control commands at 16 connections, control telemetry switched every {ToggleWindow + ToggleSettle:F2} s, {windows} windows");
-        long seq0 = await TelemetrySeqAsync();
-        var w = await Measure.ToggledRatesAsync(gateway, 16, windows, ToggleWindow, ToggleSettle, control, SetControlTelemetryAsync);
-        await SetControlTelemetryAsync(true);
-        long events = await TelemetrySeqAsync() - seq0;
-        var pairRatios = new List<double>();
-        for (int i = 0; i + 1 < w.Count; i += 2)
-        {
-            var on = w[i].Enabled ? w[i] : w[i + 1];
-            var off = w[i].Enabled ? w[i + 1] : w[i];
-            pairRatios.Add(on.PerSecond / off.PerSecond);
-        }
-        var onWindows = w.Where(x => x.Enabled).ToList();
-        var offWindows = w.Where(x => !x.Enabled).ToList();
-        double Rate(List<Measure.ToggledWindow> ws) => ws.Sum(x => x.Ops) / ws.Sum(x => x.Seconds);
-        double Cpu(List<Measure.ToggledWindow> ws) => ws.Sum(x => x.ProxyCpuSeconds) * 1e6 / ws.Sum(x => x.Ops);
-        double cost = (1 - Stats.Median(pairRatios)) * 100;
-        double pooled = (1 - Rate(onWindows) / Rate(offWindows)) * 100;
-        Add("telemetry_toggled_on", "control commands/s, 16 connections, one load, telemetry on (switched windows)", "req/s", "higher", Rate(onWindows), double.NaN, double.NaN);
-        Add("telemetry_toggled_off", "control commands/s, 16 connections, one load, telemetry off (switched windows)", "req/s", "higher", Rate(offWindows), double.NaN, double.NaN);
-        Add("telemetry_toggled_cost", "telemetry cost: 1 - median of neighbouring on/off windows of one load (gateway)", "%", "lower", cost, double.NaN, double.NaN, "gateway < 5 %",
-            PairCosts("telemetry cost, switched windows", pairRatios, new JsonObject
-            {
-                ["window_seconds"] = ToggleWindow,
-                ["settle_seconds"] = ToggleSettle,
-                ["pooled_cost_percent"] = Num(pooled),
-                ["cpu_per_command_on_us"] = Num(Cpu(onWindows)),
-                ["cpu_per_command_off_us"] = Num(Cpu(offWindows)),
-                ["events_published"] = events,
-                ["commands_in_on_windows"] = onWindows.Sum(x => x.Ops),
-                ["window_rates"] = string.Join(" ", w.Select(x => (x.Enabled ? "+" : "-") + x.PerSecond.ToString("F0"))),
-            }),
-            cost < 5);
-        Log($"switched windows: pooled cost {pooled:F2} %, gateway CPU per command {Cpu(onWindows):F1} us on, {Cpu(offWindows):F1} us off, {events} events");
+        await ToggledTelemetryCostAsync("telemetry_toggled", "control commands/s, 16 connections, one load", "telemetry cost: 1 - median of neighbouring on/off windows of one load (gateway)");
     }
     if (Want("idle"))
     {
@@ -656,4 +665,7 @@ async Task RunChromiumAsync()
             ["off_rounds"] = string.Join(" ", offRates.Select(v => v.ToString("F0"))),
         }),
         chromiumCost < 5);
+    // The same with less noise: one load, control telemetry switched every window.
+    await ToggledTelemetryCostAsync("chromium_telemetry_toggled", "Chromium: Input.dispatchMouseEvent/s, 16 connections, one load",
+        "Chromium: telemetry cost, 1 - median of neighbouring on/off windows of one load (gateway)");
 }

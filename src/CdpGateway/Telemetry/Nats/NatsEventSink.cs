@@ -30,19 +30,19 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     public const int QueueCapacity = 65536;
 
     /// <summary>Events held in memory in front of the publisher while it keeps up; beyond it they go to the spool.</summary>
-    public const int MemoryCapacity = 4096;
+    public const int MemoryCapacity = 16384;
 
     /// <summary>
     /// Publishes sent whose acks are still awaited, at most: enough that the round trip to JetStream does not pace the
     /// sink, few enough that a failure resends little.
     /// </summary>
-    public const int WindowSize = 1024;
+    public const int WindowSize = 4096;
 
     /// <summary>
     /// How long the router lets events gather after it handled some: events come in bursts (a command worker's batch),
     /// and waking the router and the publisher once per burst rather than once per event is most of what shipping costs.
     /// </summary>
-    public static readonly TimeSpan RouteLinger = TimeSpan.FromMilliseconds(10);
+    public static readonly TimeSpan RouteLinger = TimeSpan.FromMilliseconds(20);
 
     private static readonly TimeSpan FirstRetryWait = TimeSpan.FromMilliseconds(100);
 
@@ -56,6 +56,8 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     private readonly Queue<NatsSpoolRecord> _memory = new();
     private readonly NatsSpool _spool;
     private readonly NatsStreamBinder _binder;
+    private readonly string _msgIdPrefix;
+    private readonly Dictionary<(string Category, string Type), string> _subjects = [];
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _finish = new();
     private readonly Task _router;
@@ -97,6 +99,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         _spool = NatsSpool.Open(options.SpoolDirectory, options.SpoolBytes, logger);
         UpdateGauges();
         _binder = new NatsStreamBinder(options, logger);
+        _msgIdPrefix = NatsNaming.MsgIdPrefix(instance.Id, instance.BootId);
         _intake = Channel.CreateBounded<EventEnvelope>(new BoundedChannelOptions(QueueCapacity)
         {
             // TryWrite returns false when full, which is what lets the stream count the loss.
@@ -222,10 +225,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
                 {
                     while (reader.TryRead(out var envelope))
                     {
-                        Route(new NatsSpoolRecord(
-                            NatsNaming.MsgId(_instance.Id, _instance.BootId, envelope.Seq),
-                            NatsNaming.Subject(_options.SubjectPrefix, _instance.Id, envelope.Category, envelope.Type),
-                            envelope.Utf8Json));
+                        Route(new NatsSpoolRecord(NatsNaming.MsgId(_msgIdPrefix, envelope.Seq), Subject(envelope), envelope.Utf8Json));
                     }
                     UpdateGauges();
                 }
@@ -245,6 +245,26 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The envelope's subject, made once per category and type (a fixed set in the gateway's code; the cache stops
+    /// growing at <see cref="MaxCachedSubjects"/> all the same). The router's alone.
+    /// </summary>
+    private string Subject(EventEnvelope envelope)
+    {
+        var key = (envelope.Category, envelope.Type);
+        if (!_subjects.TryGetValue(key, out var subject))
+        {
+            subject = NatsNaming.Subject(_options.SubjectPrefix, _instance.Id, envelope.Category, envelope.Type);
+            if (_subjects.Count < MaxCachedSubjects)
+            {
+                _subjects.Add(key, subject);
+            }
+        }
+        return subject;
+    }
+
+    private const int MaxCachedSubjects = 1024;
+
     /// <summary>Memory while publishing keeps up and nothing is spooled; behind the spool otherwise; dropped when it is full.</summary>
     private void Route(NatsSpoolRecord record)
     {
@@ -252,7 +272,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         {
             _memory.Enqueue(record);
         }
-        else if (TrySpool(() => _spool.TryAppend(record)))
+        else if (TrySpool(record, static (spool, one) => spool.TryAppend(one)))
         {
             Interlocked.Increment(ref _spooledTotal);
         }
@@ -262,11 +282,11 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         }
     }
 
-    private bool TrySpool(Func<bool> write)
+    private bool TrySpool<T>(T state, Func<NatsSpool, T, bool> write)
     {
         try
         {
-            return write();
+            return write(_spool, state);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -699,7 +719,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     private void SpoolMemory()
     {
         var held = _memory.ToList();
-        if (held.Count == 0 || !TrySpool(() => _spool.Prepend(held)))
+        if (held.Count == 0 || !TrySpool(held, static (spool, records) => spool.Prepend(records)))
         {
             return;
         }
@@ -765,7 +785,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
             var held = _memory.ToList();
             if (held.Count > 0)
             {
-                if (TrySpool(() => _spool.Prepend(held)))
+                if (TrySpool(held, static (spool, records) => spool.Prepend(records)))
                 {
                     Interlocked.Add(ref _spooledTotal, held.Count);
                 }

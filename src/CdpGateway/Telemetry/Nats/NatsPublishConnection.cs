@@ -39,6 +39,10 @@ public sealed class NatsPublishConnection : IAsyncDisposable
     private Stream _stream;
     private List<NatsPubAck> _acks = [];
     private List<NatsPubAck> _taken = [];
+
+    // The reader's alone: the acks of the socket read at hand, handed over under _ackLock once per read (a lock taken per
+    // ack met the publisher's TakeAcks often enough that waking each other cost more than reading the acks).
+    private readonly List<NatsPubAck> _read = [];
     private byte[] _buffer = new byte[ReadBufferBytes];
     private int _start;
     private int _end;
@@ -435,6 +439,14 @@ public sealed class NatsPublishConnection : IAsyncDisposable
             {
                 await FillAsync(_closing.Token).ConfigureAwait(false);
                 int pings = Process(out long acked);
+                if (_read.Count > 0)
+                {
+                    lock (_ackLock)
+                    {
+                        _acks.AddRange(_read);
+                    }
+                    _read.Clear();
+                }
                 if (_fatal is { } fatal)
                 {
                     Close(fatal);
@@ -496,10 +508,7 @@ public sealed class NatsPublishConnection : IAsyncDisposable
                 if (ackId >= 0)
                 {
                     var ack = headers ? HeaderedAck(ackId, body[..headerBytes], body[headerBytes..]) : NatsPubAckReader.Read(ackId, body);
-                    lock (_ackLock)
-                    {
-                        _acks.Add(ack);
-                    }
+                    _read.Add(ack);
                     acked = Math.Max(acked, ackId);
                 }
                 continue;

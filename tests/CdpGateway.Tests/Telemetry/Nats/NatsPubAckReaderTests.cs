@@ -53,4 +53,37 @@ public sealed class NatsPubAckReaderTests
         Assert.False(ack.Stored);
         Assert.Null(ack.Error);
     }
+
+    [Theory]
+    [InlineData("""{"stream":"CDP", "seq":42}""", false)]
+    [InlineData("""{"stream":"CDP", "seq":42,"duplicate": true}""", true)]
+    [InlineData("""{"stream":"CDP","seq":42}""", false)]
+    public void NatsServersOwnAckBytes_AreReadWithoutTheJsonReader(string reply, bool duplicate)
+    {
+        Assert.True(NatsPubAckReader.TryReadPlainAck(Encoding.UTF8.GetBytes(reply), out bool readDuplicate));
+        Assert.Equal(duplicate, readDuplicate);
+
+        var ack = Read(reply);
+        Assert.True(ack.Stored);
+        Assert.Equal(duplicate, ack.Duplicate);
+        Assert.Null(ack.Error);
+    }
+
+    [Theory]
+    [InlineData("""{"stream":"CDP","seq":42,"duplicate":false}""", true, false)]
+    [InlineData("""{"stream":"CDP", "domain":"hub", "seq":42}""", true, false)]
+    [InlineData("""{"stream":"C\"D", "seq":42}""", true, false)]
+    [InlineData("""{ "stream":"CDP", "seq":42 }""", true, false)]
+    [InlineData("""{"stream":"CDP", "seq":42, "duplicate":true, "domain":"hub"}""", true, true)]
+    [InlineData("""{"stream":"CDP", "seq":"42"}""", true, false)]
+    [InlineData("""{"stream":"CDP", "seq":42,"error":{"code":503}}""", false, false)]
+    [InlineData("""{"stream":"CDP", "seq":}""", false, false)]
+    public void AckInAnyOtherForm_GetsTheJsonReadersAnswer(string reply, bool stored, bool duplicate)
+    {
+        Assert.False(NatsPubAckReader.TryReadPlainAck(Encoding.UTF8.GetBytes(reply), out _));
+
+        var ack = Read(reply);
+        Assert.Equal(stored, ack.Stored);
+        Assert.Equal(duplicate, ack.Duplicate);
+    }
 }
