@@ -495,7 +495,6 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         await connection.FlushAsync(timeout.Token).ConfigureAwait(false);
     }
 
-
     /// <summary>
     /// Matches the acks that arrived to their publishes and retires the answered prefix of the window in order:
     /// committed, or dropped when refused for good. An error ack for the oldest (anything but a refusal for good)
