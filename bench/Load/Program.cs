@@ -162,6 +162,9 @@ double telemetrySecs = opts.ContainsKey("seconds") || quick ? secs : 1;
 double toggleSeconds = double.Parse(Opt("toggle-seconds", quick ? "10" : "120"), CultureInfo.InvariantCulture);
 const double ToggleWindow = 0.3;
 const double ToggleSettle = 0.03;
+// The switched-window figure's warm-up: blocks of this many windows until one compiles fewer methods than this.
+const int JitQuietWindows = 20;
+const double JitQuietMethods = 10;
 
 // One round's telemetry pair on the gateway: on and off back to back at 16 connections (which goes first alternates
 // with the round), so both share the machine's state of the moment. Accepted is false if a PATCH was refused.
@@ -195,12 +198,33 @@ async Task ToggledTelemetryCostAsync(string id, string what, string costWhat)
 {
     byte[][] control = [Measure.Command(1, Measure.ControlMethod, Measure.ControlParams)];
     int windows = 2 * (int)Math.Max(1, toggleSeconds / (2 * (ToggleWindow + ToggleSettle)));
-    // Switched, uncounted, for a quarter of the time (at most 15 s) first: until then the runtime was still compiling
-    // the switch's HTTP path and the telemetry paths (a profile of a Chromium run found a third of the gateway's CPU in
-    // the JIT during the counted windows), which is noise on one side of a pair or the other.
+    // Switched, uncounted, until the gateway's JIT has gone quiet (fewer than JitQuietMethods methods compiled over a
+    // block of JitQuietWindows windows, in this load client too), for at least a quarter of the counted time (at most
+    // 15 s) and at most as long as the counted time (30 s at least): while the runtime still compiles the switch's HTTP
+    // path and the telemetry paths (a profile of a Chromium run found a third of the gateway's CPU in the JIT during early
+    // windows), that is noise on one side of a pair or the other, and not what a gateway up for minutes costs.
     int warmWindows = 2 * (int)Math.Max(1, Math.Min(toggleSeconds / 4, 15) / (2 * (ToggleWindow + ToggleSettle)));
-    Log($"control commands at 16 connections, control telemetry switched every {ToggleWindow + ToggleSettle:F2} s, {warmWindows} windows uncounted, then {windows}");
+    var warmClock = Stopwatch.StartNew();
     await Measure.ToggledRatesAsync(gateway, 16, warmWindows, ToggleWindow, ToggleSettle, control, SetControlTelemetryAsync);
+    double jitBefore = await MetricAsync("dotnet_jit_compiled_methods_total");
+    long ownJitBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
+    double jitLastBlock = double.NaN;
+    double jitWarmMaxSeconds = Math.Max(30, toggleSeconds);
+    while (warmClock.Elapsed.TotalSeconds < jitWarmMaxSeconds)
+    {
+        await Measure.ToggledRatesAsync(gateway, 16, JitQuietWindows, ToggleWindow, ToggleSettle, control, SetControlTelemetryAsync);
+        double jitNow = await MetricAsync("dotnet_jit_compiled_methods_total");
+        long ownJitNow = System.Runtime.JitInfo.GetCompiledMethodCount();
+        jitLastBlock = jitNow - jitBefore + (ownJitNow - ownJitBefore);
+        jitBefore = jitNow;
+        ownJitBefore = ownJitNow;
+        if (jitLastBlock < JitQuietMethods)
+        {
+            break;
+        }
+    }
+    double warmSeconds = warmClock.Elapsed.TotalSeconds;
+    Log($"switched windows uncounted for {warmSeconds:F0} s; the last {JitQuietWindows} compiled {jitLastBlock:F0} methods (gateway and load client), then {windows} counted");
     long seq0 = await TelemetrySeqAsync();
     var w = await Measure.ToggledRatesAsync(gateway, 16, windows, ToggleWindow, ToggleSettle, control, SetControlTelemetryAsync);
     await SetControlTelemetryAsync(true);
@@ -225,6 +249,8 @@ async Task ToggledTelemetryCostAsync(string id, string what, string costWhat)
         {
             ["window_seconds"] = ToggleWindow,
             ["settle_seconds"] = ToggleSettle,
+            ["warm_up_seconds"] = Num(warmSeconds),
+            ["methods_compiled_in_last_warm_up_block"] = Num(jitLastBlock),
             ["pooled_cost_percent"] = Num(pooled),
             ["cpu_per_command_on_us"] = Num(Cpu(onWindows)),
             ["cpu_per_command_off_us"] = Num(Cpu(offWindows)),
