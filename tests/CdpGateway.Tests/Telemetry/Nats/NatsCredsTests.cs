@@ -9,8 +9,9 @@ using NATS.NKeys;
 namespace CdpGateway.Tests.Telemetry.Nats;
 
 /// <summary>
-/// <c>--nats-creds</c> against a real nats-server that lets in one NKey user: the right seed publishes, another user's
-/// seed is refused, and no seed ever shows in the status, the logs or the spool.
+/// <c>--nats-creds</c> against a real nats-server, both ways a server takes creds files: with one NKey user (the right
+/// seed publishes, another user's seed is refused, and no seed ever shows in the status, the logs or the spool) and in
+/// operator mode (a user JWT its account signed publishes; one signed by an account the server does not know is refused).
 /// </summary>
 public sealed class NatsCredsTests : IAsyncLifetime
 {
@@ -78,6 +79,43 @@ public sealed class NatsCredsTests : IAsyncLifetime
         Assert.DoesNotContain(seed, JsonSerializer.Serialize(status), StringComparison.Ordinal);
         Assert.All(logger.Entries, e => Assert.DoesNotContain(seed, e.Message + e.Exception, StringComparison.Ordinal));
         Assert.All(Directory.GetFiles(SpoolDir), f => Assert.DoesNotContain(seed, File.ReadAllText(f), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task CredsOfAUserTheOperatorsAccountSigned_PublishEveryEventOnceInSeqOrder()
+    {
+        // Decentralised auth, as most servers with creds files run it: the server trusts an operator, not a user list.
+        using var jwts = new NatsOperatorJwts();
+        using var user = KeyPair.CreatePair(PrefixByte.User);
+        var server = await NatsServerProcess.StartWithConfigAsync(jwts.ServerConfig());
+        _owned.Add(server);
+        string creds = jwts.WriteCreds(CredsDir, user);
+        var stream = NewStream("aaaaaaaaaac3");
+        await using var sink = NewSink(stream, server.Url, creds, new RecordingLogger<NatsEventSink>());
+        Publish(stream, 30);
+        await Eventually.TrueAsync(() => sink.Published >= 30 && sink.SpooledEvents == 0 && sink.Pending == 0,
+            () => $"30 events acked with the operator-signed creds (published {sink.Published}, spooled {sink.SpooledEvents}, last error {sink.Status().LastError})");
+
+        Assert.True(sink.Status().StreamBound);
+        var stored = await JetStreamContents.ReadAllAsync(server.Url, options: new NatsOpts { AuthOpts = new NatsAuthOpts { CredsFile = creds } });
+        JetStreamContents.AssertExactly(stored, Instance, "aaaaaaaaaac3", Enumerable.Range(1, 30).Select(i => (long)i));
+    }
+
+    [Fact]
+    public async Task CredsSignedByAnAccountTheServerDoesNotKnow_AreRefused()
+    {
+        using var trusted = new NatsOperatorJwts();
+        using var stranger = new NatsOperatorJwts();
+        using var user = KeyPair.CreatePair(PrefixByte.User);
+        var server = await NatsServerProcess.StartWithConfigAsync(trusted.ServerConfig());
+        _owned.Add(server);
+        var stream = NewStream("aaaaaaaaaac4");
+        await using var sink = NewSink(stream, server.Url, stranger.WriteCreds(CredsDir, user), new RecordingLogger<NatsEventSink>());
+        Publish(stream, 5);
+        await Eventually.TrueAsync(() => sink.SpooledEvents == 5 && sink.Status().LastError is not null,
+            () => $"the events spooled and the refusal noted (spooled {sink.SpooledEvents}, last error {sink.Status().LastError})");
+        Assert.Equal(0, sink.Published);
+        Assert.Contains("Authorization Violation", sink.Status().LastError, StringComparison.OrdinalIgnoreCase);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
