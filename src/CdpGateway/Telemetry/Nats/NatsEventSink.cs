@@ -20,7 +20,7 @@ namespace CdpGateway.Telemetry.Nats;
 /// in order as their acks come (all those of one socket read at once): memory holds only events older than
 /// anything spooled, a record stays the publisher's until JetStream acknowledged it, and the spool lets go only of its
 /// acknowledged prefix. A failure (a timeout, a disconnect, an error ack) gives the whole window back and resends it
-/// from the oldest unacknowledged record, which keeps the stream in seq order (see <see cref="AbandonWindowAsync"/>).
+/// from the oldest unacknowledged record, which keeps the stream in seq order (see <see cref="AbandonWindow"/>).
 /// While NATS is away the waiting events go in front of the spool, so they wait on disk; when the stream is gone (a
 /// server whose store was wiped) it is created again and the unacknowledged events resent.
 /// </remarks>
@@ -780,7 +780,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         await _publisher.ConfigureAwait(false);
         lock (_lock)
         {
-            // The publisher gave its window back (AbandonWindowAsync): memory holds every event not acknowledged.
+            // The publisher gave its window back (AbandonWindow): memory holds every event not acknowledged.
             var held = _memory.ToList();
             if (held.Count > 0)
             {

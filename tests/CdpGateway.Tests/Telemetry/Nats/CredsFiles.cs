@@ -29,8 +29,12 @@ internal static class CredsFiles
         + "*************************************************************\n";
 
     public static string PlaceholderJwt(string publicKey) =>
-        Part("{\"typ\":\"JWT\",\"alg\":\"ed25519-nkey\"}") + "." + Part("{\"sub\":\"" + publicKey + "\",\"nats\":{\"type\":\"user\"}}") + "."
+        Part(JwtHeader) + "." + Part("{\"sub\":\"" + publicKey + "\",\"nats\":{\"type\":\"user\"}}") + "."
         + Part("placeholder signature");
 
-    private static string Part(string text) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(text));
+    /// <summary>The header of every NATS JWT: signed with an NKey (ed25519).</summary>
+    public const string JwtHeader = "{\"typ\":\"JWT\",\"alg\":\"ed25519-nkey\"}";
+
+    /// <summary>One part of a JWT: the UTF-8 of <paramref name="text"/> in base64url.</summary>
+    public static string Part(string text) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(text));
 }

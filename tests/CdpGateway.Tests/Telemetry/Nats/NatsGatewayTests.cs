@@ -30,10 +30,10 @@ public sealed class NatsGatewayTests : IAsyncLifetime
         return gateway;
     }
 
-    /// <summary>Opens a connection, echoes one message through it within a bound, closes it.</summary>
     /// <summary>Well under what waiting for NATS would take: the outage's 10 s, or a publish's 3 s ack timeout.</summary>
     private static readonly TimeSpan NoWaitOnNats = TimeSpan.FromSeconds(2);
 
+    /// <summary>Opens a connection, echoes one message through it within a bound, closes it.</summary>
     private static async Task RoundTripAsync(TestGateway gateway, int i, TimeSpan bound)
     {
         var watch = Stopwatch.StartNew();

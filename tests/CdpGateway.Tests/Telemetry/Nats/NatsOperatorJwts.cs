@@ -8,8 +8,8 @@ namespace CdpGateway.Tests.Telemetry.Nats;
 
 /// <summary>
 /// Decentralised NATS auth for tests, as an operator's tooling sets it up: an operator, an account it signs (with
-/// JetStream allowed), the system account, and a user the account signs, each a JWT signed with the issuer's NKey, and the server
-/// configuration that trusts the operator and knows the account.
+/// JetStream allowed), the system account, and a user the account signs, each a JWT signed with the issuer's NKey, and
+/// the server configuration that trusts the operator and knows the accounts.
 /// </summary>
 internal sealed class NatsOperatorJwts : IDisposable
 {
@@ -77,13 +77,11 @@ internal sealed class NatsOperatorJwts : IDisposable
             ["sub"] = subject,
             ["nats"] = nats,
         };
-        string signedPart = Part("{\"typ\":\"JWT\",\"alg\":\"ed25519-nkey\"}") + "." + Part(claims.ToJsonString());
+        string signedPart = CredsFiles.Part(CredsFiles.JwtHeader) + "." + CredsFiles.Part(claims.ToJsonString());
         var signature = new byte[64];
         issuer.Sign(Encoding.ASCII.GetBytes(signedPart), signature);
         return signedPart + "." + Base64Url.EncodeToString(signature);
     }
-
-    private static string Part(string text) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(text));
 
     public void Dispose()
     {
