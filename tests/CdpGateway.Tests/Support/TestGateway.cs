@@ -19,6 +19,7 @@ public sealed class TestGateway : IAsyncDisposable
 
     private readonly List<FakeDevToolsServer> _browsers = [];
     private bool _invariantChecked;
+    private bool _stopped;
 
     private TestGateway(GatewayApp app, FakeTimeProvider clock, GatewayOptions options)
     {
@@ -159,8 +160,17 @@ public sealed class TestGateway : IAsyncDisposable
     private static string ConnectionIdOf(JsonElement envelope) =>
         envelope.GetProperty("event").GetProperty("data").GetProperty("connection_id").GetString()!;
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops the gateway as a shutdown would, and leaves its data dir for the next gateway started on it (a restart); that
+    /// one's disposal removes the dir.
+    /// </summary>
+    public async ValueTask StopKeepingDataDirAsync()
     {
+        if (_stopped)
+        {
+            return;
+        }
+        _stopped = true;
         await App.StopAsync();
         if (!_invariantChecked)
         {
@@ -171,6 +181,11 @@ public sealed class TestGateway : IAsyncDisposable
         {
             await browser.DisposeAsync();
         }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopKeepingDataDirAsync();
         try
         {
             Directory.Delete(Options.DataDir, recursive: true);

@@ -112,6 +112,17 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         stream.AddSink(this);
     }
 
+    private static readonly TimeSpan LookUpConnectTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long a look-up of the stream may take in all: connecting, then up to two requests (look up, create) of up to
+    /// an ack timeout each, and one ack timeout to spare. A request the server denies gets no answer, so it ends in the
+    /// client's own request timeout, which the binder takes as a refusal and goes on from; were this budget no longer
+    /// than that timeout, it would end the look-up first, and a gateway whose user may not look streams up or create
+    /// them would never publish at all.
+    /// </summary>
+    private TimeSpan LookUpBudget => LookUpConnectTimeout + 3 * _options.AckTimeout;
+
     private static NatsOpts ConnectionOptions(NatsSinkOptions options, GatewayInstance instance) => new()
     {
         Url = options.Url,
@@ -131,7 +142,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         // again at once each time a server broke a connection it had let in.
         RetryOnInitialConnect = false,
         MaxReconnectRetry = 0,
-        ConnectTimeout = TimeSpan.FromSeconds(2),
+        ConnectTimeout = LookUpConnectTimeout,
         RequestTimeout = options.AckTimeout,
         // The client's own log lines would name URLs and retries per attempt; the sink logs state changes itself.
         LoggerFactory = NullLoggerFactory.Instance,
@@ -176,7 +187,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     /// <summary>Events ever written to the spool.</summary>
     public long Spooled => Interlocked.Read(ref _spooledTotal);
 
-    /// <summary>Events lost: the spool was full (or the intake queue). Each is in the stream's dropped events too.</summary>
+    /// <summary>Events lost: the spool or the intake queue was full, or the server refused one for good. Each is in the stream's dropped events too.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>The most publishes that ever awaited their acks at once (at most <see cref="WindowSize"/>).</summary>
@@ -645,7 +656,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
     /// </summary>
     private async Task<bool> BindStreamAsync(CancellationToken finish)
     {
-        using var timeout = Timeout(finish);
+        using var timeout = Timeout(finish, LookUpBudget);
         var management = new NatsConnection(ConnectionOptions(_options, _instance));
         // A connection that breaks ends the look-up at once: the client would otherwise reconnect straight away, and
         // again each time a server broke a connection it had let in.
@@ -666,7 +677,7 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         {
             throw new NatsException(lost
                 ? "The connection to NATS broke while the stream was looked up"
-                : "NATS did not answer the stream look-up within " + _options.AckTimeout.TotalSeconds + " s");
+                : "NATS did not answer the stream look-up within " + LookUpBudget.TotalSeconds + " s");
         }
         finally
         {
@@ -726,10 +737,12 @@ public sealed partial class NatsEventSink : IEventSink, IAsyncDisposable
         _memory.Clear();
     }
 
-    private CancellationTokenSource Timeout(CancellationToken finish)
+    private CancellationTokenSource Timeout(CancellationToken finish) => Timeout(finish, _options.AckTimeout);
+
+    private static CancellationTokenSource Timeout(CancellationToken finish, TimeSpan after)
     {
         var timeout = CancellationTokenSource.CreateLinkedTokenSource(finish);
-        timeout.CancelAfter(_options.AckTimeout);
+        timeout.CancelAfter(after);
         return timeout;
     }
 

@@ -30,7 +30,7 @@ public sealed record NatsSinkStatus
     /// <summary>Events ever written to the spool.</summary>
     [JsonPropertyName("spooled_total")] public long SpooledTotal { get; init; }
 
-    /// <summary>Events lost because the spool was full; also in the stream's <c>dropped_events</c>.</summary>
+    /// <summary>Events lost: the spool was full, or the server refused one for good; also in the stream's <c>dropped_events</c>.</summary>
     [JsonPropertyName("dropped")] public long Dropped { get; init; }
 
     [JsonPropertyName("last_error")] public string? LastError { get; init; }

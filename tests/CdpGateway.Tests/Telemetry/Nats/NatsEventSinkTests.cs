@@ -210,6 +210,79 @@ public sealed class NatsEventSinkTests : IAsyncLifetime
         Assert.Equal(1_000_000, info.Info.Config.MaxBytes);
     }
 
+    private static readonly NATS.Client.Core.NatsOpts OperatorLogin =
+        new() { AuthOpts = new NATS.Client.Core.NatsAuthOpts { Username = "operator", Password = "operator-password-1" } };
+
+    /// <summary>A server where the operator's user may do anything and the gateway's has <paramref name="gatewayPermissions"/>.</summary>
+    private async Task<NatsServerProcess> StartServerWithUsersAsync(string gatewayPermissions)
+    {
+        var server = await NatsServerProcess.StartWithConfigAsync(
+            "authorization {\n  users = [\n    { user: operator, password: operator-password-1 }\n" +
+            "    { user: gateway, password: secret-password-1, permissions: " + gatewayPermissions + " }\n  ]\n}\n");
+        _owned.Add(server);
+        return server;
+    }
+
+    private static async Task CreateStreamAsOperatorAsync(NatsServerProcess server)
+    {
+        await using var admin = new NATS.Client.Core.NatsConnection(OperatorLogin with { Url = server.Url });
+        var js = new NATS.Client.JetStream.NatsJSContext(admin);
+        await js.CreateStreamAsync(new NATS.Client.JetStream.Models.StreamConfig("CDP", ["cdp.>"]) { MaxBytes = 2_000_000, MaxAge = TimeSpan.FromHours(1) });
+    }
+
+    /// <summary>The stream is the operator's, with the limits the operator gave it.</summary>
+    private static async Task AssertOperatorsStreamUnchangedAsync(NatsServerProcess server)
+    {
+        await using var check = new NATS.Client.Core.NatsConnection(OperatorLogin with { Url = server.Url });
+        var info = await new NATS.Client.JetStream.NatsJSContext(check).GetStreamAsync("CDP");
+        Assert.Equal(2_000_000, info.Info.Config.MaxBytes);
+        Assert.Equal(TimeSpan.FromHours(1), info.Info.Config.MaxAge);
+    }
+
+    [Fact]
+    public async Task AUserWhoMayNotCreateStreams_WaitsOnDiskUntilTheOperatorCreatesOne_ThenPublishesIntoItUnchanged()
+    {
+        // The gateway's user may publish events and look streams up, but not create, change or delete one.
+        var server = await StartServerWithUsersAsync("{ publish: { deny: [\"$JS.API.STREAM.CREATE.>\", \"$JS.API.STREAM.UPDATE.>\", " +
+            "\"$JS.API.STREAM.DELETE.>\", \"$JS.API.STREAM.PURGE.>\"] } }");
+        var logger = new RecordingLogger<NatsEventSink>();
+        var stream = NewStream("aaaaaaaaaab4");
+        await using var sink = NewSink(stream, server.Url, logger, user: "gateway", password: "secret-password-1");
+        Publish(stream, 5);
+        await Eventually.TrueAsync(() => sink.SpooledEvents == 5 && sink.Retried >= 1 && logger.Entries.Any(e => e.Message.Contains("not created, used as it is", StringComparison.Ordinal)),
+            () => $"5 events wait on disk with no stream to take them (spooled {sink.SpooledEvents}, retried {sink.Retried}, last error {sink.Status().LastError})");
+        Assert.Equal(0, sink.Published);
+
+        await CreateStreamAsOperatorAsync(server);
+        Publish(stream, 2);
+        await AllAckedAsync(sink, 7);
+
+        Assert.Equal(0, sink.Dropped);
+        var stored = await JetStreamContents.ReadAllAsync(server.Url, options: OperatorLogin);
+        JetStreamContents.AssertExactly(stored, Instance, "aaaaaaaaaab4", [1, 2, 3, 4, 5, 6, 7]);
+        Assert.Equal(7, stored.Count);
+        await AssertOperatorsStreamUnchangedAsync(server);
+    }
+
+    [Fact]
+    public async Task AUserWhoMayOnlyPublishEvents_PublishesIntoTheOperatorsStream()
+    {
+        // No JetStream API at all: the stream cannot even be looked up, and the publishes' acks are what tells it is there.
+        var server = await StartServerWithUsersAsync("{ publish: { allow: [\"cdp.>\"] } }");
+        await CreateStreamAsOperatorAsync(server);
+        var logger = new RecordingLogger<NatsEventSink>();
+        var stream = NewStream("aaaaaaaaaab5");
+        await using var sink = NewSink(stream, server.Url, logger, user: "gateway", password: "secret-password-1");
+        Publish(stream, 5);
+        await AllAckedAsync(sink, 5);
+
+        Assert.Contains(logger.Entries, e => e.Message.Contains("not looked up, used as it is", StringComparison.Ordinal));
+        var stored = await JetStreamContents.ReadAllAsync(server.Url, options: OperatorLogin);
+        JetStreamContents.AssertExactly(stored, Instance, "aaaaaaaaaab5", [1, 2, 3, 4, 5]);
+        Assert.Equal(5, stored.Count);
+        await AssertOperatorsStreamUnchangedAsync(server);
+    }
+
     [Fact]
     public async Task CopyJetStreamAlreadyHolds_IsAnAck_AndTheNextEventFollows()
     {

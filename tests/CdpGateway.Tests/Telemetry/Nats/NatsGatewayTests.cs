@@ -85,6 +85,9 @@ public sealed class NatsGatewayTests : IAsyncLifetime
         // /metrics carries every documented NATS family, with the same counts.
         var metrics = await MetricsScrape.FromAsync(gateway);
         Assert.All(DocumentedMetrics.Families("NATS metric"), family => Assert.True(metrics.Families.ContainsKey(family), $"{family} missing"));
+        var verdict = await Promtool.CheckMetricsAsync(metrics.Text);
+        Assert.True(verdict.ExitCode is 0 or 3, $"promtool exit {verdict.ExitCode}: {string.Join("\n", verdict.Problems)}\n{metrics.Text}");
+        Assert.All(verdict.Problems, problem => Assert.Matches("^(dotnet|process)_", problem));
         Assert.Equal(seq, metrics["cdp_gateway_nats_published_total"]);
         Assert.Equal(0, metrics["cdp_gateway_nats_dropped_total"]);
         Assert.Equal(1, metrics["cdp_gateway_nats_connected"]);
@@ -142,6 +145,85 @@ public sealed class NatsGatewayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NatsBackWithItsStoreWiped_EveryEventItHadNotAcknowledgedArrivesOnceInOrder_AndClientsKeepTheirRoundTrips()
+    {
+        var server = await StartServerAsync();
+        var gateway = await StartGatewayAsync(o => { o.NatsUrl = server.Url; o.InstanceId = "gw-w"; });
+        var sink = gateway.Services<NatsEventSink>();
+        int n = 0;
+        for (; n < 10; n++)
+        {
+            await RoundTripAsync(gateway, n, TestGateway.Patience);
+        }
+        await gateway.WaitForEventAsync("cdp_disconnect", n);
+        await AllAckedAsync(gateway, sink);
+        long ackedBeforeTheWipe = gateway.App.Events.Seq;
+
+        await server.KillAsync();
+        server.WipeStore();
+        for (; n < 20; n++)
+        {
+            await RoundTripAsync(gateway, n, NoWaitOnNats);
+        }
+        await gateway.WaitForEventAsync("cdp_disconnect", n);
+        await Eventually.TrueAsync(() => sink.SpooledBytes > 0, "events wait on disk while NATS is down");
+        await server.StartAgainAsync();
+        for (; n < 30; n++)
+        {
+            await RoundTripAsync(gateway, n, TestGateway.Patience);
+        }
+        await gateway.WaitForEventAsync("cdp_disconnect", n);
+        await AllAckedAsync(gateway, sink);
+
+        // What the old store had acknowledged went with it; the stream is created again and holds everything after.
+        long seq = gateway.App.Events.Seq;
+        Assert.Equal(2 * n, seq);
+        var stored = await JetStreamContents.ReadAllAsync(server.Url);
+        JetStreamContents.AssertExactly(stored, "gw-w", gateway.App.Events.Source.BootId,
+            Enumerable.Range((int)ackedBeforeTheWipe + 1, (int)(seq - ackedBeforeTheWipe)).Select(i => (long)i));
+        Assert.Equal(seq - ackedBeforeTheWipe, stored.Count);
+        Assert.Equal(0, sink.Dropped);
+    }
+
+    [Fact]
+    public async Task GatewayRestartedWithEventsInItsSpool_SendsThemAfterTheRestart_BeforeItsNewOnes()
+    {
+        var server = await StartServerAsync();
+        await server.KillAsync();
+        var dataDir = Path.Combine(Path.GetTempPath(), "cdpgw-test-" + Guid.NewGuid().ToString("N"));
+        var first = await StartGatewayAsync(o => { o.NatsUrl = server.Url; o.InstanceId = "gw-r"; o.DataDir = dataDir; });
+        for (int i = 0; i < 10; i++)
+        {
+            await RoundTripAsync(first, i, NoWaitOnNats);
+        }
+        await first.WaitForEventAsync("cdp_disconnect", 10);
+        var firstSink = first.Services<NatsEventSink>();
+        long firstSeq = first.App.Events.Seq;
+        await Eventually.TrueAsync(() => firstSink.SpooledEvents == firstSeq, () => $"all {firstSeq} events on disk (spooled {firstSink.SpooledEvents})");
+        string firstBoot = first.App.Events.Source.BootId;
+        await first.StopKeepingDataDirAsync();
+
+        await server.StartAgainAsync();
+        var second = await StartGatewayAsync(o => { o.NatsUrl = server.Url; o.InstanceId = "gw-r"; o.DataDir = dataDir; });
+        var sink = second.Services<NatsEventSink>();
+        for (int i = 0; i < 5; i++)
+        {
+            await RoundTripAsync(second, i, TestGateway.Patience);
+        }
+        await second.WaitForEventAsync("cdp_disconnect", 5);
+        long secondSeq = second.App.Events.Seq;
+        await Eventually.TrueAsync(() => sink.Published >= firstSeq + secondSeq && sink.SpooledEvents == 0 && sink.Pending == 0,
+            () => $"{firstSeq} old and {secondSeq} new events acked (published {sink.Published}, spooled {sink.SpooledEvents}, last error {sink.Status().LastError})");
+
+        // The first boot's events first, under their own boot's Msg-Ids, then the second boot's.
+        var stored = await JetStreamContents.ReadAllAsync(server.Url);
+        Assert.Equal(firstSeq + secondSeq, stored.Count);
+        Assert.All(stored.Take((int)firstSeq), e => Assert.Equal(firstBoot, e.Boot));
+        JetStreamContents.AssertExactly(stored, "gw-r", firstBoot, Enumerable.Range(1, (int)firstSeq).Select(i => (long)i));
+        JetStreamContents.AssertExactly(stored, "gw-r", second.App.Events.Source.BootId, Enumerable.Range(1, (int)secondSeq).Select(i => (long)i));
+    }
+
+    [Fact]
     public async Task SpoolFullWhileNatsIsDown_DropsAreCountedExactly_AndTheRelayNeverWaits()
     {
         var server = await StartServerAsync();
@@ -165,6 +247,10 @@ public sealed class NatsGatewayTests : IAsyncLifetime
         Assert.Equal(sink.Dropped, telemetry.GetProperty("dropped_events").GetInt64());
         Assert.Equal(sink.Dropped, telemetry.GetProperty("nats").GetProperty("dropped").GetInt64());
         Assert.Equal(sink.Spooled, telemetry.GetProperty("nats").GetProperty("spooled_events").GetInt64());
+        var metrics = await MetricsScrape.FromAsync(gateway);
+        Assert.Equal(sink.Dropped, metrics["cdp_gateway_nats_dropped_total"]);
+        Assert.Equal(sink.Spooled, metrics["cdp_gateway_nats_spooled_total"]);
+        Assert.Equal(sink.SpooledBytes, metrics["cdp_gateway_nats_spool_bytes"]);
 
         // The spool kept the oldest events; once NATS is back exactly those arrive, in order.
         long kept = sink.Spooled;
