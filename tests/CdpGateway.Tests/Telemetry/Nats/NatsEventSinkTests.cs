@@ -284,6 +284,62 @@ public sealed class NatsEventSinkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AListOfServersWhoseFirstIsDown_PublishesThroughTheNextOne()
+    {
+        var down = await StartServerAsync();
+        await down.KillAsync();
+        var up = await StartServerAsync();
+        var stream = NewStream("aaaaaaaaaab6");
+        await using var sink = NewSink(stream, down.Url + "," + up.Url);
+        Publish(stream, 5);
+        await AllAckedAsync(sink, 5);
+
+        var stored = await JetStreamContents.ReadAllAsync(up.Url);
+        JetStreamContents.AssertExactly(stored, Instance, "aaaaaaaaaab6", [1, 2, 3, 4, 5]);
+        Assert.Equal(5, stored.Count);
+    }
+
+    [Fact]
+    public async Task AMissingStreamIsCreatedAsConfigured_ItsPrefixFileStorageByteLimitAndDuplicateWindow()
+    {
+        var server = await StartServerAsync();
+        var stream = NewStream("aaaaaaaaaab7");
+        var options = NatsTestSinks.Options(server.Url, SpoolDir) with { SubjectPrefix = "fleet.web", StreamName = "FLEET", StreamMaxBytes = 5_000_000 };
+        await using var sink = NatsTestSinks.NewSink(options, stream);
+        Publish(stream, 3);
+        await AllAckedAsync(sink, 3);
+
+        await using var check = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = server.Url });
+        var config = (await new NATS.Client.JetStream.NatsJSContext(check).GetStreamAsync("FLEET")).Info.Config;
+        Assert.Equal(["fleet.web.>"], config.Subjects);
+        Assert.Equal(NATS.Client.JetStream.Models.StreamConfigStorage.File, config.Storage);
+        Assert.Equal(5_000_000, config.MaxBytes);
+        Assert.Equal(TimeSpan.FromMinutes(2), config.DuplicateWindow);
+        var stored = await JetStreamContents.ReadAllAsync(server.Url, "FLEET");
+        JetStreamContents.AssertExactly(stored, Instance, "aaaaaaaaaab7", [1, 2, 3]);
+        Assert.All(stored, e => Assert.Equal($"fleet.web.{Instance}.connection.cdp_connect", e.Subject));
+    }
+
+    [Fact]
+    public async Task StoppedRightAfterABurst_EveryEventIsAcknowledgedOrOnDisk_AndTheNextBootSendsTheRest()
+    {
+        var server = await StartServerAsync();
+        var first = NewStream("aaaaaaaaaab8");
+        var sink = NewSink(first, server.Url);
+        Publish(first, 500);
+        await sink.DisposeAsync();
+
+        // Shutdown keeps publishing for its grace and leaves what is left on disk: nothing is lost or sent twice.
+        Assert.Equal(500, sink.Published + sink.SpooledEvents);
+        Assert.Equal(0, sink.Dropped);
+        await using var next = NewSink(NewStream("bbbbbbbbbbb8"), server.Url);
+        await AllAckedAsync(next, sink.SpooledEvents);
+        var stored = await JetStreamContents.ReadAllAsync(server.Url);
+        JetStreamContents.AssertExactly(stored, Instance, "aaaaaaaaaab8", Enumerable.Range(1, 500).Select(i => (long)i));
+        Assert.Equal(500, stored.Count);
+    }
+
+    [Fact]
     public async Task CopyJetStreamAlreadyHolds_IsAnAck_AndTheNextEventFollows()
     {
         // What a lost ack looks like from the sink's side: JetStream already has the message when it is sent again.
