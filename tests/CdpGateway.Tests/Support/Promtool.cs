@@ -8,6 +8,17 @@ public static class Promtool
     /// <summary>promtool's answer: 0 clean, 3 lint problems only (one per line), anything else a format error.</summary>
     public sealed record Verdict(int ExitCode, IReadOnlyList<string> Problems);
 
+    /// <summary>
+    /// Asserts that promtool finds <paramref name="exposition"/> strict: exit 0 (clean) or 3 (lint problems only), and no
+    /// lint problem in the gateway's own families; what may be left is the runtime's and the process's own names.
+    /// </summary>
+    public static async Task AssertStrictAsync(string exposition)
+    {
+        var verdict = await CheckMetricsAsync(exposition);
+        Assert.True(verdict.ExitCode is 0 or 3, $"promtool exit {verdict.ExitCode}: {string.Join("\n", verdict.Problems)}\n{exposition}");
+        Assert.All(verdict.Problems, problem => Assert.Matches("^(dotnet|process)_", problem));
+    }
+
     /// <summary>Feeds <paramref name="exposition"/> on standard input and returns what promtool said.</summary>
     public static async Task<Verdict> CheckMetricsAsync(string exposition)
     {
